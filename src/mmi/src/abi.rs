@@ -39,8 +39,7 @@ pub type MmiGetInfoFn = unsafe extern "C" fn(
 ) -> c_int;
 
 /// `MMI_HANDLE MmiOpen(const char* clientName, const unsigned int maxPayloadSizeBytes)`
-pub type MmiOpenFn =
-    unsafe extern "C" fn(client_name: *const c_char, max_payload_size_bytes: c_uint) -> MMI_HANDLE;
+pub type MmiOpenFn = unsafe extern "C" fn(client_name: *const c_char, max_payload_size_bytes: c_uint) -> MMI_HANDLE;
 
 /// `void MmiClose(MMI_HANDLE clientSession)`
 pub type MmiCloseFn = unsafe extern "C" fn(client_session: MMI_HANDLE);
@@ -69,11 +68,4 @@ pub type MmiGetFn = unsafe extern "C" fn(
 pub type MmiFreeFn = unsafe extern "C" fn(payload: MMI_JSON_STRING);
 
 /// The six exported symbol names, in the order of the header.
-pub const SYMBOL_NAMES: [&str; 6] = [
-    "MmiGetInfo",
-    "MmiOpen",
-    "MmiClose",
-    "MmiSet",
-    "MmiGet",
-    "MmiFree",
-];
+pub const SYMBOL_NAMES: [&str; 6] = ["MmiGetInfo", "MmiOpen", "MmiClose", "MmiSet", "MmiGet", "MmiFree"];

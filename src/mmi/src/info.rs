@@ -116,10 +116,7 @@ impl fmt::Display for InfoError {
                 write!(f, "module info field {field}: expected {expected}")
             }
             InfoError::DuplicateComponent { component } => {
-                write!(
-                    f,
-                    "module info field Components: component {component:?} is listed twice"
-                )
+                write!(f, "module info field Components: component {component:?} is listed twice")
             }
         }
     }
@@ -138,24 +135,15 @@ fn required_str(obj: &Map<String, Value>, field: &'static str) -> Result<String,
     match obj.get(field) {
         None => Err(InfoError::Missing { field }),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(InfoError::Invalid {
-            field,
-            expected: "a string",
-        }),
+        Some(_) => Err(InfoError::Invalid { field, expected: "a string" }),
     }
 }
 
-fn optional_str(
-    obj: &Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<String>, InfoError> {
+fn optional_str(obj: &Map<String, Value>, field: &'static str) -> Result<Option<String>, InfoError> {
     match obj.get(field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(InfoError::Invalid {
-            field,
-            expected: "a string",
-        }),
+        Some(_) => Err(InfoError::Invalid { field, expected: "a string" }),
     }
 }
 
@@ -165,10 +153,7 @@ fn optional_u32(obj: &Map<String, Value>, field: &'static str) -> Result<u32, In
         Some(v) => v
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or(InfoError::Invalid {
-                field,
-                expected: "an integer 0..4294967295",
-            }),
+            .ok_or(InfoError::Invalid { field, expected: "an integer 0..4294967295" }),
     }
 }
 
@@ -211,33 +196,23 @@ impl ModuleInfo {
         let doc: Value = serde_json::from_slice(bytes).map_err(InfoError::Json)?;
         let obj = doc.as_object().ok_or(InfoError::NotObject)?;
         let components = match obj.get("Components") {
-            None => {
-                return Err(InfoError::Missing {
-                    field: "Components",
-                })
-            }
+            None => return Err(InfoError::Missing { field: "Components" }),
             Some(Value::Array(items)) if !items.is_empty() => {
                 let mut seen = HashSet::new();
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    let name = item.as_str().ok_or(InfoError::Invalid {
-                        field: "Components",
-                        expected: "an array of strings",
-                    })?;
+                    let name = item
+                        .as_str()
+                        .ok_or(InfoError::Invalid { field: "Components", expected: "an array of strings" })?;
                     if !seen.insert(name) {
-                        return Err(InfoError::DuplicateComponent {
-                            component: name.to_string(),
-                        });
+                        return Err(InfoError::DuplicateComponent { component: name.to_string() });
                     }
                     out.push(name.to_string());
                 }
                 out
             }
             Some(_) => {
-                return Err(InfoError::Invalid {
-                    field: "Components",
-                    expected: "a non-empty array of strings",
-                })
+                return Err(InfoError::Invalid { field: "Components", expected: "a non-empty array of strings" })
             }
         };
         let lifetime = match obj.get("Lifetime") {
@@ -245,10 +220,7 @@ impl ModuleInfo {
             Some(v) => v
                 .as_i64()
                 .and_then(Lifetime::from_i64)
-                .ok_or(InfoError::Invalid {
-                    field: "Lifetime",
-                    expected: "an integer 0..2",
-                })?,
+                .ok_or(InfoError::Invalid { field: "Lifetime", expected: "an integer 0..2" })?,
         };
         Ok(ModuleInfo {
             name: required_str(obj, "Name")?,
@@ -269,12 +241,7 @@ impl ModuleInfo {
 
     /// The version as a tuple that orders like the spec asks (major, minor, patch, tweak).
     pub fn version(&self) -> (u32, u32, u32, u32) {
-        (
-            self.version_major,
-            self.version_minor,
-            self.version_patch,
-            self.version_tweak,
-        )
+        (self.version_major, self.version_minor, self.version_patch, self.version_tweak)
     }
 }
 
@@ -306,9 +273,7 @@ mod tests {
     }
 
     fn field_of(r: Result<ModuleInfo, InfoError>) -> &'static str {
-        r.expect_err("must be rejected")
-            .field()
-            .expect("error names a field")
+        r.expect_err("must be rejected").field().expect("error names a field")
     }
 
     #[test]
@@ -323,51 +288,25 @@ mod tests {
 
     #[test]
     fn test_from_json_missing_each_required_field() {
-        for key in [
-            "Name",
-            "Description",
-            "Manufacturer",
-            "VersionInfo",
-            "Components",
-            "Lifetime",
-        ] {
+        for key in ["Name", "Description", "Manufacturer", "VersionInfo", "Components", "Lifetime"] {
             let err = parse(&without(key)).unwrap_err();
-            assert!(
-                matches!(err, InfoError::Missing { field } if field == key),
-                "{key}: {err}"
-            );
+            assert!(matches!(err, InfoError::Missing { field } if field == key), "{key}: {err}");
             assert!(err.to_string().contains(key));
         }
     }
 
     #[test]
     fn test_from_json_wrong_type_of_each_string_field() {
-        for key in [
-            "Name",
-            "Description",
-            "Manufacturer",
-            "VersionInfo",
-            "LicenseUri",
-            "ProjectUri",
-        ] {
+        for key in ["Name", "Description", "Manufacturer", "VersionInfo", "LicenseUri", "ProjectUri"] {
             assert_eq!(field_of(parse(&with(key, json!(5)))), key);
         }
     }
 
     #[test]
     fn test_from_json_components_rules() {
-        assert_eq!(
-            field_of(parse(&with("Components", json!([])))),
-            "Components"
-        );
-        assert_eq!(
-            field_of(parse(&with("Components", json!("HostName")))),
-            "Components"
-        );
-        assert_eq!(
-            field_of(parse(&with("Components", json!(["A", 1])))),
-            "Components"
-        );
+        assert_eq!(field_of(parse(&with("Components", json!([])))), "Components");
+        assert_eq!(field_of(parse(&with("Components", json!("HostName")))), "Components");
+        assert_eq!(field_of(parse(&with("Components", json!(["A", 1])))), "Components");
         let err = parse(&with("Components", json!(["A", "B", "A"]))).unwrap_err();
         assert!(matches!(err, InfoError::DuplicateComponent { ref component } if component == "A"));
         let info = parse(&with("Components", json!(["A", "B"]))).unwrap();
@@ -379,14 +318,8 @@ mod tests {
         for bad in [json!(3), json!(-1), json!("1"), json!(1.5)] {
             assert_eq!(field_of(parse(&with("Lifetime", bad))), "Lifetime");
         }
-        assert_eq!(
-            parse(&with("Lifetime", json!(0))).unwrap().lifetime,
-            Lifetime::Undefined
-        );
-        assert_eq!(
-            parse(&with("Lifetime", json!(1))).unwrap().lifetime,
-            Lifetime::KeepLoaded
-        );
+        assert_eq!(parse(&with("Lifetime", json!(0))).unwrap().lifetime, Lifetime::Undefined);
+        assert_eq!(parse(&with("Lifetime", json!(1))).unwrap().lifetime, Lifetime::KeepLoaded);
     }
 
     #[test]
@@ -395,23 +328,12 @@ mod tests {
         assert_eq!(info.version_major, 0);
         let info = parse(&without("UserAccount")).unwrap();
         assert_eq!(info.user_account, 0);
-        for key in [
-            "VersionMajor",
-            "VersionMinor",
-            "VersionPatch",
-            "VersionTweak",
-            "UserAccount",
-        ] {
+        for key in ["VersionMajor", "VersionMinor", "VersionPatch", "VersionTweak", "UserAccount"] {
             assert_eq!(field_of(parse(&with(key, json!(-1)))), key);
             assert_eq!(field_of(parse(&with(key, json!("1")))), key);
             assert_eq!(field_of(parse(&with(key, json!(4_294_967_296u64)))), key);
         }
-        assert_eq!(
-            parse(&with("UserAccount", json!(1000)))
-                .unwrap()
-                .user_account,
-            1000
-        );
+        assert_eq!(parse(&with("UserAccount", json!(1000))).unwrap().user_account, 1000);
     }
 
     #[test]
@@ -421,18 +343,9 @@ mod tests {
 
     #[test]
     fn test_from_json_not_json_or_not_object() {
-        assert!(matches!(
-            ModuleInfo::from_json(b"{\"Name\":"),
-            Err(InfoError::Json(_))
-        ));
-        assert!(matches!(
-            ModuleInfo::from_json(b"[1]"),
-            Err(InfoError::NotObject)
-        ));
-        assert!(matches!(
-            ModuleInfo::from_json(b""),
-            Err(InfoError::Json(_))
-        ));
+        assert!(matches!(ModuleInfo::from_json(b"{\"Name\":"), Err(InfoError::Json(_))));
+        assert!(matches!(ModuleInfo::from_json(b"[1]"), Err(InfoError::NotObject)));
+        assert!(matches!(ModuleInfo::from_json(b""), Err(InfoError::Json(_))));
     }
 
     #[test]
@@ -453,9 +366,9 @@ mod tests {
             user_account: 7,
         };
         let text = info.to_json();
-        assert!(text.starts_with(
-            "{\"Name\":\"Sample\",\"Description\":\"d\",\"Manufacturer\":\"m\",\"VersionMajor\":1"
-        ));
+        assert!(
+            text.starts_with("{\"Name\":\"Sample\",\"Description\":\"d\",\"Manufacturer\":\"m\",\"VersionMajor\":1")
+        );
         assert!(!text.contains("ProjectUri"));
         assert_eq!(ModuleInfo::from_json(text.as_bytes()).unwrap(), info);
     }

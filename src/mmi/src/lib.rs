@@ -59,7 +59,7 @@
 //! ```
 //!
 //! ## Loading a module
-//! ```ignore
+//! ```no_run
 //! use osconfig_mmi::loader::Library;
 //! let lib = Library::load("/usr/lib/osconfig/hostname.so")?;
 //! let info = lib.get_info("example")?;
@@ -84,7 +84,7 @@ pub mod abi;
 mod errno;
 pub mod export;
 mod info;
-// pub mod loader; (next commit)
+pub mod loader;
 pub mod logger;
 mod module;
 pub mod validate;

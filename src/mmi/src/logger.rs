@@ -39,24 +39,14 @@ impl Log for StderrLogger {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// `[YYYY-MM-DD HH:MM:SS+0000][LEVEL][file.rs:line] message\n`.
 fn format_line(unix: u64, record: &Record<'_>) -> String {
     let file = record.file().unwrap_or("?");
     let file = file.rsplit('/').next().unwrap_or(file);
-    format!(
-        "[{}][{}][{}:{}] {}\n",
-        format_utc(unix),
-        record.level(),
-        file,
-        record.line().unwrap_or(0),
-        record.args()
-    )
+    format!("[{}][{}][{}:{}] {}\n", format_utc(unix), record.level(), file, record.line().unwrap_or(0), record.args())
 }
 
 /// `YYYY-MM-DD HH:MM:SS+0000` for seconds since the Unix epoch (proleptic Gregorian, UTC).
@@ -73,12 +63,7 @@ pub(crate) fn format_utc(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}+0000",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}+0000", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// The level named by an `OSCONFIG_LOG_LEVEL` value; `None` for an unknown value.
@@ -100,10 +85,7 @@ pub fn parse_level(text: &str) -> Option<LevelFilter> {
 ///
 /// Returns `true` when this call installed it. Safe to call many times and from several threads.
 pub fn init() -> bool {
-    let level = std::env::var(LOG_LEVEL_ENV)
-        .ok()
-        .and_then(|v| parse_level(&v))
-        .unwrap_or(LevelFilter::Info);
+    let level = std::env::var(LOG_LEVEL_ENV).ok().and_then(|v| parse_level(&v)).unwrap_or(LevelFilter::Info);
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(level);
         true

@@ -50,8 +50,7 @@ pub fn as_i64(v: &Value, what: &str) -> Result<i64, Errno> {
 
 /// A JSON integer `>= 0` that fits `u64`.
 pub fn as_u64(v: &Value, what: &str) -> Result<u64, Errno> {
-    v.as_u64()
-        .ok_or_else(|| mismatch(what, "a non-negative integer", v))
+    v.as_u64().ok_or_else(|| mismatch(what, "a non-negative integer", v))
 }
 
 /// A JSON integer in `min..=max` (for MIM enums and bounded settings).
@@ -130,26 +129,15 @@ mod tests {
 
     #[test]
     fn test_as_str_enum_members() {
-        assert_eq!(
-            as_str_enum(&json!("mqtt"), "x", &["auto", "mqtt"]),
-            Ok("mqtt")
-        );
-        assert_eq!(
-            as_str_enum(&json!("amqp"), "x", &["auto", "mqtt"]),
-            Err(Errno::EINVAL)
-        );
+        assert_eq!(as_str_enum(&json!("mqtt"), "x", &["auto", "mqtt"]), Ok("mqtt"));
+        assert_eq!(as_str_enum(&json!("amqp"), "x", &["auto", "mqtt"]), Err(Errno::EINVAL));
     }
 
     #[test]
     fn test_as_object_array_and_field() {
         let v = json!({"a": [1]});
         let obj = as_object(&v, "x").unwrap();
-        assert_eq!(
-            as_array(field(obj, "a", "x").unwrap(), "x.a")
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(as_array(field(obj, "a", "x").unwrap(), "x.a").unwrap().len(), 1);
         assert_eq!(field(obj, "b", "x"), Err(Errno::EINVAL));
         assert_eq!(as_object(&json!([]), "x"), Err(Errno::EINVAL));
         assert_eq!(as_array(&json!({}), "x"), Err(Errno::EINVAL));
