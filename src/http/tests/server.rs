@@ -1,0 +1,447 @@
+//! End-to-end tests of the HTTP layer: a real server on a real Unix socket, real client bytes.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use osconfig_http::{
+    oneshot, Client, ClientError, Limits, Method, Request, Responder, Response, Server, ServerHandle, SocketOptions,
+    StatusCode,
+};
+
+/// A server running on its own thread in a private temporary directory; stopped and cleaned up on drop.
+struct TestServer {
+    dir: PathBuf,
+    socket: PathBuf,
+    handle: ServerHandle,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    fn start<H: osconfig_http::Handler>(name: &str, limits: Limits, handler: H) -> TestServer {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("osconfig-http-it-{}-{n}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let socket = dir.join("run/api.sock");
+        let server =
+            Server::bind(&socket, SocketOptions::default()).unwrap().with_limits(limits).with_server_header("OSConfig");
+        let handle = server.handle();
+        let thread = thread::spawn(move || server.run(handler).unwrap());
+        TestServer { dir, socket, handle, thread: Some(thread) }
+    }
+
+    fn connect(&self) -> UnixStream {
+        let stream = UnixStream::connect(&self.socket).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+    }
+
+    fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An MPI-shaped handler: answers at once from the route, body and peer.
+fn router(request: Request, responder: Responder) {
+    let response = match (&request.method, request.route()) {
+        (Method::Post, "/MpiOpen") => Response::ok(&b"\"F835511C-92A1-B162-49D1-3E550BDF3159\""[..]),
+        (Method::Post, "/echo") => Response::ok(request.body),
+        (Method::Get, "/peer") => {
+            Response::ok(format!("{{\"pid\":{},\"uid\":{}}}", request.peer.pid, request.peer.uid).into_bytes())
+        }
+        (Method::Post, "/fail") => Response::new(StatusCode::InternalServerError).with_body(&b"\"22\""[..]),
+        (Method::Post, "/drop") => return drop(responder),
+        (_, "/MpiOpen" | "/echo" | "/fail") => Response::new(StatusCode::MethodNotAllowed),
+        _ => Response::new(StatusCode::NotFound),
+    };
+    responder.respond(response);
+}
+
+/// Reads until the server closes the connection.
+fn read_to_close(stream: &mut UnixStream) -> String {
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads exactly one response with a Content-Length.
+fn read_one(stream: &mut UnixStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed mid-head: {}", String::from_utf8_lossy(&buf));
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf.clone()).unwrap();
+    let len: usize =
+        head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).expect("content-length").trim().parse().unwrap();
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).unwrap();
+    buf.extend_from_slice(&body);
+    String::from_utf8(buf).unwrap()
+}
+
+fn status_of(text: &str) -> &str {
+    &text[9..12]
+}
+
+const REFERENCE_OPEN: &[u8] = b"POST /MpiOpen/ HTTP/1.1\r\nHost: OSConfig\r\nUser-Agent: OSConfig\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: 55\r\n\r\n{\"ClientName\":\"Azure OSConfig\",\"MaxPayloadSizeBytes\":0}";
+
+#[test]
+fn test_reference_client_bytes_get_exact_answer() {
+    let server = TestServer::start("reference", Limits::default(), router);
+    let mut stream = server.connect();
+    stream.write_all(REFERENCE_OPEN).unwrap();
+    assert_eq!(
+        read_one(&mut stream),
+        "HTTP/1.1 200 OK\r\nServer: OSConfig\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n\"F835511C-92A1-B162-49D1-3E550BDF3159\""
+    );
+}
+
+#[test]
+fn test_keep_alive_serves_many_requests_on_one_connection() {
+    let server = TestServer::start("keepalive", Limits::default(), router);
+    let mut stream = server.connect();
+    for i in 0..50 {
+        let body = format!("{{\"n\":{i}}}");
+        write!(stream, "POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let answer = read_one(&mut stream);
+        assert!(answer.ends_with(&body), "{answer}");
+    }
+    let mut client = Client::new(&server.socket);
+    for _ in 0..50 {
+        assert_eq!(client.post("/echo", b"[1]").unwrap().body, b"[1]");
+    }
+}
+
+#[test]
+fn test_connection_close_is_honoured() {
+    let server = TestServer::start("close", Limits::default(), router);
+    let mut stream = server.connect();
+    stream.write_all(b"POST /echo HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+    let text = read_to_close(&mut stream);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Connection: close\r\n"));
+    assert!(text.ends_with("{}"));
+    let answer = oneshot(&server.socket, "POST", "/echo", b"true", Duration::from_secs(5)).unwrap();
+    assert_eq!((answer.status, answer.body.as_slice(), answer.keep_alive), (200, &b"true"[..], false));
+}
+
+#[test]
+fn test_pipelined_requests_answered_in_order_when_answered_late() {
+    // The first request is answered 100 ms late by a worker thread; the others at once: order must hold.
+    let (tx, rx) = mpsc::channel::<(Responder, Vec<u8>)>();
+    thread::spawn(move || {
+        for (responder, body) in rx {
+            thread::sleep(Duration::from_millis(100));
+            responder.respond(Response::ok(body));
+        }
+    });
+    let server = TestServer::start("pipeline", Limits::default(), move |request: Request, responder: Responder| {
+        if request.body == b"\"slow\"" {
+            tx.send((responder, request.body)).unwrap();
+        } else {
+            responder.respond(Response::ok(request.body));
+        }
+    });
+    let mut stream = server.connect();
+    let mut wire = Vec::new();
+    for body in ["\"slow\"", "\"b\"", "\"c\""] {
+        wire.extend_from_slice(format!("POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    }
+    stream.write_all(&wire).unwrap();
+    let bodies: Vec<String> = (0..3).map(|_| read_one(&mut stream)).collect();
+    assert!(bodies[0].ends_with("\"slow\""));
+    assert!(bodies[1].ends_with("\"b\""));
+    assert!(bodies[2].ends_with("\"c\""));
+}
+
+#[test]
+fn test_handler_on_another_thread_does_not_block_the_loop() {
+    // A handler that parks every /park request forever must not stop /echo on other connections.
+    let parked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = Arc::clone(&parked);
+    let server = TestServer::start("nonblocking", Limits::default(), move |request: Request, responder: Responder| {
+        if request.route() == "/park" {
+            keep.lock().unwrap().push(responder);
+        } else {
+            responder.respond(Response::ok(request.body));
+        }
+    });
+    let mut parked_stream = server.connect();
+    parked_stream.write_all(b"GET /park HTTP/1.1\r\n\r\n").unwrap();
+    let mut client = Client::new(&server.socket).with_timeout(Duration::from_secs(2));
+    assert_eq!(client.post("/echo", b"1").unwrap().status, 200);
+    // Answering the parked request later still reaches its client.
+    thread::sleep(Duration::from_millis(50));
+    parked.lock().unwrap().pop().unwrap().respond(Response::ok(&b"\"late\""[..]));
+    assert!(read_one(&mut parked_stream).ends_with("\"late\""));
+}
+
+#[test]
+fn test_dropped_responder_answers_500() {
+    let server = TestServer::start("dropped", Limits::default(), router);
+    let mut client = Client::new(&server.socket);
+    assert_eq!(client.post("/drop", b"{}").unwrap().status, 500);
+    assert_eq!(client.post("/echo", b"{}").unwrap().status, 200, "the connection survives");
+}
+
+#[test]
+fn test_routes_404_405_and_error_bodies() {
+    let server = TestServer::start("routes", Limits::default(), router);
+    let mut client = Client::new(&server.socket);
+    let missing = client.post("/MpiNothing/", b"{}").unwrap();
+    assert_eq!((missing.status, missing.body.len()), (404, 0));
+    assert_eq!(missing.header("Content-Length"), Some("0"));
+    assert_eq!(client.request("GET", "/MpiOpen/", b"").unwrap().status, 405);
+    let failed = client.post("/fail", b"{}").unwrap();
+    assert_eq!((failed.status, failed.body.as_slice()), (500, &b"\"22\""[..]));
+    assert_eq!(failed.header("Server"), Some("OSConfig"));
+}
+
+/// Sends raw bytes on a fresh connection and returns everything the server writes before closing.
+fn raw_exchange(server: &TestServer, bytes: &[u8]) -> String {
+    let mut stream = server.connect();
+    stream.write_all(bytes).unwrap();
+    read_to_close(&mut stream)
+}
+
+#[test]
+fn test_bad_requests_get_their_status_and_close() {
+    let limits = Limits::default().with_max_head_bytes(1024).with_max_headers(8).with_max_body_bytes(64);
+    let server = TestServer::start("bad", limits, router);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"\x16\x03\x01garbage\r\n\r\n".to_vec(), "400"),
+        (b"POST /echo HTTP/1.1\r\nContent-Length: x\r\n\r\n".to_vec(), "400"),
+        (b"POST /echo HTTP/1.1\r\n\r\n".to_vec(), "411"),
+        (b"POST /echo HTTP/1.1\r\nContent-Length: 65\r\n\r\n".to_vec(), "413"),
+        (b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), "501"),
+        ([b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; 2000], b"\r\n\r\n"].concat(), "431"),
+        (
+            (0..9)
+                .fold(b"GET / HTTP/1.1\r\n".to_vec(), |mut v, i| {
+                    v.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+                    v
+                })
+                .into_iter()
+                .chain(*b"\r\n")
+                .collect(),
+            "431",
+        ),
+    ];
+    for (bytes, status) in cases {
+        let text = raw_exchange(&server, &bytes);
+        assert_eq!(status_of(&text), status, "{text}");
+        assert!(text.contains("Content-Type: application/json\r\n"));
+        assert!(text.contains("{\"error\":"), "{text}");
+    }
+    // The server is still fine.
+    assert_eq!(Client::new(&server.socket).post("/echo", b"{}").unwrap().status, 200);
+}
+
+#[test]
+fn test_request_after_a_bad_one_is_not_served() {
+    let server = TestServer::start("bad-then-good", Limits::default(), router);
+    let text = raw_exchange(&server, b"POST /echo HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+    assert_eq!(status_of(&text), "411");
+    assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
+}
+
+#[test]
+fn test_body_at_the_limit_is_accepted() {
+    let server = TestServer::start("body-limit", Limits::default().with_max_body_bytes(4096), router);
+    let body = vec![b'7'; 4096];
+    assert_eq!(Client::new(&server.socket).post("/echo", &body).unwrap().body, body);
+    let over = Client::new(&server.socket).post("/echo", &[b'7'; 4097]);
+    assert_eq!(over.unwrap().status, 413);
+}
+
+#[test]
+fn test_default_body_limit_takes_a_large_desired_document() {
+    let server = TestServer::start("large", Limits::default(), router);
+    let body = format!("{{\"Payload\":\"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let answer = Client::new(&server.socket).post("/echo", body.as_bytes()).unwrap();
+    assert_eq!(answer.body.len(), body.len());
+}
+
+#[test]
+fn test_connection_limit_answers_503() {
+    let server = TestServer::start("maxconn", Limits::default().with_max_connections(4), router);
+    let mut held: Vec<UnixStream> = (0..4).map(|_| server.connect()).collect();
+    for stream in &mut held {
+        stream.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(status_of(&read_one(stream)), "200");
+    }
+    let mut extra = server.connect();
+    let text = read_to_close(&mut extra);
+    assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{text}");
+    drop(held.pop());
+    // Once one closes, a new connection is served again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut stream = server.connect();
+        stream.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+        let mut buf = [0u8; 12];
+        stream.read_exact(&mut buf).unwrap();
+        if &buf[9..12] == b"200" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served again");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn test_stalled_client_is_dropped_without_stalling_others() {
+    let limits = Limits::default().with_read_timeout(Duration::from_millis(300));
+    let server = TestServer::start("slow", limits, router);
+    let mut stalled = server.connect();
+    stalled.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\"a\"").unwrap();
+    let started = Instant::now();
+    // Others are served at once meanwhile.
+    let mut client = Client::new(&server.socket);
+    for _ in 0..20 {
+        assert_eq!(client.post("/echo", b"{}").unwrap().status, 200);
+    }
+    assert!(started.elapsed() < Duration::from_millis(300), "others waited for the stalled client");
+    let text = read_to_close(&mut stalled);
+    let waited = started.elapsed();
+    assert_eq!(status_of(&text), "408", "{text}");
+    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "{waited:?}");
+}
+
+#[test]
+fn test_byte_by_byte_client_within_timeout_is_served() {
+    let server = TestServer::start("trickle", Limits::default(), router);
+    let mut stream = server.connect();
+    for byte in REFERENCE_OPEN {
+        stream.write_all(std::slice::from_ref(byte)).unwrap();
+    }
+    assert!(read_one(&mut stream).starts_with("HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn test_idle_keep_alive_connection_is_closed_and_client_reconnects() {
+    let limits = Limits::default().with_idle_timeout(Duration::from_millis(200));
+    let server = TestServer::start("idle", limits, router);
+    let mut stream = server.connect();
+    let started = Instant::now();
+    assert_eq!(read_to_close(&mut stream), "");
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    let mut client = Client::new(&server.socket);
+    assert_eq!(client.post("/echo", b"1").unwrap().status, 200);
+    thread::sleep(Duration::from_millis(400));
+    // The server closed the idle connection; the client notices and reconnects transparently.
+    assert_eq!(client.post("/echo", b"2").unwrap().body, b"2");
+}
+
+#[test]
+fn test_two_hundred_concurrent_connections() {
+    let server = TestServer::start("concurrent", Limits::default(), router);
+    let barrier = Arc::new(std::sync::Barrier::new(200));
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let socket = server.socket.clone();
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                let mut client = Client::new(&socket).with_timeout(Duration::from_secs(20));
+                let body = format!("{{\"client\":{i}}}");
+                assert_eq!(client.post("/echo", body.as_bytes()).unwrap().body, body.as_bytes());
+                barrier.wait(); // all 200 connections are open at once here
+                for _ in 0..20 {
+                    assert_eq!(client.post("/echo", body.as_bytes()).unwrap().body, body.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[test]
+fn test_peer_credentials_reach_the_handler() {
+    let server = TestServer::start("peer", Limits::default(), router);
+    let answer = Client::new(&server.socket).request("GET", "/peer", b"").unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(value["pid"], std::process::id());
+    // SAFETY: getuid has no preconditions.
+    assert_eq!(value["uid"], unsafe { libc::getuid() });
+}
+
+#[test]
+fn test_shutdown_removes_socket_and_refuses_connections() {
+    let mut server = TestServer::start("shutdown", Limits::default(), router);
+    let mut idle = server.connect();
+    server.stop();
+    assert!(!server.socket.exists(), "socket file removed");
+    // Closed either way: an accepted connection reads end-of-stream, one still in the backlog is reset.
+    let mut buf = [0u8; 16];
+    assert!(matches!(idle.read(&mut buf), Ok(0) | Err(_)), "open connections are closed");
+    assert!(UnixStream::connect(&server.socket).is_err());
+}
+
+#[test]
+fn test_socket_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start("modes", Limits::default(), router);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(server.socket.parent().unwrap()), 0o700);
+    assert_eq!(mode(&server.socket), 0o660);
+}
+
+/// A fake server that answers with whatever bytes the test gives, to check the client's limits.
+fn fake_server(name: &str, answer: &'static [u8]) -> (PathBuf, thread::JoinHandle<()>) {
+    let dir = std::env::temp_dir().join(format!("osconfig-http-fake-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fake.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let thread = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(answer);
+        thread::sleep(Duration::from_millis(500));
+    });
+    (path, thread)
+}
+
+#[test]
+fn test_client_refuses_oversized_or_malformed_answers() {
+    let (path, t) = fake_server("huge", b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n");
+    assert!(matches!(Client::new(&path).post("/x", b"{}"), Err(ClientError::TooLarge)));
+    t.join().unwrap();
+    let (path, t) = fake_server("garbage", b"SSH-2.0-OpenSSH\r\n\r\n");
+    assert!(matches!(Client::new(&path).post("/x", b"{}"), Err(ClientError::Malformed(_))));
+    t.join().unwrap();
+    let (path, t) = fake_server("short", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}");
+    let err = Client::new(&path).with_timeout(Duration::from_secs(2)).post("/x", b"{}").unwrap_err();
+    assert!(matches!(err, ClientError::Closed), "{err:?}");
+    t.join().unwrap();
+}
+
+#[test]
+fn test_client_times_out_on_a_silent_server() {
+    let (path, t) = fake_server("silent", b"");
+    let started = Instant::now();
+    let err = Client::new(&path).with_timeout(Duration::from_millis(200)).post("/x", b"{}").unwrap_err();
+    assert!(matches!(err, ClientError::Timeout | ClientError::Closed), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    t.join().unwrap();
+}
