@@ -50,9 +50,9 @@ impl std::error::Error for ConfigError {
 
 impl ConfigError {
     /// The MMI status for this error: the OS error for I/O, `EINVAL` for a file we cannot parse.
-    pub fn errno(&self) -> Errno {
+    pub fn into_errno(self) -> Errno {
         match self {
-            ConfigError::Read(e) | ConfigError::Write(e) => Errno(e.raw_os_error().unwrap_or(Errno::EIO.0)),
+            ConfigError::Read(e) | ConfigError::Write(e) => Errno::from(e),
             ConfigError::Parse(_) | ConfigError::NotObject => Errno::EINVAL,
         }
     }
@@ -113,7 +113,7 @@ mod tests {
         fs::write(&path, "{\"LoggingLevel\": ").unwrap();
         let err = load(&path).unwrap_err();
         assert!(matches!(err, ConfigError::Parse(_)));
-        assert_eq!(err.errno(), Errno::EINVAL);
+        assert_eq!(err.into_errno(), Errno::EINVAL);
         fs::write(&path, "[1, 2]").unwrap();
         assert!(matches!(load(&path).unwrap_err(), ConfigError::NotObject));
         fs::remove_dir_all(&dir).unwrap();
@@ -124,7 +124,7 @@ mod tests {
         let dir = temp_dir("isdir");
         let err = load(&dir).unwrap_err();
         assert!(matches!(err, ConfigError::Read(_)));
-        assert_eq!(err.errno(), Errno(21)); // EISDIR
+        assert_eq!(err.into_errno(), Errno(21)); // EISDIR
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -159,7 +159,7 @@ mod tests {
         let err = ConfigError::Write(io::Error::from_raw_os_error(28));
         assert_eq!(err.to_string(), "cannot write the configuration file");
         assert!(std::error::Error::source(&err).is_some());
-        assert_eq!(err.errno(), Errno(28));
+        assert_eq!(err.into_errno(), Errno(28));
         assert!(std::error::Error::source(&ConfigError::NotObject).is_none());
     }
 }

@@ -87,12 +87,12 @@ impl Module for Configuration {
         check_component(component)?;
         let change = Change::parse(object, payload)?.ok_or_else(|| validate::unknown_object(component, object))?;
         let path = osconfig_storage::under_root(CONFIG_FILE);
-        let mut config = file::load(&path).map_err(|e| log_error(&e, &path))?.unwrap_or_default();
+        let mut config = file::load(&path).map_err(|e| fail(e, &path))?.unwrap_or_default();
         if !change.apply(&mut config) {
             log::info!("{component}.{object}: {} already has this value", path.display());
             return Ok(());
         }
-        file::store(&path, &config).map_err(|e| log_error(&e, &path))?;
+        file::store(&path, &config).map_err(|e| fail(e, &path))?;
         log::info!("{component}.{object} applied to {} for '{}'", path.display(), self.client);
         Ok(())
     }
@@ -103,7 +103,7 @@ impl Module for Configuration {
             return Err(validate::unknown_object(component, object));
         }
         let path = osconfig_storage::under_root(CONFIG_FILE);
-        let config = file::load(&path).map_err(|e| log_error(&e, &path))?.unwrap_or_else(Map::new);
+        let config = file::load(&path).map_err(|e| fail(e, &path))?.unwrap_or_else(Map::new);
         settings::reported(&config, object).ok_or(Errno::EINVAL)
     }
 
@@ -121,12 +121,13 @@ fn check_component(component: &str) -> Result<(), Errno> {
     }
 }
 
-fn log_error(err: &file::ConfigError, path: &std::path::Path) -> Errno {
-    match std::error::Error::source(err) {
+/// Logs the error with its cause and the file, and turns it into the MMI status.
+fn fail(err: file::ConfigError, path: &std::path::Path) -> Errno {
+    match std::error::Error::source(&err) {
         Some(cause) => log::error!("{}: {err}: {cause}", path.display()),
         None => log::error!("{}: {err}", path.display()),
     }
-    err.errno()
+    err.into_errno()
 }
 
 osconfig_mmi::export_module!(Configuration);

@@ -81,7 +81,6 @@ impl Module for HostName {
             "desiredHosts" => set_hosts(osconfig_mmi::validate::as_str(payload, &what)?, &what)?,
             _ => return Err(osconfig_mmi::validate::unknown_object(component, object)),
         }
-        log::info!("{what} applied for '{}'", self.client);
         Ok(())
     }
 
