@@ -1,10 +1,84 @@
-//! CommandRunner: an OSConfig module (placeholder doc, completed with the SDK wiring).
+//! # CommandRunner: the OSConfig module that runs commands, reboots and shuts down on request
+//!
+//! A cdylib exporting the MMI (`libcommandrunner.so`, installed as `/usr/lib/osconfig/commandrunner.so`).
+//! GetInfo: `CommandRunner` 2.0, Lifetime 1 (keep loaded), UserAccount 0; one component, `CommandRunner`.
+//! The model is `mim/commandrunner.json` beside this crate (same names, types and enum values as the reference).
+//!
+//! ## Objects
+//! | object | kind | value |
+//! |---|---|---|
+//! | `commandArguments` | desired | `{commandId: string, arguments: string, timeout: int seconds (0 = none), singleLineTextResult: bool, action: 0..5}` |
+//! | `commandStatus` | reported | `{commandId: string, resultCode: int, textResult: string, currentState: 0..5}` |
+//!
+//! Actions: 0 `none` (accepted, nothing run or recorded), 1 `reboot`, 2 `shutdown` (run the command line from env
+//! `OSCONFIG_REBOOT_COMMAND` / `OSCONFIG_SHUTDOWN_COMMAND`, default `shutdown -r now` / `shutdown -h now`, as a command
+//! of its own), 3 `runCommand` (`/bin/sh -c <arguments>`), 4 `refreshCommandStatus` (report that command),
+//! 5 `cancelCommand`. States: 0 unknown, 1 running, 2 succeeded, 3 failed, 4 timedOut, 5 canceled.
+//!
+//! ## Behaviour
+//! - `MmiSet` returns at once; a worker thread runs the command in its own process group, stdin `/dev/null`,
+//!   stdout and stderr captured into one buffer (arrival order). Exit 0 gives state 2, any other exit state 3 with
+//!   the exit code as resultCode (128 + signal when killed by a signal we did not send; the errno when `/bin/sh`
+//!   cannot be started).
+//! - Timeout: the whole process group gets SIGTERM, then SIGKILL 2 s later; resultCode 62, state 4.
+//! - Cancel of a running command: the same group kill; resultCode 125, state 5, reported at once. Cancelling a
+//!   command that already ended is accepted and changes nothing (it becomes the reported command); an unknown
+//!   commandId gives `EINVAL`.
+//! - Refresh with an unknown commandId gives `EINVAL`.
+//! - `commandStatus` reports the most recent command, or the one named by the last refresh or cancel; before any
+//!   command it is `{"commandId":"","resultCode":0,"textResult":"","currentState":0}`.
+//! - Idempotence: a payload equal to the client's last accepted one is a no-op. A reboot/shutdown/runCommand whose
+//!   commandId is already in the history with the same arguments is not run again (so re-applied desired state never
+//!   repeats a reboot); the same commandId with different fields gives `EINVAL`.
+//! - Output: at most the first 64 KiB are kept ([`capture::MAX_OUTPUT_BYTES`]); the rest is read and dropped.
+//!   `textResult` is cut (at a character boundary) so the whole serialized `commandStatus` fits the session's
+//!   `maxPayloadSizeBytes` (0 = unlimited); `singleLineTextResult` replaces `\n` and `\r` by spaces.
+//! - History: the last 10 commands per client name (from `MmiOpen`), shared by all sessions of that client in the
+//!   process (running commands are never dropped; when all 10 run, a new one gets `EBUSY`). Each change is saved
+//!   atomically through `osconfig_storage::Store::for_module("commandrunner")`, one key per client
+//!   ([`history::client_key`]), and loaded at the client's first `MmiOpen` after a restart. A command that was
+//!   running when the process ended is reported as failed, resultCode -1, textResult
+//!   `"interrupted: the module stopped while the command was running"`.
+//! - Validation: a non-object payload, wrong field types, an unknown action, a negative timeout, an empty commandId
+//!   (allowed only with action 0), empty `arguments` for runCommand, and unknown components or objects give
+//!   `EINVAL` with an error log line. Refresh and cancel payloads need only `commandId` and `action`; absent fields
+//!   default to `""`, 0 and false; unknown fields are ignored.
+//! - `MmiClose` never waits for commands: they go on and their result is recorded for the client.
+//!
+//! ## Environment
+//! `OSCONFIG_REBOOT_COMMAND`, `OSCONFIG_SHUTDOWN_COMMAND` (read at each request), and through osconfig-storage
+//! `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` (history in `<state base>/commandrunner/`).
+//!
+//! ## Limits
+//! - A command's background children that keep its output open are waited for 0.5 s after the shell exits; output
+//!   they write later is not reported. Their reader threads live on until the pipe closes, so unload the library
+//!   only when no such child is left.
+//! - The stop signals are sent with the shell's `kill` builtin (`/bin/sh -c 'kill -15 -<pgid>'`), keeping the
+//!   crate free of `unsafe`.
+//!
+//! ## Example (the Rust side)
+//! ```no_run
+//! use commandrunner::CommandRunner;
+//! use osconfig_mmi::Module;
+//! use serde_json::json;
+//! let mut session = CommandRunner::open("example", 0).unwrap();
+//! session
+//!     .set("CommandRunner", "commandArguments", &json!({"commandId": "1", "arguments": "uname -a", "action": 3}))
+//!     .unwrap();
+//! let status = session.get("CommandRunner", "commandStatus").unwrap();
+//! assert_eq!(status["commandId"], "1");
+//! ```
 #![deny(missing_docs)]
 
 pub mod arguments;
 pub mod capture;
 pub mod engine;
 pub mod history;
+mod module;
 pub mod power;
 pub mod process;
 pub mod status;
+
+pub use module::{CommandRunner, COMPONENT, DESIRED_OBJECT, REPORTED_OBJECT};
+
+osconfig_mmi::export_module!(CommandRunner);
