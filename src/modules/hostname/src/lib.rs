@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `name` | reported string | the kernel's host name (`gethostname`) when the root is `/`; under any other root the first line of `<root>/etc/hostname` |
 //! | `hosts` | reported string | `<root>/etc/hosts` with comments and blank lines dropped, fields joined by one space, lines by `;` ("" when there is no file) |
-//! | `desiredName` | desired string | an RFC 1123 host name (labels of 1..=63 letters, digits, `-`, not starting or ending with `-`; 253 characters at most); written to `<root>/etc/hostname`, and when the root is `/` also set with `sethostname(2)` |
+//! | `desiredName` | desired string | an RFC 1123 host name (labels of 1..=63 letters, digits, `-`, not starting or ending with `-`) of at most 64 characters (the kernel's limit; names in `desiredHosts` may have 253); written to `<root>/etc/hostname`, and when the root is `/` also set with `sethostname(2)` |
 //! | `desiredHosts` | desired string | entries `"address name [alias...]"` separated by `;`; every address an IPv4/IPv6 address, every name a host name; at least one entry; written to `<root>/etc/hosts`, one entry per line |
 //!
 //! Wrong JSON types, invalid names or addresses, and unknown components or objects give `EINVAL` with an error log

@@ -30,10 +30,17 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Validates a `desiredName` value (surrounding white space is ignored) and returns the name to apply.
+/// Longest name the kernel accepts (`HOST_NAME_MAX`): `desiredName` is set with `sethostname(2)`.
+pub const MAX_KERNEL_NAME_LEN: usize = 64;
+
+/// Validates a `desiredName` value (surrounding white space is ignored) and returns the name to apply: a host
+/// name as [`check_hostname`] says, and at most 64 characters, the kernel's limit.
 pub fn desired_name(value: &str) -> Result<&str, String> {
     let name = value.trim();
     check_hostname(name)?;
+    if name.len() > MAX_KERNEL_NAME_LEN {
+        return Err(format!("host name longer than the kernel's {MAX_KERNEL_NAME_LEN} characters"));
+    }
     Ok(name)
 }
 
@@ -135,6 +142,15 @@ mod tests {
     fn test_desired_name_trims() {
         assert_eq!(desired_name("  dev1 \n"), Ok("dev1"));
         assert!(desired_name("   ").is_err());
+    }
+
+    #[test]
+    fn test_desired_name_kernel_limit() {
+        let name = format!("{}.{}", "a".repeat(40), "b".repeat(23)); // 64
+        assert_eq!(desired_name(&name), Ok(name.as_str()));
+        let name = format!("{}.{}", "a".repeat(40), "b".repeat(24)); // 65: a valid DNS name, too long for the kernel
+        assert_eq!(check_hostname(&name), Ok(()));
+        assert!(desired_name(&name).is_err());
     }
 
     #[test]

@@ -94,8 +94,15 @@ fn test_hostname_module_through_c_abi() {
     set(&session, "desiredHosts", json!("127.0.0.1 localhost;10.0.0.5 new-box.lab new-box;fe80::1%eth0 link")).unwrap();
 
     // Invalid values: EINVAL and the files stay as they were.
-    for name in [json!(""), json!("-bad"), json!("bad_name"), json!("a..b"), json!("x".repeat(64)), json!("semi;colon")]
-    {
+    for name in [
+        json!(""),
+        json!("-bad"),
+        json!("bad_name"),
+        json!("a..b"),
+        json!("x".repeat(64)),
+        json!(format!("{}.{}", "a".repeat(40), "b".repeat(24))),
+        json!("semi;colon"),
+    ] {
         assert_eq!(set(&session, "desiredName", name.clone()), Err(Errno::EINVAL), "{name}");
     }
     for hosts in [
