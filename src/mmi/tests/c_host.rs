@@ -1,0 +1,125 @@
+//! C loading Rust: a C program dlopens the fixture module (built with the SDK) and checks all six functions.
+//! Also our own loader on the same `.so`, and the misbehaviour switches (crash, hang) in child processes.
+//! See `common/mod.rs` for how the fixture `.so` is found.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use osconfig_mmi::abi::PANIC_ERRNO;
+use osconfig_mmi::loader::Library;
+use osconfig_mmi::{Errno, Lifetime};
+use serde_json::Value;
+
+fn host() -> &'static PathBuf {
+    static HOST: OnceLock<PathBuf> = OnceLock::new();
+    HOST.get_or_init(|| common::cc_program("host.c", &common::temp_dir("c-host"), "host"))
+}
+
+#[test]
+fn test_c_host_runs_all_checks_on_rust_module() {
+    let out = Command::new(host()).arg(common::fixture_so()).env("OSCONFIG_LOG_LEVEL", "off").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("PASS"),
+        "{}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn test_crash_switch_aborts_the_process() {
+    let out =
+        Command::new(host()).arg(common::fixture_so()).arg("crash").env("OSCONFIG_LOG_LEVEL", "off").output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", out.status);
+}
+
+#[test]
+fn test_hang_switch_never_returns() {
+    let mut child = Command::new(host())
+        .arg(common::fixture_so())
+        .arg("hang")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(700) {
+        assert!(child.try_wait().unwrap().is_none(), "the hang switch returned");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+fn test_rust_loader_on_rust_module() {
+    let lib = Library::load(common::fixture_copy("loader", "fixture.so")).unwrap();
+    let info = lib.get_info("loader").unwrap();
+    assert_eq!(info.name, "Fixture");
+    assert_eq!(info.components, vec!["SampleComponent", "Fixture"]);
+    assert_eq!(info.lifetime, Lifetime::KeepLoaded);
+    {
+        let a = lib.open("loader-a", 0).unwrap();
+        let b = lib.open("loader-b", 16).unwrap();
+        a.set("SampleComponent", "desiredIntegerObject", b"7").unwrap();
+        assert_eq!(a.get("SampleComponent", "reportedIntegerObject").unwrap(), b"7");
+        assert_eq!(b.get("SampleComponent", "reportedIntegerObject").unwrap(), b"0", "sessions share state");
+        assert_eq!(a.get("Fixture", "panic"), Err(PANIC_ERRNO));
+        assert_eq!(a.get("SampleComponent", "reportedIntegerObject").unwrap(), b"7");
+        assert_eq!(a.get("Fixture", "fail"), Err(Errno::ENODATA));
+        b.set("Fixture", "bigSize", b"20").unwrap();
+        assert_eq!(b.get("Fixture", "big"), Err(Errno::E2BIG));
+        assert_eq!(b.set("Fixture", "echo", b"\"0123456789abcdef\""), Err(Errno::E2BIG));
+        assert_eq!(a.get("Fixture", "sessions").unwrap(), b"2");
+        drop(b);
+        assert_eq!(a.get("Fixture", "sessions").unwrap(), b"1");
+    }
+    // A panic in MmiGetInfo or MmiOpen is an error, not a crash.
+    assert!(lib.get_info("panic").is_err());
+    assert_eq!(lib.open("panic", 0).err(), Some(Errno::EIO));
+    lib.unload().unwrap();
+}
+
+/// Replay the reference SampleTests recipe (when the reference data is next to the repository) against the
+/// fixture's SampleComponent: every Reported step answers 0, every Desired step is accepted and mirrored.
+#[test]
+fn test_reference_sample_recipe_steps() {
+    let recipe = common::workspace_root().join("../shared/reference/recipes/SampleTests.json");
+    let Ok(text) = std::fs::read_to_string(&recipe) else {
+        eprintln!("{} not found; skipped", recipe.display());
+        return;
+    };
+    let steps: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let lib = Library::load(common::fixture_copy("recipe", "sample.so")).unwrap();
+    let session = lib.open("recipe", 0).unwrap();
+    let mut checked = 0;
+    for step in &steps {
+        let (Some(kind), Some(component), Some(object)) =
+            (step["ObjectType"].as_str(), step["ComponentName"].as_str(), step["ObjectName"].as_str())
+        else {
+            continue;
+        };
+        match kind {
+            "Reported" => {
+                let bytes = session.get(component, object).unwrap_or_else(|e| panic!("{object}: {e}"));
+                serde_json::from_slice::<Value>(&bytes).unwrap();
+            }
+            "Desired" => {
+                let payload = step["Payload"].to_string();
+                session.set(component, object, payload.as_bytes()).unwrap_or_else(|e| panic!("{object}: {e}"));
+                let reported = object.replacen("desired", "reported", 1);
+                let back: Value = serde_json::from_slice(&session.get(component, &reported).unwrap()).unwrap();
+                assert_eq!(back, step["Payload"], "{reported}");
+            }
+            other => panic!("unknown ObjectType {other}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} steps checked");
+}
