@@ -22,10 +22,7 @@ const TEMP_ATTEMPTS: u32 = 16;
 /// The directory must exist. Errors keep the kind of the failure and name the step and path.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("writing {}: path has no file name", path.display()),
-        )
+        io::Error::new(io::ErrorKind::InvalidInput, format!("writing {}: path has no file name", path.display()))
     })?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -47,54 +44,23 @@ fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(PathBuf, File)>
     for _ in 0..TEMP_ATTEMPTS {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp_path = dir.join(format!(".{name}.tmp.{pid}.{n}"));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode & 0o7777)
-            .open(&tmp_path)
-        {
+        match OpenOptions::new().write(true).create_new(true).mode(mode & 0o7777).open(&tmp_path) {
             Ok(f) => return Ok((tmp_path, f)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => {
-                return Err(context(
-                    e,
-                    format_args!("creating temporary file {}", tmp_path.display()),
-                ))
-            }
+            Err(e) => return Err(context(e, format_args!("creating temporary file {}", tmp_path.display()))),
         }
     }
     let e = last_err.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists));
-    Err(context(
-        e,
-        format_args!("creating a temporary file in {}", dir.display()),
-    ))
+    Err(context(e, format_args!("creating a temporary file in {}", dir.display())))
 }
 
-fn fill_and_rename(
-    mut file: File,
-    tmp: &Path,
-    path: &Path,
-    data: &[u8],
-    mode: u32,
-) -> io::Result<()> {
-    file.write_all(data)
-        .map_err(|e| context(e, format_args!("writing {}", tmp.display())))?;
+fn fill_and_rename(mut file: File, tmp: &Path, path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    file.write_all(data).map_err(|e| context(e, format_args!("writing {}", tmp.display())))?;
     file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(|e| {
-            context(
-                e,
-                format_args!("setting mode {:o} on {}", mode, tmp.display()),
-            )
-        })?;
-    file.sync_all()
-        .map_err(|e| context(e, format_args!("syncing {}", tmp.display())))?;
+        .map_err(|e| context(e, format_args!("setting mode {:o} on {}", mode, tmp.display())))?;
+    file.sync_all().map_err(|e| context(e, format_args!("syncing {}", tmp.display())))?;
     drop(file);
-    fs::rename(tmp, path).map_err(|e| {
-        context(
-            e,
-            format_args!("renaming {} to {}", tmp.display(), path.display()),
-        )
-    })
+    fs::rename(tmp, path).map_err(|e| context(e, format_args!("renaming {} to {}", tmp.display(), path.display())))
 }
 
 /// `fsync` a directory so a rename or unlink in it is durable.
@@ -119,18 +85,15 @@ pub(crate) mod tests {
     pub(crate) fn temp_dir(tag: &str) -> PathBuf {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("osconfig-storage-{tag}-{}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("osconfig-storage-{tag}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
     }
 
     fn names_in(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
@@ -152,15 +115,9 @@ pub(crate) mod tests {
         let dir = temp_dir("mode");
         let p = dir.join("f");
         write_atomic(&p, b"x", 0o600).unwrap();
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o7777, 0o600);
         write_atomic(&p, b"x", 0o666).unwrap();
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
-            0o666
-        );
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o7777, 0o666);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -65,42 +65,21 @@ mod tests {
 
     #[test]
     fn test_join_under_strips_leading_slashes() {
-        assert_eq!(
-            join_under(Path::new("/tmp/r"), "/etc/hosts"),
-            PathBuf::from("/tmp/r/etc/hosts")
-        );
-        assert_eq!(
-            join_under(Path::new("/tmp/r"), "//etc/hosts"),
-            PathBuf::from("/tmp/r/etc/hosts")
-        );
-        assert_eq!(
-            join_under(Path::new("/"), "/etc/hosts"),
-            PathBuf::from("/etc/hosts")
-        );
-        assert_eq!(
-            join_under(Path::new("/tmp/r"), "etc"),
-            PathBuf::from("/tmp/r/etc")
-        );
+        assert_eq!(join_under(Path::new("/tmp/r"), "/etc/hosts"), PathBuf::from("/tmp/r/etc/hosts"));
+        assert_eq!(join_under(Path::new("/tmp/r"), "//etc/hosts"), PathBuf::from("/tmp/r/etc/hosts"));
+        assert_eq!(join_under(Path::new("/"), "/etc/hosts"), PathBuf::from("/etc/hosts"));
+        assert_eq!(join_under(Path::new("/tmp/r"), "etc"), PathBuf::from("/tmp/r/etc"));
     }
 
     #[test]
     fn test_state_base_from_default_under_root() {
-        assert_eq!(
-            state_base_from(Some("/tmp/r".into()), None),
-            PathBuf::from("/tmp/r/var/lib/osconfig")
-        );
-        assert_eq!(
-            state_base_from(None, None),
-            PathBuf::from("/var/lib/osconfig")
-        );
+        assert_eq!(state_base_from(Some("/tmp/r".into()), None), PathBuf::from("/tmp/r/var/lib/osconfig"));
+        assert_eq!(state_base_from(None, None), PathBuf::from("/var/lib/osconfig"));
     }
 
     #[test]
     fn test_state_base_from_override_wins() {
-        assert_eq!(
-            state_base_from(Some("/tmp/r".into()), Some("/s".into())),
-            PathBuf::from("/s")
-        );
+        assert_eq!(state_base_from(Some("/tmp/r".into()), Some("/s".into())), PathBuf::from("/s"));
         assert_eq!(
             state_base_from(Some("/tmp/r".into()), Some(OsString::new())),
             PathBuf::from("/tmp/r/var/lib/osconfig")

@@ -43,15 +43,8 @@ impl Store {
             .recursive(true)
             .mode(DIR_MODE)
             .create(dir)
-            .map_err(|e| {
-                context(
-                    e,
-                    format_args!("creating state directory {}", dir.display()),
-                )
-            })?;
-        Ok(Store {
-            dir: dir.to_path_buf(),
-        })
+            .map_err(|e| context(e, format_args!("creating state directory {}", dir.display())))?;
+        Ok(Store { dir: dir.to_path_buf() })
     }
 
     /// The value of `key`, or `Ok(None)` if it was never written (or was removed).
@@ -110,10 +103,7 @@ pub fn validate_key(key: &str) -> io::Result<()> {
     };
     match problem {
         None => Ok(()),
-        Some(p) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid key {key:?}: {p}"),
-        )),
+        Some(p) => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid key {key:?}: {p}"))),
     }
 }
 
@@ -186,27 +176,11 @@ mod tests {
     #[test]
     fn test_validate_key_bad_keys_rejected() {
         let long = "x".repeat(MAX_KEY_LEN + 1);
-        for bad in [
-            "",
-            "a/b",
-            "/abs",
-            "..",
-            "a..b",
-            ".hidden",
-            ".",
-            "nul\0",
-            long.as_str(),
-        ] {
+        for bad in ["", "a/b", "/abs", "..", "a..b", ".hidden", ".", "nul\0", long.as_str()] {
             let err = validate_key(bad).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
         }
-        for good in [
-            "a",
-            "client-1",
-            "Azure OSConfig 5;1.0.1",
-            "x.json",
-            &"y".repeat(MAX_KEY_LEN),
-        ] {
+        for good in ["a", "client-1", "Azure OSConfig 5;1.0.1", "x.json", &"y".repeat(MAX_KEY_LEN)] {
             validate_key(good).unwrap();
         }
     }
@@ -215,18 +189,9 @@ mod tests {
     fn test_store_bad_keys_rejected_everywhere() {
         let base = temp_dir("badkeys");
         let store = Store::open(&base).unwrap();
-        assert_eq!(
-            store.write("../escape", b"x").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            store.read("a/b").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            store.remove("").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(store.write("../escape", b"x").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(store.read("a/b").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(store.remove("").unwrap_err().kind(), io::ErrorKind::InvalidInput);
         assert!(!base.parent().unwrap().join("escape").exists());
         fs::remove_dir_all(&base).unwrap();
     }
@@ -252,10 +217,7 @@ mod tests {
         assert_eq!(s.read("k").unwrap(), None);
         assert_eq!(crate::under_root("/etc/hosts"), root.join("etc/hosts"));
 
-        assert_eq!(
-            Store::for_module("../x").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(Store::for_module("../x").unwrap_err().kind(), io::ErrorKind::InvalidInput);
         std::env::remove_var(ROOT_ENV);
         fs::remove_dir_all(&base).unwrap();
     }
