@@ -47,14 +47,19 @@ pub mod desired;
 pub mod file;
 pub mod settings;
 
+use std::sync::{Mutex, PoisonError};
+
 use osconfig_mmi::{validate, Errno, Lifetime, Module, ModuleInfo};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::desired::Change;
 use crate::file::CONFIG_FILE;
 
 /// The one component this module serves.
 pub const COMPONENT: &str = "Configuration";
+
+/// Held while a session reads, edits and writes the file.
+static FILE_LOCK: Mutex<()> = Mutex::new(());
 
 /// A client session. The module keeps no state between calls: the file is the state.
 #[derive(Debug)]
@@ -87,6 +92,8 @@ impl Module for Configuration {
         check_component(component)?;
         let change = Change::parse(object, payload)?.ok_or_else(|| validate::unknown_object(component, object))?;
         let path = osconfig_storage::under_root(CONFIG_FILE);
+        // Sessions run concurrently: serialize the read-modify-write so no session's edit is lost.
+        let _guard = FILE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
         let mut config = file::load(&path).map_err(|e| fail(e, &path))?.unwrap_or_default();
         if !change.apply(&mut config) {
             log::info!("{component}.{object}: {} already has this value", path.display());
@@ -99,12 +106,9 @@ impl Module for Configuration {
 
     fn get(&mut self, component: &str, object: &str) -> Result<Value, Errno> {
         check_component(component)?;
-        if !settings::REPORTED.contains(&object) {
-            return Err(validate::unknown_object(component, object));
-        }
         let path = osconfig_storage::under_root(CONFIG_FILE);
-        let config = file::load(&path).map_err(|e| fail(e, &path))?.unwrap_or_else(Map::new);
-        settings::reported(&config, object).ok_or(Errno::EINVAL)
+        let config = file::load(&path).map_err(|e| fail(e, &path))?.unwrap_or_default();
+        settings::reported(&config, object).ok_or_else(|| validate::unknown_object(component, object))
     }
 
     fn close(self) {

@@ -1,0 +1,41 @@
+//! Several sessions editing `osconfig.json` at once (as when the platform and a CLI both hold sessions in one
+//! module host) must not lose each other's edits: each set is a read-modify-write of the whole file.
+
+use std::fs;
+
+use configuration::Configuration;
+use osconfig_mmi::Module;
+use serde_json::{json, Value};
+
+#[test]
+fn test_concurrent_sessions_keep_every_edit() {
+    let root = std::env::temp_dir().join(format!("osconfig-configuration-race-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(root.join("etc/osconfig")).unwrap();
+    let file = root.join("etc/osconfig/osconfig.json");
+    fs::write(&file, "{\"Keep\": true}").unwrap();
+    std::env::set_var("OSCONFIG_ROOT", &root);
+
+    const ROUNDS: i64 = 50;
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut session = Configuration::open(&format!("client-{t}"), 0).unwrap();
+                for i in 1..=ROUNDS {
+                    if t == 0 {
+                        session.set("Configuration", "desiredRefreshInterval", &json!(i)).unwrap();
+                    } else {
+                        session.set("Configuration", "desiredGitBranch", &json!(format!("b{i}"))).unwrap();
+                    }
+                }
+                session.close();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let config: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    assert_eq!(config, json!({"Keep": true, "ReportingIntervalSeconds": ROUNDS, "GitBranch": format!("b{ROUNDS}")}));
+    fs::remove_dir_all(&root).unwrap();
+}
