@@ -3,8 +3,9 @@
 //! The macro only forwards to the `mmi_*` functions here, so every ABI rule lives in ordinary Rust:
 //! - every body runs in `catch_unwind`; a panic is logged and becomes [`PANIC_ERRNO`] (NULL for `MmiOpen`;
 //!   `MmiClose` and `MmiFree` swallow it). Nothing unwinds into C.
-//! - every pointer is checked: a NULL out-pointer, client name, component or object gives `EINVAL`. Names must be
-//!   non-empty UTF-8 C strings. On failure the out-pointers (when not NULL) hold NULL and 0.
+//! - every pointer is checked: a NULL out-pointer, client name, component or object gives `EINVAL` (NULL from
+//!   `MmiOpen`). All names must be UTF-8 C strings; component and object names must also be non-empty (an empty
+//!   client name is passed on). On failure the out-pointers (when not NULL) hold NULL and 0.
 //! - `MmiSet` reads the payload by length, never by `strlen`; a NULL payload, a length <= 0, invalid JSON give
 //!   `EINVAL`, a length over the session's `maxPayloadSizeBytes` gives `E2BIG`.
 //! - results are allocated with `malloc(len + 1)` and NUL-terminated; `*payloadSizeBytes = len`. `MmiFree` is
@@ -214,6 +215,21 @@ fn status(r: Result<(), Errno>) -> c_int {
 /// # Safety
 /// `p` is NULL or points at a NUL-terminated string.
 unsafe fn c_name<'a>(p: *const c_char, what: &str) -> Result<&'a str, Errno> {
+    // SAFETY: as the caller promised.
+    match unsafe { c_text(p, what) }? {
+        "" => {
+            log::error!("{what} is empty");
+            Err(Errno::EINVAL)
+        }
+        s => Ok(s),
+    }
+}
+
+/// Read a NUL-terminated UTF-8 string (may be empty: client names are not restricted).
+///
+/// # Safety
+/// `p` is NULL or points at a NUL-terminated string.
+unsafe fn c_text<'a>(p: *const c_char, what: &str) -> Result<&'a str, Errno> {
     if p.is_null() {
         log::error!("{what} is null");
         return Err(Errno::EINVAL);
@@ -221,10 +237,6 @@ unsafe fn c_name<'a>(p: *const c_char, what: &str) -> Result<&'a str, Errno> {
     // SAFETY: non-NULL and NUL-terminated by the caller's contract.
     let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
     match std::str::from_utf8(bytes) {
-        Ok("") => {
-            log::error!("{what} is empty");
-            Err(Errno::EINVAL)
-        }
         Ok(s) => Ok(s),
         Err(_) => {
             log::error!("{what} is not valid UTF-8");
@@ -305,7 +317,7 @@ unsafe fn get_info_inner<T: Module>(
     // SAFETY: pointers as the caller promised.
     unsafe { clear_out(payload, size) }?;
     // SAFETY: as the caller promised.
-    let client = unsafe { c_name(client_name, "MmiGetInfo clientName") }?;
+    let client = unsafe { c_text(client_name, "MmiGetInfo clientName") }?;
     let json = T::info(client).to_json();
     // SAFETY: clear_out checked both pointers.
     unsafe { hand_out(json.as_bytes(), payload, size) }
@@ -319,7 +331,7 @@ unsafe fn get_info_inner<T: Module>(
 pub unsafe fn mmi_open<T: Module>(client_name: *const c_char, max_payload_size_bytes: c_uint) -> MMI_HANDLE {
     guard("MmiOpen", std::ptr::null_mut(), || {
         // SAFETY: as the caller promised.
-        let client = match unsafe { c_name(client_name, "MmiOpen clientName") } {
+        let client = match unsafe { c_text(client_name, "MmiOpen clientName") } {
             Ok(c) => c,
             Err(_) => return std::ptr::null_mut(),
         };

@@ -8,6 +8,9 @@
 //!   session calls `MmiClose`.
 //! - [`Library::unload`] calls `dlclose` and returns its error; dropping a `Library` unloads it too and logs the error.
 //!
+//! Loading one path twice in a process gives the same instance (dlopen counts references), so module globals
+//! are shared; tests that need a private instance load a copy of the file under another name.
+//!
 //! The loader trusts the module not to crash or hang: run it in a separate process (the module host) when that
 //! matters. It does not trust the module's answers: sizes, NULL payloads and the info JSON are checked.
 

@@ -159,10 +159,13 @@ fn test_get_info_null_pointers_einval() {
 }
 
 #[test]
-fn test_open_null_empty_or_refused_client_gives_null() {
+fn test_open_null_or_refused_client_gives_null() {
     // SAFETY: NULL is allowed by the SDK.
     assert!(unsafe { mmi_open::<Echo>(null(), 0) }.is_null());
-    assert!(open(c"", 0).is_null());
+    let empty = open(c"", 0);
+    assert!(!empty.is_null(), "an empty client name is allowed");
+    assert_eq!(get(empty, c"client"), Ok(b"\"\"".to_vec()));
+    close(empty);
     assert!(open(c"refuse", 0).is_null());
     let bad_utf8 = c"\xff\xfe";
     assert!(open(bad_utf8, 0).is_null());
