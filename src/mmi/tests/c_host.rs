@@ -123,3 +123,31 @@ fn test_reference_sample_recipe_steps() {
     }
     assert!(checked >= 10, "only {checked} steps checked");
 }
+
+/// The SDK installs its stderr logger on the first call: the reference line format, level from
+/// `OSCONFIG_LOG_LEVEL`.
+#[test]
+fn test_module_logs_to_stderr_in_reference_format() {
+    let run = |level: &str| {
+        let out = Command::new(host()).arg(common::fixture_so()).env("OSCONFIG_LOG_LEVEL", level).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = run("info");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("MmiGetInfo clientName is null"))
+        .unwrap_or_else(|| panic!("no log line in:\n{stderr}"));
+    // [YYYY-MM-DD HH:MM:SS+0000][ERROR][export.rs:NNN] MmiGetInfo clientName is null
+    let bytes = line.as_bytes();
+    assert_eq!(bytes[0], b'[', "{line}");
+    assert_eq!(&line[11..12], " ", "{line}");
+    assert_eq!(&line[20..27], "+0000][", "{line}");
+    assert!(line[27..].starts_with("ERROR][export.rs:"), "{line}");
+    assert!(stderr.contains("][INFO]["), "info lines expected at level info");
+    let stderr = run("error");
+    assert!(stderr.contains("][ERROR]["));
+    assert!(!stderr.contains("][INFO]["), "no info lines at level error:\n{stderr}");
+    let stderr = run("off");
+    assert!(!stderr.contains("][ERROR]["), "nothing at level off:\n{stderr}");
+}
