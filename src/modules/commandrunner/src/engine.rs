@@ -240,9 +240,14 @@ impl Engine {
                 return History::default();
             }
         };
-        let parsed = serde_json::from_slice(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|v| History::from_json(&v, || self.shared.next_seq.fetch_add(1, Ordering::Relaxed)));
+        let parsed = serde_json::from_slice(&bytes).map_err(|e| e.to_string()).and_then(|v: serde_json::Value| {
+            // Long client names share a key prefix (see client_key): only the file of this very client counts.
+            match v.get("client").and_then(serde_json::Value::as_str) {
+                Some(name) if name == client => {}
+                other => return Err(format!("it belongs to client {other:?}")),
+            }
+            History::from_json(&v, || self.shared.next_seq.fetch_add(1, Ordering::Relaxed))
+        });
         match parsed {
             Ok(h) => {
                 log::info!("CommandRunner: loaded {} commands of {client:?}", h.len());
@@ -319,6 +324,20 @@ mod tests {
         }
     }
 
+    /// Wait until no worker of `client` is left and its latest state is on disk.
+    fn wait_idle(e: &Engine, client: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (busy, generation) = e.lock().get(client).map_or((false, 0), |h| (h.has_workers(), h.generation));
+            let written = e.shared.written.lock().unwrap().get(client).copied().unwrap_or(0);
+            if !busy && (written >= generation || e.shared.store.is_none()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "workers of {client} still busy");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn test_status_default_before_any_command() {
         let e = Engine::new(None);
@@ -342,7 +361,7 @@ mod tests {
         let e = Engine::new(None);
         let start = Instant::now();
         run(&e, "c", "slow", "sleep 1", 0);
-        assert!(start.elapsed() < Duration::from_millis(500));
+        assert!(start.elapsed() < Duration::from_millis(900));
         assert_eq!(e.status("c").current_state, State::Running);
         assert_eq!(wait_done(&e, "c", "slow").current_state, State::Succeeded);
     }
@@ -362,7 +381,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let marker = dir.join("survived");
         let e = Engine::new(None);
-        run(&e, "c", "long", &format!("echo begin; sleep 1; touch {}", marker.display()), 0);
+        run(&e, "c", "long", &format!("echo begin; sleep 3; touch {}", marker.display()), 0);
         std::thread::sleep(Duration::from_millis(100));
         let start = Instant::now();
         e.apply("c", &args(json!({"commandId":"long","action":5}))).unwrap();
@@ -370,13 +389,14 @@ mod tests {
         assert_eq!(e.status("c").result_code, 125);
         // The worker fills in the output once the process group is gone, well before the sleep would end.
         while e.status("c").text_result.is_empty() {
-            assert!(start.elapsed() < Duration::from_millis(900), "cancel did not stop the command");
+            assert!(start.elapsed() < Duration::from_millis(2500), "cancel did not stop the command");
             std::thread::sleep(Duration::from_millis(10));
         }
         let s = e.status("c");
         assert_eq!((s.current_state, s.result_code, s.text_result.as_str()), (State::Canceled, 125, "begin\n"));
-        std::thread::sleep(Duration::from_millis(1200));
+        std::thread::sleep(Duration::from_millis(3500).saturating_sub(start.elapsed()));
         assert!(!marker.exists());
+        wait_idle(&e, "c");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -422,6 +442,7 @@ mod tests {
         // The same id with a different command is refused.
         let err = e.apply("c", &args(json!({"commandId":"once","arguments":"true","action":3}))).unwrap_err();
         assert_eq!(err, CommandError::CommandIdInUse("once".into()));
+        wait_idle(&e, "c");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -468,6 +489,7 @@ mod tests {
         // The reloaded history still deduplicates.
         again.apply("client/one", &args(json!({"commandId":"p2","arguments":"exit 4","action":3}))).unwrap();
         assert_eq!(again.command_status("client/one", "p2").unwrap().current_state, State::Failed);
+        wait_idle(&e, "client/one");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -481,7 +503,21 @@ mod tests {
         let s = after.status("c");
         assert_eq!((s.command_id.as_str(), s.current_state, s.result_code), ("r", State::Failed, -1));
         e.apply("c", &args(json!({"commandId":"r","action":5}))).unwrap();
-        wait_done(&e, "c", "r");
+        wait_idle(&e, "c");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_load_history_of_other_client_ignored() {
+        let (dir, store) = temp_store("otherclient");
+        let e = Engine::new(Some(store.clone()));
+        run(&e, "a", "x", "true", 0);
+        wait_done(&e, "a", "x");
+        wait_idle(&e, "a");
+        let file = store.read(&client_key("a")).unwrap().unwrap();
+        store.write(&client_key("b"), &file).unwrap();
+        assert_eq!(Engine::new(Some(store.clone())).status("b"), CommandStatus::default());
+        assert_eq!(Engine::new(Some(store)).status("a").command_id, "x");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -493,6 +529,7 @@ mod tests {
         assert_eq!(e.status("c"), CommandStatus::default());
         run(&e, "c", "x", "true", 0);
         wait_done(&e, "c", "x");
+        wait_idle(&e, "c");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

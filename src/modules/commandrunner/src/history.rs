@@ -88,6 +88,11 @@ impl History {
         self.current.as_deref().and_then(|id| self.find(id)).map(|e| e.status.clone()).unwrap_or_default()
     }
 
+    /// Whether a worker thread still owns one of the entries (its command has not been recorded as ended).
+    pub fn has_workers(&self) -> bool {
+        self.entries.iter().any(|e| e.control.is_some())
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

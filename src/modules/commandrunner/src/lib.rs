@@ -47,12 +47,16 @@
 //!
 //! ## Environment
 //! `OSCONFIG_REBOOT_COMMAND`, `OSCONFIG_SHUTDOWN_COMMAND` (read at each request), and through osconfig-storage
-//! `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` (history in `<state base>/commandrunner/`).
+//! `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` (history in `<state base>/commandrunner/`; read once, at the first
+//! `MmiOpen` of the process or of a fresh load of the library).
 //!
 //! ## Limits
 //! - A command's background children that keep its output open are waited for 0.5 s after the shell exits; output
 //!   they write later is not reported. Their reader threads live on until the pipe closes, so unload the library
 //!   only when no such child is left.
+//! - Lifetime 1 (keep loaded): do not unload the library while commands run; their worker threads execute its code.
+//! - Deduplication by commandId covers the 10 kept commands (and the last payload): a reboot request re-applied
+//!   after 10 newer commands of the same client would run again.
 //! - The stop signals are sent with the shell's `kill` builtin (`/bin/sh -c 'kill -15 -<pgid>'`), keeping the
 //!   crate free of `unsafe`.
 //!
