@@ -33,8 +33,8 @@ pub fn uname() -> Uname {
 
 /// A NUL-terminated `utsname` field as a String (lossy UTF-8); a field without NUL gives "".
 fn field(raw: &[libc::c_char]) -> String {
-    // c_char is i8 or u8 depending on the target: reinterpret each as a byte.
-    let bytes: Vec<u8> = raw.iter().map(|&c| c as u8).collect();
+    // c_char is i8 or u8 depending on the target: take each one's byte.
+    let bytes: Vec<u8> = raw.iter().map(|c| c.to_ne_bytes()[0]).collect();
     CStr::from_bytes_until_nul(&bytes).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
@@ -55,9 +55,10 @@ mod tests {
 
     #[test]
     fn test_field_without_nul_is_empty() {
-        let raw = [b'a' as libc::c_char; 4];
+        let c = |b: u8| libc::c_char::from_ne_bytes([b]);
+        let raw = [c(b'a'); 4];
         assert_eq!(field(&raw), "");
-        let raw = [b'o' as libc::c_char, b'k' as libc::c_char, 0, b'x' as libc::c_char];
+        let raw = [c(b'o'), c(b'k'), 0, c(b'x')];
         assert_eq!(field(&raw), "ok");
     }
 }
