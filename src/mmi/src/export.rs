@@ -14,8 +14,10 @@
 //! - sessions: `MmiOpen` returns the address of an `Arc` holding `Mutex<Option<T>>` and records it in a registry
 //!   (per module type). Every call looks the handle up first, so a NULL, bogus, closed or foreign handle gives
 //!   `EINVAL` and is never dereferenced. `MmiClose` removes it; a call racing with `MmiClose` on the same handle
-//!   finds the module gone and gets `EINVAL`. A mutex poisoned by an earlier panic is recovered (the module value is
-//!   still whole: panics only abandon the call that raised them).
+//!   finds the module gone and gets `EINVAL`. (A host that keeps using a closed handle may, once the memory is
+//!   reused, reach a newer session of the same module: never undefined behaviour, but still a host bug.)
+//!   A mutex poisoned by an earlier panic is recovered (the module value is still whole: panics only abandon the
+//!   call that raised them).
 
 use std::any::Any;
 use std::collections::BTreeMap;

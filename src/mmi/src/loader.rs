@@ -170,21 +170,28 @@ impl Library {
         &self.path
     }
 
-    /// Call `MmiGetInfo(client)` and validate the answer.
+    /// Call `MmiGetInfo(client)` and validate the answer with [`ModuleInfo::from_json`].
     pub fn get_info(&self, client: &str) -> Result<ModuleInfo, LoadError> {
+        let bytes = self.get_info_raw(client)?;
+        ModuleInfo::from_json(&bytes).map_err(LoadError::Info)
+    }
+
+    /// Call `MmiGetInfo(client)` and return the module's JSON bytes exactly as sent (copied out, released with its
+    /// `MmiFree`), without validating them: for hosts that pass the document on unchanged (the module host's
+    /// `/MmiGetInfo/` endpoint). Errors: an errno from the module, or `MMI_OK` with no payload.
+    pub fn get_info_raw(&self, client: &str) -> Result<Vec<u8>, LoadError> {
         let client = CString::new(client).map_err(|_| LoadError::BadClientName)?;
         let mut payload: MMI_JSON_STRING = std::ptr::null_mut();
         let mut size: c_int = 0;
         // SAFETY: get_info is the module's MmiGetInfo with the ABI's signature; the arguments are a valid C string
         // and two writable out-pointers that live across the call.
         let rc = unsafe { (self.syms.get_info)(client.as_ptr(), &mut payload, &mut size) };
-        // SAFETY: payload/size are what the module just returned; take_payload frees via MmiFree.
-        let bytes = unsafe { self.take_payload(payload, size) };
         if rc != MMI_OK {
+            // As in Session::get: a payload left behind on failure is not touched.
             return Err(LoadError::GetInfo(Errno(rc)));
         }
-        let bytes = bytes.ok_or(LoadError::EmptyInfo)?;
-        ModuleInfo::from_json(&bytes).map_err(LoadError::Info)
+        // SAFETY: payload/size are what the module just returned; take_payload frees via MmiFree.
+        unsafe { self.take_payload(payload, size) }.ok_or(LoadError::EmptyInfo)
     }
 
     /// Call `MmiOpen(client, max_payload_size_bytes)` (0 = unlimited). `MmiOpen` has no error code: a NULL handle

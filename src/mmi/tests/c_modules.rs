@@ -48,6 +48,18 @@ fn test_load_good_c_module_full_cycle() {
 }
 
 #[test]
+fn test_get_info_raw_is_the_exact_bytes() {
+    let lib = Library::load(module("raw", &[])).unwrap();
+    let raw = lib.get_info_raw("tests").unwrap();
+    // Read by length: the junk the module appends after its payload is not included.
+    assert!(raw.starts_with(br#"{"Name":"CTest","#), "{}", String::from_utf8_lossy(&raw));
+    assert!(raw.ends_with(br#","ExtraKey":{"ignored":true}}"#), "{}", String::from_utf8_lossy(&raw));
+    // Validation is left to the caller; the bad variants still come back raw.
+    let bad = Library::load(module("raw", &["BAD_INFO_LIFETIME"])).unwrap();
+    assert!(bad.get_info_raw("tests").unwrap().ends_with(br#""Lifetime":7}"#));
+}
+
+#[test]
 fn test_set_passes_exact_length_without_nul() {
     let lib = Library::load(module("len", &[])).unwrap();
     let session = lib.open("len", 0).unwrap();
