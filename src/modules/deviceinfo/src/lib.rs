@@ -45,6 +45,8 @@ pub mod os_release;
 pub mod product;
 pub mod report;
 pub mod system;
+#[cfg(test)]
+mod test_support;
 pub mod uname;
 
 use osconfig_mmi::{validate, Errno, Lifetime, Module, ModuleInfo};

@@ -85,6 +85,7 @@ fn unquote(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{plant, resolver, temp_root};
 
     #[test]
     fn test_parse_debian_quoted() {
@@ -125,14 +126,11 @@ mod tests {
 
     #[test]
     fn test_read_prefers_etc_then_usr_lib() {
-        let dir = std::env::temp_dir().join(format!("osconfig-di-osrel-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("usr/lib")).unwrap();
-        fs::write(dir.join("usr/lib/os-release"), "NAME=Lib\nVERSION_ID=1\n").unwrap();
-        let resolve = |p: &str| dir.join(p.trim_start_matches('/'));
+        let dir = temp_root("osrel");
+        plant(&dir, "/usr/lib/os-release", b"NAME=Lib\nVERSION_ID=1\n");
+        let resolve = resolver(&dir);
         assert_eq!(read(&resolve).name, "Lib");
-        fs::create_dir_all(dir.join("etc")).unwrap();
-        fs::write(dir.join("etc/os-release"), "NAME=Etc\nVERSION_ID=2\n").unwrap();
+        plant(&dir, "/etc/os-release", b"NAME=Etc\nVERSION_ID=2\n");
         assert_eq!(read(&resolve).name, "Etc");
         fs::remove_dir_all(&dir).unwrap();
         assert_eq!(read(&resolve), OsRelease::default());

@@ -63,20 +63,7 @@ fn clean(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn temp_root(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("osconfig-di-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn plant(root: &Path, abs: &str, data: &[u8]) {
-        let path = root.join(abs.trim_start_matches('/'));
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, data).unwrap();
-    }
+    use crate::test_support::{plant, resolver, temp_root};
 
     #[test]
     fn test_read_dmi() {
@@ -85,7 +72,7 @@ mod tests {
         plant(&root, "/sys/class/dmi/id/product_name", b"Standard PC (Q35 + ICH9, 2009)\n");
         plant(&root, "/sys/class/dmi/id/product_version", b"pc-q35-8.2\n");
         plant(&root, "/proc/device-tree/model", b"ignored\0");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         let product = read(&resolve);
         assert_eq!(
             product,
@@ -103,7 +90,7 @@ mod tests {
         let root = temp_root("dt");
         plant(&root, "/proc/device-tree/model", b"Raspberry Pi 4 Model B Rev 1.4\0");
         plant(&root, "/proc/device-tree/compatible", b"raspberrypi,4-model-b\0brcm,bcm2711\0");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         let product = read(&resolve);
         assert_eq!(product.name, "Raspberry Pi 4 Model B Rev 1.4");
         assert_eq!(product.vendor, "raspberrypi");
@@ -115,7 +102,7 @@ mod tests {
     #[test]
     fn test_read_nothing_is_empty() {
         let root = temp_root("none");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         assert_eq!(read(&resolve), Product::default());
         assert!(compatible(&resolve).is_empty());
         fs::remove_dir_all(&root).unwrap();

@@ -71,15 +71,19 @@ mod tests {
 
     #[test]
     fn test_object_value_every_object_has_the_mim_type() {
-        let root = std::env::temp_dir().join(format!("osconfig-di-report-{}", std::process::id()));
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let root = crate::test_support::temp_root("report");
+        let resolve = crate::test_support::resolver(&root);
         for object in OBJECTS {
             let value = object_value(object, &resolve).unwrap();
             match object {
                 "totalMemory" | "freeMemory" => assert!(value.is_u64(), "{object}: {value}"),
                 _ => assert!(value.is_string(), "{object}: {value}"),
             }
+            if (object.starts_with("os") && object != "osConfigVersion") || object.starts_with("product") {
+                assert_eq!(value, json!(""), "{object} with nothing planted");
+            }
         }
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

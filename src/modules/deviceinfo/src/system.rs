@@ -107,26 +107,13 @@ fn chassis_name(code: u32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn temp_root(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("osconfig-di-sys-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    fn plant(root: &Path, abs: &str, data: &[u8]) {
-        let path = root.join(abs.trim_start_matches('/'));
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, data).unwrap();
-    }
+    use crate::test_support::{plant, resolver, temp_root};
 
     #[test]
     fn test_capabilities_smbios3_smp() {
         let root = temp_root("cap3");
         plant(&root, SMBIOS_ENTRY_POINT, b"_SM3_\x00\x18\x03\x02\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         assert_eq!(capabilities(&resolve, 4), "smbios-3.2.0 dmi-3.2.0 smp");
         assert_eq!(capabilities(&resolve, 1), "smbios-3.2.0 dmi-3.2.0");
         fs::remove_dir_all(&root).unwrap();
@@ -135,7 +122,7 @@ mod tests {
     #[test]
     fn test_capabilities_smbios2_and_nothing() {
         let root = temp_root("cap2");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         assert_eq!(capabilities(&resolve, 1), "");
         assert_eq!(capabilities(&resolve, 2), "smp");
         plant(&root, SMBIOS_ENTRY_POINT, b"_SM_\x00\x1f\x02\x08\x00\x00");
@@ -151,7 +138,7 @@ mod tests {
         plant(&root, "/sys/class/dmi/id/chassis_type", b"3\n");
         plant(&root, "/sys/class/dmi/id/product_family", b"Virtual Machine\n");
         plant(&root, "/sys/class/dmi/id/product_uuid", b"0d7a5b26-1b9e-4a4c-9d0e-000000000001\n");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         assert_eq!(
             configuration(&resolve),
             "chassis=desktop family=Virtual Machine uuid=0d7a5b26-1b9e-4a4c-9d0e-000000000001"
@@ -162,7 +149,7 @@ mod tests {
     #[test]
     fn test_configuration_device_tree_and_empty() {
         let root = temp_root("cfgdt");
-        let resolve = |p: &str| root.join(p.trim_start_matches('/'));
+        let resolve = resolver(&root);
         assert_eq!(configuration(&resolve), "");
         plant(&root, "/proc/device-tree/compatible", b"linux,dummy-virt\0");
         plant(&root, "/sys/class/dmi/id/chassis_type", b"2\n");
