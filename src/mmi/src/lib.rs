@@ -71,12 +71,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Notes for module crates: use `export_module!` once, at the crate root; do not `forbid(unsafe_code)` or
+//! `deny(unsafe_code)` in the crate (the macro's expansion needs `#[no_mangle]` and one `unsafe` block per symbol);
+//! build with `crate-type = ["cdylib", "rlib"]`.
+//!
 //! ## Limits
 //! - Payloads are at most `i32::MAX` bytes (the ABI's `int` sizes); the session's `maxPayloadSizeBytes` applies to
 //!   both directions (`MmiSet` input over it gives `E2BIG` too).
 //! - A module panic is caught and returned as [`abi::PANIC_ERRNO`] (`EFAULT`); a module that aborts or hangs takes
 //!   its process with it: run untrusted modules in a module host.
 //! - Linux only (`dlopen`, errno values).
+//!
+//! ## Tests
+//! `cargo test -p osconfig-mmi` needs a C compiler (`cc`). The integration tests compile C modules and a C host
+//! from `tests/c/` against `include/Mmi.h`, and build the fixture module (`src/modules/fixture`) with a nested
+//! `cargo build` into `$CARGO_TARGET_TMPDIR/fixture-build` (set `OSCONFIG_FIXTURE_SO` to use a prebuilt one).
 
 #![deny(missing_docs)]
 
