@@ -40,8 +40,23 @@ pub struct Client {
     path: PathBuf,
     timeout: Duration,
     limits: Limits,
-    stream: Option<UnixStream>,
+    stream: Option<TimedStream>,
     buf: Vec<u8>,
+}
+
+/// A connected stream and the read timeout currently set on it (kept to avoid a system call per read).
+#[derive(Debug)]
+struct TimedStream {
+    stream: UnixStream,
+    read_timeout: Duration,
+}
+
+impl TimedStream {
+    fn connect(path: &Path, timeout: Duration, deadline: Instant) -> Result<TimedStream, ClientError> {
+        let stream = connect(path, deadline)?;
+        stream.set_read_timeout(Some(timeout))?;
+        Ok(TimedStream { stream, read_timeout: timeout })
+    }
 }
 
 impl Client {
@@ -90,10 +105,11 @@ impl Client {
 
     fn exchange(&mut self, wire: &[u8], deadline: Instant) -> Result<ClientResponse, Retry> {
         if self.stream.is_none() {
-            self.stream = Some(connect(&self.path, deadline).map_err(Retry::No)?);
+            self.stream = Some(TimedStream::connect(&self.path, self.timeout, deadline).map_err(Retry::No)?);
         }
         let stream = self.stream.as_mut().expect("connected above");
         let result = stream
+            .stream
             .write_all(wire)
             .map_err(|e| Retry::Yes(ClientError::from(e)))
             .and_then(|()| read_response(stream, &mut self.buf, &self.limits, deadline));
@@ -136,10 +152,10 @@ pub fn oneshot(
     timeout: Duration,
 ) -> Result<ClientResponse, ClientError> {
     let deadline = Instant::now() + timeout;
-    let mut stream = connect(socket.as_ref(), deadline)?;
+    let mut stream = TimedStream::connect(socket.as_ref(), timeout, deadline)?;
     let mut wire = Vec::with_capacity(160 + body.len());
     encode_request(method, path, body, true, &mut wire);
-    stream.write_all(&wire)?;
+    stream.stream.write_all(&wire)?;
     let mut buf = Vec::new();
     read_response(&mut stream, &mut buf, &Limits::default(), deadline).map_err(Retry::into_error)
 }
@@ -183,7 +199,7 @@ fn connect(path: &Path, deadline: Instant) -> Result<UnixStream, ClientError> {
 /// Reads one response (skipping `1xx` interim answers) within the limits and the deadline. `buf` carries bytes
 /// read past one response into the next call.
 fn read_response(
-    stream: &mut UnixStream,
+    stream: &mut TimedStream,
     buf: &mut Vec<u8>,
     limits: &Limits,
     deadline: Instant,
@@ -275,15 +291,20 @@ fn parse_response_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, Clie
 }
 
 /// Reads more bytes into `buf`: `Some(n)`, or `None` at end of stream.
-fn fill(stream: &mut UnixStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<Option<usize>, ClientError> {
+/// The socket's read timeout is changed only when it is longer than the time left or shorter than 90% of it, so the
+/// usual answer costs no extra system call and a deadline is overshot by at most a tenth.
+fn fill(stream: &mut TimedStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<Option<usize>, ClientError> {
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
         return Err(ClientError::Timeout);
     }
-    stream.set_read_timeout(Some(remaining))?;
-    let mut chunk = [0u8; 16 * 1024];
+    if stream.read_timeout > remaining || stream.read_timeout < remaining.mul_f32(0.9) {
+        stream.stream.set_read_timeout(Some(remaining))?;
+        stream.read_timeout = remaining;
+    }
+    let mut chunk = [0u8; 4096];
     loop {
-        match stream.read(&mut chunk) {
+        match stream.stream.read(&mut chunk) {
             Ok(0) => return Ok(None),
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
@@ -325,7 +346,8 @@ mod tests {
 
     #[test]
     fn test_read_response_split_and_pipelined() {
-        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut a = TimedStream { stream: a, read_timeout: Duration::from_secs(2) };
         let deadline = Instant::now() + Duration::from_secs(2);
         b.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\"a\"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\n\"22\"").unwrap();
         let mut buf = Vec::new();
@@ -337,7 +359,8 @@ mod tests {
 
     #[test]
     fn test_read_response_timeout() {
-        let (mut a, _b) = UnixStream::pair().unwrap();
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut a = TimedStream { stream: a, read_timeout: Duration::from_secs(30) };
         let deadline = Instant::now() + Duration::from_millis(50);
         let mut buf = Vec::new();
         let err = read_response(&mut a, &mut buf, &Limits::default(), deadline).map_err(Retry::into_error).unwrap_err();

@@ -16,8 +16,8 @@ use crate::peer::PeerCred;
 use crate::request::Request;
 use crate::response::{Response, CONTINUE};
 
-/// Bytes read from the socket in one `read` call.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from the socket in one `read` call: the size of the scratch buffer a server lends its connections.
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
 /// An answer owed to one request, in request order.
 #[derive(Debug)]
@@ -73,11 +73,11 @@ impl<S: Read + Write> Connection<S> {
 
     /// Reads what the client sent and appends each whole request to `requests` with its sequence number.
     /// Stops early while [`Limits::max_pipelined`] requests await answers; call again after answering.
-    pub(crate) fn read(&mut self, now: Instant, requests: &mut Vec<(u64, Request)>) {
+    /// `chunk` is scratch space shared by all connections of a server (zeroed once, not per read).
+    pub(crate) fn read(&mut self, now: Instant, chunk: &mut [u8], requests: &mut Vec<(u64, Request)>) {
         self.extract(now, requests);
-        let mut chunk = [0u8; READ_CHUNK];
         while !self.read_closed && !self.closing && !self.broken && self.slots.len() < self.limits.max_pipelined {
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(chunk) {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {
                     self.last_activity = now;
@@ -242,7 +242,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         assert_eq!(requests.len(), 2);
         conn.complete(requests[1].0, Response::ok(&b"\"b\""[..]));
         conn.flush(Instant::now());
@@ -261,7 +261,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /x HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         assert!(requests.is_empty());
         conn.flush(Instant::now());
         assert!(read_answer(&mut client).starts_with("HTTP/1.1 411 Length Required\r\n"));
@@ -276,12 +276,12 @@ mod tests {
             c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         }
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         assert_eq!(requests.len(), 2);
         assert!(conn.read_paused());
         conn.complete(requests[0].0, Response::ok(&b"1"[..]));
         conn.flush(Instant::now());
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         assert_eq!(requests.len(), 3);
         assert_eq!(requests[2].0, 2);
     }
@@ -303,10 +303,10 @@ mod tests {
         assert_eq!(conn.deadline(), Some(conn.last_activity + Duration::from_secs(100)));
         client.write_all(b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\n{").unwrap();
         let mut requests = Vec::new();
-        conn.read(t0, &mut requests);
+        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests);
         assert_eq!(conn.deadline(), Some(t0 + Duration::from_secs(1)));
         client.write_all(b"}   ").unwrap();
-        conn.read(t0, &mut requests);
+        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests);
         assert_eq!(requests.len(), 1);
         assert_eq!(conn.deadline(), None, "waiting for the handler never times out");
         conn.time_out(t0);
@@ -318,7 +318,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /a HTTP/1.1\r\nContent-Len").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         conn.time_out(Instant::now());
         assert!(read_answer(&mut client).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
         assert!(conn.is_finished());
@@ -330,8 +330,8 @@ mod tests {
         client.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut requests);
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         assert_eq!(requests.len(), 1);
         assert!(!conn.is_finished(), "an answer is still owed");
         conn.complete(0, Response::ok(&b"1"[..]));
@@ -345,7 +345,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
         conn.flush(Instant::now());
         assert_eq!(read_answer(&mut client), "HTTP/1.1 100 Continue\r\n\r\n");
     }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, READ_CHUNK};
 use crate::limits::Limits;
 use crate::peer::PeerCred;
 use crate::request::Request;
@@ -112,6 +112,14 @@ struct Entry {
     write_interest: bool,
 }
 
+/// What the loop works on between polls.
+struct Work<'a> {
+    conns: &'a mut HashMap<Token, Entry>,
+    dirty: &'a mut Vec<Token>,
+    requests: &'a mut Vec<(u64, Request)>,
+    chunk: &'a mut [u8],
+}
+
 /// An HTTP/1.1 server on a Unix socket. See the crate docs for an example.
 #[derive(Debug)]
 pub struct Server {
@@ -180,6 +188,7 @@ impl Server {
         let mut dirty: Vec<Token> = Vec::new();
         let mut requests: Vec<(u64, Request)> = Vec::new();
         let mut next_sweep: Option<Instant> = None;
+        let mut chunk = vec![0u8; READ_CHUNK];
 
         while !self.shared.shutdown.load(Ordering::Acquire) {
             let timeout = next_sweep.map(|at| at.saturating_duration_since(Instant::now()));
@@ -197,7 +206,7 @@ impl Server {
                     token => match conns.get_mut(&token) {
                         Some(entry) => {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                                entry.conn.read(now, &mut requests);
+                                entry.conn.read(now, &mut chunk, &mut requests);
                                 self.dispatch(token, &mut requests, &mut handler);
                             }
                             dirty.push(token);
@@ -206,7 +215,8 @@ impl Server {
                     },
                 }
             }
-            self.settle(&mut conns, &mut dirty, &mut requests, &mut handler, &mut next_sweep, now);
+            let mut work = Work { conns: &mut conns, dirty: &mut dirty, requests: &mut requests, chunk: &mut chunk };
+            self.settle(&mut work, &mut handler, &mut next_sweep, now);
             if next_sweep.is_some_and(|at| at <= now) {
                 next_sweep = self.sweep(&mut conns, now);
             }
@@ -267,15 +277,9 @@ impl Server {
     }
 
     /// Applies answers, writes, resumes paused reads and retires finished connections until nothing changes.
-    fn settle<H: Handler>(
-        &self,
-        conns: &mut HashMap<Token, Entry>,
-        dirty: &mut Vec<Token>,
-        requests: &mut Vec<(u64, Request)>,
-        handler: &mut H,
-        next_sweep: &mut Option<Instant>,
-        now: Instant,
-    ) {
+    fn settle<H: Handler>(&self, work: &mut Work<'_>, handler: &mut H, next_sweep: &mut Option<Instant>, now: Instant) {
+        let (conns, dirty, requests, chunk) =
+            (&mut *work.conns, &mut *work.dirty, &mut *work.requests, &mut *work.chunk);
         loop {
             let completions = std::mem::take(&mut *self.shared.completions.lock().unwrap_or_else(|e| e.into_inner()));
             for (token, seq, response) in completions {
@@ -294,7 +298,7 @@ impl Server {
                 let was_paused = entry.conn.read_paused();
                 entry.conn.flush(now);
                 if was_paused && !entry.conn.read_paused() && !entry.conn.is_finished() {
-                    entry.conn.read(now, requests);
+                    entry.conn.read(now, chunk, requests);
                     if !requests.is_empty() {
                         self.dispatch(token, requests, handler);
                         dirty.push(token);

@@ -1,0 +1,99 @@
+//! `osconfig-bench`: the project's benchmark. Every figure is measured in the same run as the baseline it is
+//! divided by (the raw Unix-socket round trip), so results compare across machines.
+//!
+//! Usage: `cargo run --release -p osconfig-bench -- [--json <file>] [--quick] [--list] [scenario...]`.
+//! With no scenario every one runs; a named scenario brings its baseline along.
+#![deny(missing_docs)]
+
+mod child;
+mod machine;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use child::Role;
+use report::Row;
+use scenarios::{Effort, SCENARIOS};
+
+const USAGE: &str = "usage: osconfig-bench [--json <file>] [--quick] [--list] [scenario...]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let (Some(role), Some(socket)) = (args.first().and_then(|a| Role::from_flag(a)), args.get(1)) {
+        return match role.serve(socket.as_ref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("osconfig-bench server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mut json_out: Option<PathBuf> = None;
+    let mut effort = Effort::FULL;
+    let mut chosen: Vec<&str> = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--json" => match iter.next() {
+                Some(path) => json_out = Some(path.into()),
+                None => return usage_error("--json needs a file"),
+            },
+            "--quick" => effort = Effort::QUICK,
+            "--list" => {
+                for s in SCENARIOS {
+                    println!("{:<20} {}", s.name, s.what);
+                }
+                return ExitCode::SUCCESS;
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            name => match SCENARIOS.iter().find(|s| s.name == name) {
+                Some(s) => chosen.push(s.name),
+                None => return usage_error(&format!("unknown scenario {name:?} (see --list)")),
+            },
+        }
+    }
+    // A chosen scenario brings its baseline along; run in the order of SCENARIOS (baselines first).
+    let wanted = |name: &str| {
+        chosen.is_empty()
+            || chosen.contains(&name)
+            || SCENARIOS.iter().any(|s| chosen.contains(&s.name) && s.baseline == Some(name))
+    };
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for scenario in SCENARIOS.iter().filter(|s| wanted(s.name)) {
+        eprintln!("running {} ...", scenario.name);
+        let figure = match (scenario.run)(effort) {
+            Ok(figure) => figure,
+            Err(e) => {
+                eprintln!("osconfig-bench: {} failed: {e}", scenario.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        let ratio = scenario
+            .baseline
+            .and_then(|base| rows.iter().find(|r| r.scenario.name == base))
+            .map(|base| figure.latency.median_us / base.figure.latency.median_us);
+        rows.push(Row { scenario, figure, ratio });
+    }
+    let machine = machine::describe();
+    let date = machine::now_utc();
+    println!("machine: {machine}\ndate: {date}\n{}", report::table(&rows));
+    if let Some(path) = json_out {
+        let text = serde_json::to_string_pretty(&report::json(&machine, &date, &rows)).expect("json of numbers");
+        if let Err(e) = std::fs::write(&path, text + "\n") {
+            eprintln!("osconfig-bench: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("osconfig-bench: {message}\n{USAGE}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,53 @@
+//! Results: a table for people, JSON for tools and for BENCHMARKS.md.
+
+use serde_json::{json, Map, Value};
+
+use crate::scenarios::{Figure, Scenario};
+
+/// One scenario's result, with its ratio to its baseline when it has one.
+#[derive(Debug)]
+pub struct Row<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// What it measured.
+    pub figure: Figure,
+    /// Its median over its baseline's median from the same run.
+    pub ratio: Option<f64>,
+}
+
+/// The table printed after a run.
+pub fn table(rows: &[Row<'_>]) -> String {
+    let mut out = format!("{:<20} {:>11} {:>11} {:>7}  {}\n", "scenario", "median us", "p99 us", "ratio", "what");
+    for row in rows {
+        let ratio = row.ratio.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into());
+        let ratio = match row.scenario.baseline {
+            Some(base) => format!("{ratio} (vs {base})"),
+            None => ratio,
+        };
+        out.push_str(&format!(
+            "{:<20} {:>11.1} {:>11.1} {:>7}  {}\n",
+            row.scenario.name, row.figure.latency.median_us, row.figure.latency.p99_us, ratio, row.scenario.what
+        ));
+    }
+    out
+}
+
+/// The JSON document: `{"machine", "date", "figures": {name: {"median_us", "p99_us", "ratio"?, "baseline"?}}}`.
+pub fn json(machine: &str, date: &str, rows: &[Row<'_>]) -> Value {
+    let mut figures = Map::new();
+    for row in rows {
+        let mut figure = Map::new();
+        figure.insert("median_us".into(), json!(round2(row.figure.latency.median_us)));
+        figure.insert("p99_us".into(), json!(round2(row.figure.latency.p99_us)));
+        if let (Some(ratio), Some(base)) = (row.ratio, row.scenario.baseline) {
+            figure.insert("ratio".into(), json!(round2(ratio)));
+            figure.insert("baseline".into(), json!(base));
+        }
+        figures.insert(row.scenario.name.into(), Value::Object(figure));
+    }
+    json!({"machine": machine, "date": date, "figures": figures})
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

@@ -1,0 +1,148 @@
+//! The scenarios: each measures one figure; those with a baseline report their median as a ratio to it.
+//!
+//! Later issues add scenarios here (MMI through a module host, the platform, RSS, sizes): one entry in
+//! [`SCENARIOS`] and a function.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use osconfig_http::{oneshot, Client};
+
+use crate::child::{ChildServer, Role, FLOOR_MESSAGE, HTTP_ANSWER};
+use crate::stats::Latency;
+
+/// How much to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct Effort {
+    /// Round trips measured on a kept connection.
+    pub kept: usize,
+    /// Round trips measured with one connection each.
+    pub oneshot: usize,
+}
+
+impl Effort {
+    /// The full run recorded in BENCHMARKS.md.
+    pub const FULL: Effort = Effort { kept: 20_000, oneshot: 5_000 };
+    /// A quick run that checks every scenario works (used by the tests).
+    pub const QUICK: Effort = Effort { kept: 500, oneshot: 200 };
+}
+
+/// One measured figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// Round-trip latency.
+    pub latency: Latency,
+}
+
+/// A named measurement and the baseline it is compared with.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The name used on the command line and in the JSON.
+    pub name: &'static str,
+    /// What it measures, for the table.
+    pub what: &'static str,
+    /// The scenario whose median this one's is divided by.
+    pub baseline: Option<&'static str>,
+    /// Runs it.
+    pub run: fn(Effort) -> io::Result<Figure>,
+}
+
+/// Every scenario, baselines first.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "uds_floor",
+        what: "256 B request + 256 B answer, raw Unix socket, kept connection",
+        baseline: None,
+        run: uds_floor,
+    },
+    Scenario {
+        name: "uds_connect_floor",
+        what: "connect + 256 B + 256 B + close, raw Unix socket",
+        baseline: None,
+        run: uds_connect_floor,
+    },
+    Scenario {
+        name: "http_keepalive",
+        what: "HTTP POST with a JSON body and its answer, kept-alive connection",
+        baseline: Some("uds_floor"),
+        run: http_keepalive,
+    },
+    Scenario {
+        name: "http_oneshot",
+        what: "HTTP POST with a JSON body and its answer, one connection each",
+        baseline: Some("uds_connect_floor"),
+        run: http_oneshot,
+    },
+];
+
+/// The body of the HTTP requests: an `MpiGet` as the reference client sends it.
+const REQUEST_BODY: &[u8] =
+    br#"{"ClientSession":"F835511C-92A1-B162-49D1-3E550BDF3159","ComponentName":"DeviceInfo","ObjectName":"osName"}"#;
+
+/// Times `op` `count` times after a warm-up of a tenth as many.
+fn measure(count: usize, mut op: impl FnMut() -> io::Result<()>) -> io::Result<Latency> {
+    for _ in 0..count / 10 {
+        op()?;
+    }
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        op()?;
+        samples.push(start.elapsed());
+    }
+    Ok(Latency::of(&mut samples))
+}
+
+fn floor_round_trip(stream: &mut UnixStream, message: &mut [u8; FLOOR_MESSAGE]) -> io::Result<()> {
+    stream.write_all(message)?;
+    stream.read_exact(message)
+}
+
+fn uds_floor(effort: Effort) -> io::Result<Figure> {
+    let server = ChildServer::start(Role::Floor)?;
+    let mut stream = UnixStream::connect(server.socket())?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut message = [b'x'; FLOOR_MESSAGE];
+    let latency = measure(effort.kept, || floor_round_trip(&mut stream, &mut message))?;
+    Ok(Figure { latency })
+}
+
+fn uds_connect_floor(effort: Effort) -> io::Result<Figure> {
+    let server = ChildServer::start(Role::ConnectFloor)?;
+    let mut message = [b'x'; FLOOR_MESSAGE];
+    let latency = measure(effort.oneshot, || {
+        let mut stream = UnixStream::connect(server.socket())?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        floor_round_trip(&mut stream, &mut message)
+    })?;
+    Ok(Figure { latency })
+}
+
+fn check_answer(status: u16, body: &[u8]) -> io::Result<()> {
+    if status == 200 && body == HTTP_ANSWER {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("unexpected answer {status}")))
+    }
+}
+
+fn http_keepalive(effort: Effort) -> io::Result<Figure> {
+    let server = ChildServer::start(Role::Http)?;
+    let mut client = Client::new(server.socket());
+    let latency = measure(effort.kept, || {
+        let answer = client.post("/MpiGet/", REQUEST_BODY).map_err(io::Error::other)?;
+        check_answer(answer.status, &answer.body)
+    })?;
+    Ok(Figure { latency })
+}
+
+fn http_oneshot(effort: Effort) -> io::Result<Figure> {
+    let server = ChildServer::start(Role::Http)?;
+    let latency = measure(effort.oneshot, || {
+        let answer = oneshot(server.socket(), "POST", "/MpiGet/", REQUEST_BODY, Duration::from_secs(10))
+            .map_err(io::Error::other)?;
+        check_answer(answer.status, &answer.body)
+    })?;
+    Ok(Figure { latency })
+}

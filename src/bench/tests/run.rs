@@ -1,0 +1,48 @@
+//! Runs the benchmark binary quickly and checks the JSON it writes: the interface later issues build on.
+
+use std::process::Command;
+
+#[test]
+fn test_quick_run_writes_every_figure_with_ratios_from_the_same_run() {
+    let out = std::env::temp_dir().join(format!("osconfig-bench-test-{}.json", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_osconfig-bench"))
+        .args(["--quick", "--json"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    assert!(doc["machine"].as_str().unwrap().contains("cores"));
+    assert!(doc["date"].as_str().unwrap().starts_with("20"));
+    let figures = doc["figures"].as_object().unwrap();
+    for name in ["uds_floor", "uds_connect_floor", "http_keepalive", "http_oneshot"] {
+        let figure = &figures[name];
+        let median = figure["median_us"].as_f64().unwrap();
+        assert!(median > 0.0 && figure["p99_us"].as_f64().unwrap() >= median, "{name}: {figure}");
+    }
+    for (name, base) in [("http_keepalive", "uds_floor"), ("http_oneshot", "uds_connect_floor")] {
+        let expected = figures[name]["median_us"].as_f64().unwrap() / figures[base]["median_us"].as_f64().unwrap();
+        let ratio = figures[name]["ratio"].as_f64().unwrap();
+        assert!((ratio - expected).abs() < 0.02, "{name}: {ratio} vs {expected}");
+        assert_eq!(figures[name]["baseline"], base);
+    }
+}
+
+#[test]
+fn test_named_scenario_brings_its_baseline_and_unknown_is_refused() {
+    let out = std::env::temp_dir().join(format!("osconfig-bench-test-one-{}.json", std::process::id()));
+    let status = Command::new(env!("CARGO_BIN_EXE_osconfig-bench"))
+        .args(["--quick", "http_keepalive", "--json"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let names: Vec<&String> = doc["figures"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["uds_floor", "http_keepalive"]);
+    let bad = Command::new(env!("CARGO_BIN_EXE_osconfig-bench")).arg("no_such_scenario").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scenario"));
+}
