@@ -93,6 +93,7 @@ pub mod abi;
 mod errno;
 pub mod export;
 mod info;
+mod loaded;
 pub mod loader;
 pub mod logger;
 mod module;

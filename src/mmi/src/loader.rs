@@ -7,6 +7,8 @@
 //! - [`Library::open`] gives a [`Session`] that borrows the library, so a session cannot outlive it; dropping the
 //!   session calls `MmiClose`.
 //! - [`Library::unload`] calls `dlclose` and returns its error; dropping a `Library` unloads it too and logs the error.
+//! - [`LoadedModule`] owns a `Library` and its open sessions (addressed by [`SessionId`]), for owners that must be
+//!   `'static` (a module-host worker thread, a recipe runner that loads and unloads modules between steps).
 //!
 //! Loading one path twice in a process gives the same instance (dlopen counts references), so module globals
 //! are shared; tests that need a private instance load a copy of the file under another name.
@@ -23,6 +25,8 @@ use crate::abi::{
     MmiCloseFn, MmiFreeFn, MmiGetFn, MmiGetInfoFn, MmiOpenFn, MmiSetFn, MMI_HANDLE, MMI_JSON_STRING, MMI_OK,
 };
 use crate::{Errno, InfoError, ModuleInfo};
+
+pub use crate::loaded::{LoadedModule, SessionId};
 
 /// Why loading, identifying or unloading a module failed.
 #[derive(Debug)]
@@ -197,13 +201,7 @@ impl Library {
     /// Call `MmiOpen(client, max_payload_size_bytes)` (0 = unlimited). `MmiOpen` has no error code: a NULL handle
     /// is reported as `Errno::EIO`, a client name with a NUL byte as `Errno::EINVAL`.
     pub fn open(&self, client: &str, max_payload_size_bytes: u32) -> Result<Session<'_>, Errno> {
-        let client = CString::new(client).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: open is the module's MmiOpen; the client name is a valid C string for the call.
-        let handle = unsafe { (self.syms.open)(client.as_ptr(), max_payload_size_bytes as c_uint) };
-        if handle.is_null() {
-            log::error!("MmiOpen of {} returned NULL", self.path.display());
-            return Err(Errno::EIO);
-        }
+        let handle = self.raw_open(client, max_payload_size_bytes)?;
         Ok(Session { lib: self, handle, _not_send: PhantomData })
     }
 
@@ -305,14 +303,58 @@ impl Session<'_> {
     /// (not NUL-terminated). Names with NUL bytes and payloads over `i32::MAX` bytes are refused locally
     /// (`EINVAL` / `E2BIG`).
     pub fn set(&self, component: &str, object: &str, payload: &[u8]) -> Result<(), Errno> {
+        // SAFETY: the handle is a live session of this library (it is closed only on drop).
+        unsafe { self.lib.raw_set(self.handle, component, object, payload) }
+    }
+
+    /// `MmiGet(component, object)`: the reported object's JSON bytes, copied out (the module's buffer is released
+    /// with its `MmiFree`). A module that answers `MMI_OK` with a NULL or empty payload is reported as
+    /// `Errno::EPROTO`, not trusted.
+    pub fn get(&self, component: &str, object: &str) -> Result<Vec<u8>, Errno> {
+        // SAFETY: the handle is a live session of this library (it is closed only on drop).
+        unsafe { self.lib.raw_get(self.handle, component, object) }
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from this library's MmiOpen and is closed exactly once, here.
+        unsafe { self.lib.raw_close(self.handle) };
+    }
+}
+
+impl Library {
+    /// `MmiOpen`: a non-NULL handle or `EIO` (`EINVAL` for a client name with a NUL byte).
+    pub(crate) fn raw_open(&self, client: &str, max_payload_size_bytes: u32) -> Result<MMI_HANDLE, Errno> {
+        let client = CString::new(client).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: open is the module's MmiOpen; the client name is a valid C string for the call.
+        let handle = unsafe { (self.syms.open)(client.as_ptr(), max_payload_size_bytes as c_uint) };
+        if handle.is_null() {
+            log::error!("MmiOpen of {} returned NULL", self.path.display());
+            return Err(Errno::EIO);
+        }
+        Ok(handle)
+    }
+
+    /// `MmiSet` on a raw handle (see [`Session::set`]).
+    ///
+    /// # Safety
+    /// `handle` was returned by this library's `MmiOpen` and is not closed yet.
+    pub(crate) unsafe fn raw_set(
+        &self,
+        handle: MMI_HANDLE,
+        component: &str,
+        object: &str,
+        payload: &[u8],
+    ) -> Result<(), Errno> {
         let component = CString::new(component).map_err(|_| Errno::EINVAL)?;
         let object = CString::new(object).map_err(|_| Errno::EINVAL)?;
         let size = c_int::try_from(payload.len()).map_err(|_| Errno::E2BIG)?;
         // The ABI type is `char*` but modules only read it; never hand out a dangling pointer for an empty slice.
         let ptr = if payload.is_empty() { c"".as_ptr() } else { payload.as_ptr().cast::<c_char>() };
-        // SAFETY: set is the module's MmiSet; the handle is a live session of this library (closed only on drop);
-        // the names are valid C strings; ptr is readable for `size` bytes for the call.
-        let rc = unsafe { (self.lib.syms.set)(self.handle, component.as_ptr(), object.as_ptr(), ptr.cast_mut(), size) };
+        // SAFETY: set is the module's MmiSet; the handle is live (caller's contract); the names are valid C
+        // strings; ptr is readable for `size` bytes for the call.
+        let rc = unsafe { (self.syms.set)(handle, component.as_ptr(), object.as_ptr(), ptr.cast_mut(), size) };
         if rc == MMI_OK {
             Ok(())
         } else {
@@ -320,43 +362,45 @@ impl Session<'_> {
         }
     }
 
-    /// `MmiGet(component, object)`: the reported object's JSON bytes, copied out (the module's buffer is released
-    /// with its `MmiFree`). A module that answers `MMI_OK` with a NULL or empty payload is reported as
-    /// `Errno::EPROTO`, not trusted.
-    pub fn get(&self, component: &str, object: &str) -> Result<Vec<u8>, Errno> {
+    /// `MmiGet` on a raw handle (see [`Session::get`]).
+    ///
+    /// # Safety
+    /// `handle` was returned by this library's `MmiOpen` and is not closed yet.
+    pub(crate) unsafe fn raw_get(&self, handle: MMI_HANDLE, component: &str, object: &str) -> Result<Vec<u8>, Errno> {
         let component = CString::new(component).map_err(|_| Errno::EINVAL)?;
         let object = CString::new(object).map_err(|_| Errno::EINVAL)?;
         let mut payload: MMI_JSON_STRING = std::ptr::null_mut();
         let mut size: c_int = 0;
-        // SAFETY: get is the module's MmiGet; the handle is a live session; names are valid C strings; the
-        // out-pointers are writable locals.
-        let rc =
-            unsafe { (self.lib.syms.get)(self.handle, component.as_ptr(), object.as_ptr(), &mut payload, &mut size) };
+        // SAFETY: get is the module's MmiGet; the handle is live (caller's contract); names are valid C strings;
+        // the out-pointers are writable locals.
+        let rc = unsafe { (self.syms.get)(handle, component.as_ptr(), object.as_ptr(), &mut payload, &mut size) };
         if rc != MMI_OK {
             // The contract says payload is NULL on failure. If a module left one anyway we do not touch it:
             // it may be garbage, and leaking beats crashing.
             return Err(Errno(rc));
         }
         // SAFETY: payload/size are this module's answer; take_payload frees via MmiFree.
-        match unsafe { self.lib.take_payload(payload, size) } {
+        match unsafe { self.take_payload(payload, size) } {
             Some(bytes) => Ok(bytes),
             None => {
                 log::error!(
                     "MmiGet({}, {}) of {} returned ok with an empty payload",
                     component.to_string_lossy(),
                     object.to_string_lossy(),
-                    self.lib.path.display()
+                    self.path.display()
                 );
                 Err(Errno::EPROTO)
             }
         }
     }
-}
 
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        // SAFETY: close is the module's MmiClose, called once for a handle its MmiOpen returned.
-        unsafe { (self.lib.syms.close)(self.handle) };
+    /// `MmiClose` on a raw handle.
+    ///
+    /// # Safety
+    /// `handle` was returned by this library's `MmiOpen`, is not closed yet, and is not used afterwards.
+    pub(crate) unsafe fn raw_close(&self, handle: MMI_HANDLE) {
+        // SAFETY: close is the module's MmiClose, called once for a live handle (caller's contract).
+        unsafe { (self.syms.close)(handle) };
     }
 }
 

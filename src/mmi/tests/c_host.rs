@@ -151,3 +151,42 @@ fn test_module_logs_to_stderr_in_reference_format() {
     let stderr = run("off");
     assert!(!stderr.contains("][ERROR]["), "nothing at level off:\n{stderr}");
 }
+
+#[test]
+fn test_loaded_module_owns_sessions_across_threads() {
+    use osconfig_mmi::loader::{LoadedModule, SessionId};
+
+    let mut module = LoadedModule::load(common::fixture_copy("owned", "fixture.so")).unwrap();
+    assert_eq!(module.get_info("owned").unwrap().name, "Fixture");
+    assert!(module.get_info_raw("owned").unwrap().starts_with(br#"{"Name":"Fixture""#));
+    let a = module.open("a", 0).unwrap();
+    let b = module.open("b", 0).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(module.sessions(), vec![a, b]);
+    module.set(a, "Fixture", "echo", b"\"for a\"").unwrap();
+    // A worker thread can own the module and its sessions.
+    let (module, a, b) = std::thread::spawn(move || {
+        assert_eq!(module.get(a, "Fixture", "echo").unwrap(), b"\"for a\"");
+        assert_eq!(module.get(b, "Fixture", "echo").unwrap(), b"\"\"");
+        assert_eq!(module.get(a, "Fixture", "sessions").unwrap(), b"2");
+        (module, a, b)
+    })
+    .join()
+    .unwrap();
+    let mut module = module;
+    assert!(module.close(b));
+    assert!(!module.close(b), "closing twice reports false");
+    assert_eq!(module.get(b, "Fixture", "echo"), Err(Errno::EINVAL));
+    assert_eq!(module.set(SessionId(999), "Fixture", "echo", b"1"), Err(Errno::EINVAL));
+    assert_eq!(module.get(a, "Fixture", "sessions").unwrap(), b"1");
+    let c = module.open("c", 0).unwrap();
+    assert!(c.0 > b.0, "ids are not reused");
+    // A second load of the same path shares the instance: it sees the sessions of the first.
+    let mut observer = LoadedModule::load(module.library().path()).unwrap();
+    let o = observer.open("observer", 0).unwrap();
+    assert_eq!(observer.get(o, "Fixture", "sessions").unwrap(), b"3");
+    // Unload closes the sessions still open (a and c) first.
+    module.unload().unwrap();
+    assert_eq!(observer.get(o, "Fixture", "sessions").unwrap(), b"1");
+    drop(observer);
+}
