@@ -1,0 +1,140 @@
+//! # osconfig-modulehost: one OSConfig module behind its own Unix socket
+//!
+//! `osconfig-modulehost --module <abs path.so> --socket <path> [--user <uid>] [--client-name <s>]` loads one module
+//! (a shared library exporting the MMI) and serves the **MMI REST API** on the socket (HTTP/1.1, every call a POST
+//! with a JSON body; `modulehost/MMI-REST-API.md` documents every endpoint with real bytes):
+//! `/MmiGetInfo/`, `/MmiOpen/`, `/MmiClose/`, `/MmiSet/`, `/MmiGet/`. A module that crashes takes only its host
+//! down; the platform restarts hosts and kills one that stops answering.
+//!
+//! ## What [`run`] does, in order
+//! 1. Blocks SIGTERM and SIGINT (before any thread exists, so every thread inherits the mask).
+//! 2. Binds the socket: a missing parent directory is created 0700, the socket is 0660, a stale socket file is
+//!    replaced, a live one is an error (exit 4).
+//! 3. With `--user <uid>` (not 0) while running as root: `chown`s the socket (and the parent directory when this
+//!    host created it) to the uid and its primary group, then drops to them for good: `setgroups([])`, `setgid`,
+//!    `setuid`, and checks that `setuid(0)` now fails (any failure: exit 5). Without root, `--user` must name the
+//!    current uid.
+//! 4. Loads the module with `osconfig_mmi::loader` (absolute path, all six symbols) and checks its `MmiGetInfo`
+//!    (exit 3 with the reason on stderr).
+//! 5. Starts the module thread ([`module_thread`]: the only thread that calls the module, see there why) and a
+//!    signal thread, then runs the `osconfig_http` server loop; routing is in [`routes`].
+//! 6. On SIGTERM/SIGINT: stops the loop (the socket file is removed), drops queued calls, lets the running call
+//!    finish, closes every session (`MmiClose`), unloads the module, exit 0. If a module call is still running after
+//!    [`STOP_TIMEOUT`], exits 6 without waiting for it.
+//!
+//! ## Sessions
+//! `MmiOpen` answers a random id (16 bytes from `getrandom(2)` as `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`); at most
+//! [`sessions::MAX_SESSIONS`] are open at once. An unknown id gives `500 "22"` (`MmiClose`: 200).
+//!
+//! ## Limits and choices
+//! - `MmiGetInfo` answers the module's JSON bytes exactly as the module returned them (validated once at start-up;
+//!   later answers are forwarded unchecked, since the client name may change them).
+//! - `MmiSet`'s `Payload` reaches the module as the exact bytes received.
+//! - Module panics become errnos inside the module (the SDK's `catch_unwind`, `EFAULT` = 14); a module that aborts
+//!   or segfaults ends the host with that signal.
+//! - With `--user` and a socket directory the host did not create (and cannot write once unprivileged), the socket
+//!   file stays after exit; the next host removes it as stale.
+//!
+//! ```no_run
+//! use osconfig_modulehost::{args::Options, run};
+//! let options = Options {
+//!     module: "/usr/lib/osconfig/hostname.so".into(),
+//!     socket: "/run/osconfig/modules/hostname.sock".into(),
+//!     user: None,
+//!     client_name: "osconfig-modulehost".into(),
+//! };
+//! if let Err(e) = run(&options) {
+//!     eprintln!("{}", osconfig_modulehost::error::chain(&e));
+//!     std::process::exit(e.exit_code());
+//! }
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod error;
+pub mod module_thread;
+pub mod privileges;
+pub mod reply;
+pub mod routes;
+pub mod session_id;
+pub mod sessions;
+pub mod signals;
+
+use std::path::Path;
+use std::time::Duration;
+
+use osconfig_http::{Server, SocketOptions};
+use osconfig_mmi::loader::Library;
+
+use crate::args::Options;
+use crate::error::HostError;
+use crate::module_thread::ModuleThread;
+use crate::privileges::{Account, PrivilegeError};
+
+pub use crate::error::HostError as Error;
+
+/// How long a stopping host waits for a running module call before exiting with code 6.
+pub const STOP_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The account to switch to, if any: `--user` other than 0 (and other than the current uid when not root).
+fn target_account(options: &Options) -> Result<Option<Account>, PrivilegeError> {
+    let uid = match options.user {
+        None | Some(0) => return Ok(None),
+        Some(uid) => uid,
+    };
+    let euid = privileges::effective_uid();
+    if euid == uid {
+        return Ok(None);
+    }
+    if euid != 0 {
+        return Err(PrivilegeError::NotRoot { uid: euid });
+    }
+    Ok(Some(privileges::account(uid)))
+}
+
+/// Runs a module host until SIGTERM or SIGINT (see the crate docs for the steps).
+pub fn run(options: &Options) -> Result<(), HostError> {
+    let signals = signals::block_termination();
+    let account = target_account(options).map_err(HostError::Privileges)?;
+
+    let parent = options.socket.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
+    let creates_parent = parent.as_ref().is_some_and(|p| !p.exists());
+    let server = Server::bind(&options.socket, SocketOptions::default())
+        .map_err(|source| HostError::Socket { path: options.socket.clone(), source })?
+        .with_server_header("OSConfig");
+
+    if let Some(account) = account {
+        privileges::hand_over(&options.socket, account).map_err(HostError::Privileges)?;
+        if let (true, Some(parent)) = (creates_parent, &parent) {
+            privileges::hand_over(parent, account).map_err(HostError::Privileges)?;
+        }
+        privileges::drop_to(account).map_err(HostError::Privileges)?;
+    }
+
+    let library = Library::load(&options.module).map_err(HostError::Module)?;
+    let info = library.get_info(&options.client_name).map_err(HostError::Module)?;
+    let (major, minor, patch, tweak) = info.version();
+    log::info!(
+        "loaded {} {major}.{minor}.{patch}.{tweak} ({}) from {}, components {:?}, user account {}",
+        info.name,
+        info.version_info,
+        options.module.display(),
+        info.components,
+        info.user_account
+    );
+
+    let module = ModuleThread::start(library).map_err(HostError::Serve)?;
+    let handle = server.handle();
+    signals::on_termination(signals, move || handle.shutdown()).map_err(HostError::Serve)?;
+    let link = module.link();
+    log::info!("serving the MMI on {}", options.socket.display());
+    let served = server.run(move |request, responder| routes::route(request, responder, &link));
+    let stopped = module.stop(STOP_TIMEOUT);
+    served.map_err(HostError::Serve)?;
+    if !stopped {
+        return Err(HostError::StopTimeout);
+    }
+    log::info!("stopped");
+    Ok(())
+}

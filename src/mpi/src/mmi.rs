@@ -1,0 +1,328 @@
+//! The MMI REST API's endpoints and request bodies, as served by `osconfig-modulehost` and sent by [`MmiClient`].
+//!
+//! Bodies are parsed strictly: keys are case-sensitive, every key listed for an endpoint is required and must have
+//! its JSON type, unknown keys are ignored. `Payload` (of `MmiSet`) is kept as the exact bytes received.
+//!
+//! [`MmiClient`]: crate::MmiClient
+
+use serde_json::value::RawValue;
+
+use crate::wire::{json_string, BodyError, Fields};
+
+/// The five MMI endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MmiEndpoint {
+    /// `/MmiGetInfo/`
+    GetInfo,
+    /// `/MmiOpen/`
+    Open,
+    /// `/MmiClose/`
+    Close,
+    /// `/MmiSet/`
+    Set,
+    /// `/MmiGet/`
+    Get,
+}
+
+impl MmiEndpoint {
+    /// Every endpoint.
+    pub const ALL: [MmiEndpoint; 5] =
+        [MmiEndpoint::GetInfo, MmiEndpoint::Open, MmiEndpoint::Close, MmiEndpoint::Set, MmiEndpoint::Get];
+
+    /// The path a client sends, with the trailing slash: `/MmiOpen/`.
+    pub fn path(self) -> &'static str {
+        match self {
+            MmiEndpoint::GetInfo => "/MmiGetInfo/",
+            MmiEndpoint::Open => "/MmiOpen/",
+            MmiEndpoint::Close => "/MmiClose/",
+            MmiEndpoint::Set => "/MmiSet/",
+            MmiEndpoint::Get => "/MmiGet/",
+        }
+    }
+
+    /// The route a server matches: the path without its trailing slash, `/MmiOpen`.
+    pub fn route(self) -> &'static str {
+        let path = self.path();
+        &path[..path.len() - 1]
+    }
+
+    /// The endpoint for a route (trailing slash already stripped, as `osconfig_http::Request::route` does).
+    pub fn from_route(route: &str) -> Option<MmiEndpoint> {
+        MmiEndpoint::ALL.into_iter().find(|e| e.route() == route)
+    }
+}
+
+/// `/MmiGetInfo/`: `{"ClientName": s}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetInfoRequest {
+    /// `ClientName`.
+    pub client_name: String,
+}
+
+/// `/MmiOpen/`: `{"ClientName": s, "MaxPayloadSizeBytes": n}` with `0 <= n <= u32::MAX` (0 = unlimited).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenRequest {
+    /// `ClientName`.
+    pub client_name: String,
+    /// `MaxPayloadSizeBytes`.
+    pub max_payload_size_bytes: u32,
+}
+
+/// `/MmiClose/`: `{"ClientSession": s}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseRequest {
+    /// `ClientSession`: the id `/MmiOpen/` returned.
+    pub client_session: String,
+}
+
+/// `/MmiSet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s, "Payload": <any JSON>}`.
+#[derive(Clone, Debug)]
+pub struct SetRequest {
+    /// `ClientSession`.
+    pub client_session: String,
+    /// `ComponentName`.
+    pub component_name: String,
+    /// `ObjectName`.
+    pub object_name: String,
+    /// `Payload`: the desired object's value, the exact JSON text received.
+    pub payload: Box<RawValue>,
+}
+
+/// `/MmiGet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetRequest {
+    /// `ClientSession`.
+    pub client_session: String,
+    /// `ComponentName`.
+    pub component_name: String,
+    /// `ObjectName`.
+    pub object_name: String,
+}
+
+impl GetInfoRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<GetInfoRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(GetInfoRequest { client_name: f.string("ClientName")? })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        format!("{{\"ClientName\":{}}}", json_string(&self.client_name)).into_bytes()
+    }
+}
+
+impl OpenRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<OpenRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(OpenRequest { client_name: f.string("ClientName")?, max_payload_size_bytes: f.u32("MaxPayloadSizeBytes")? })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        format!(
+            "{{\"ClientName\":{},\"MaxPayloadSizeBytes\":{}}}",
+            json_string(&self.client_name),
+            self.max_payload_size_bytes
+        )
+        .into_bytes()
+    }
+}
+
+impl CloseRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<CloseRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(CloseRequest { client_session: f.string("ClientSession")? })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        format!("{{\"ClientSession\":{}}}", json_string(&self.client_session)).into_bytes()
+    }
+}
+
+impl SetRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<SetRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(SetRequest {
+            client_session: f.string("ClientSession")?,
+            component_name: f.string("ComponentName")?,
+            object_name: f.string("ObjectName")?,
+            payload: f.raw_value("Payload")?,
+        })
+    }
+
+    /// The request body; `Payload` is spliced in as its raw text.
+    pub fn to_body(&self) -> Vec<u8> {
+        set_body(&self.client_session, &self.component_name, &self.object_name, self.payload.get().as_bytes())
+    }
+}
+
+impl GetRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<GetRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(GetRequest {
+            client_session: f.string("ClientSession")?,
+            component_name: f.string("ComponentName")?,
+            object_name: f.string("ObjectName")?,
+        })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        format!(
+            "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{}}}",
+            json_string(&self.client_session),
+            json_string(&self.component_name),
+            json_string(&self.object_name)
+        )
+        .into_bytes()
+    }
+}
+
+/// An `/MmiSet/` body with `payload` (JSON text the caller has validated) spliced in unchanged.
+pub(crate) fn set_body(session: &str, component: &str, object: &str, payload: &[u8]) -> Vec<u8> {
+    let head = format!(
+        "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{},\"Payload\":",
+        json_string(session),
+        json_string(component),
+        json_string(object)
+    );
+    let mut body = Vec::with_capacity(head.len() + payload.len() + 1);
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(payload);
+    body.push(b'}');
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
+        match e {
+            Err(BodyError::Missing { key }) => key,
+            other => panic!("expected Missing, got {other:?}"),
+        }
+    }
+
+    fn wrong(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
+        match e {
+            Err(BodyError::WrongType { key, .. }) => key,
+            other => panic!("expected WrongType, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_endpoint_paths_and_routes() {
+        assert_eq!(MmiEndpoint::Open.path(), "/MmiOpen/");
+        assert_eq!(MmiEndpoint::Open.route(), "/MmiOpen");
+        for e in MmiEndpoint::ALL {
+            assert_eq!(MmiEndpoint::from_route(e.route()), Some(e));
+        }
+        assert_eq!(MmiEndpoint::from_route("/MmiOpen/"), None);
+        assert_eq!(MmiEndpoint::from_route("/mmiopen"), None);
+        assert_eq!(MmiEndpoint::from_route("/MpiOpen"), None);
+    }
+
+    #[test]
+    fn test_get_info_from_body_ok_and_errors() {
+        let r = GetInfoRequest::from_body(br#"{"ClientName":"osconfig-platform","Extra":1}"#).unwrap();
+        assert_eq!(r.client_name, "osconfig-platform");
+        assert_eq!(missing(GetInfoRequest::from_body(b"{}")), "ClientName");
+        assert_eq!(missing(GetInfoRequest::from_body(br#"{"clientName":"x"}"#)), "ClientName");
+        assert_eq!(wrong(GetInfoRequest::from_body(br#"{"ClientName":1}"#)), "ClientName");
+        assert!(matches!(GetInfoRequest::from_body(b"x"), Err(BodyError::NotJson(_))));
+        assert!(matches!(GetInfoRequest::from_body(b"[]"), Err(BodyError::NotObject)));
+    }
+
+    #[test]
+    fn test_open_from_body_ok_and_errors() {
+        let r = OpenRequest::from_body(br#"{"ClientName":"c","MaxPayloadSizeBytes":1024}"#).unwrap();
+        assert_eq!(r, OpenRequest { client_name: "c".into(), max_payload_size_bytes: 1024 });
+        assert_eq!(missing(OpenRequest::from_body(br#"{"ClientName":"c"}"#)), "MaxPayloadSizeBytes");
+        assert_eq!(missing(OpenRequest::from_body(br#"{"MaxPayloadSizeBytes":0}"#)), "ClientName");
+        assert_eq!(
+            wrong(OpenRequest::from_body(br#"{"ClientName":"c","MaxPayloadSizeBytes":-1}"#)),
+            "MaxPayloadSizeBytes"
+        );
+        assert_eq!(
+            wrong(OpenRequest::from_body(br#"{"ClientName":"c","MaxPayloadSizeBytes":"10"}"#)),
+            "MaxPayloadSizeBytes"
+        );
+        assert_eq!(
+            wrong(OpenRequest::from_body(br#"{"ClientName":"c","MaxPayloadSizeBytes":1.5}"#)),
+            "MaxPayloadSizeBytes"
+        );
+        assert_eq!(
+            wrong(OpenRequest::from_body(br#"{"ClientName":"c","MaxPayloadSizeBytes":4294967296}"#)),
+            "MaxPayloadSizeBytes"
+        );
+        assert_eq!(wrong(OpenRequest::from_body(br#"{"ClientName":null,"MaxPayloadSizeBytes":0}"#)), "ClientName");
+    }
+
+    #[test]
+    fn test_close_from_body_ok_and_errors() {
+        assert_eq!(CloseRequest::from_body(br#"{"ClientSession":"abc"}"#).unwrap().client_session, "abc");
+        assert_eq!(missing(CloseRequest::from_body(b"{}")), "ClientSession");
+        assert_eq!(wrong(CloseRequest::from_body(br#"{"ClientSession":["abc"]}"#)), "ClientSession");
+    }
+
+    #[test]
+    fn test_set_from_body_ok_and_every_bad_field() {
+        let r = SetRequest::from_body(
+            br#"{"ClientSession":"s","ComponentName":"C","ObjectName":"o","Payload":  {"z":1, "a" :[1,2.50]} }"#,
+        )
+        .unwrap();
+        assert_eq!((r.client_session.as_str(), r.component_name.as_str(), r.object_name.as_str()), ("s", "C", "o"));
+        assert_eq!(r.payload.get(), r#"{"z":1, "a" :[1,2.50]}"#);
+        let full = serde_json::json!({"ClientSession":"s","ComponentName":"C","ObjectName":"o","Payload":1});
+        for key in ["ClientSession", "ComponentName", "ObjectName", "Payload"] {
+            let mut body = full.clone();
+            body.as_object_mut().unwrap().remove(key);
+            assert_eq!(missing(SetRequest::from_body(body.to_string().as_bytes())), key);
+        }
+        for key in ["ClientSession", "ComponentName", "ObjectName"] {
+            let mut body = full.clone();
+            body[key] = serde_json::json!(7);
+            assert_eq!(wrong(SetRequest::from_body(body.to_string().as_bytes())), key);
+        }
+        let null_payload =
+            SetRequest::from_body(br#"{"ClientSession":"s","ComponentName":"C","ObjectName":"o","Payload":null}"#)
+                .unwrap();
+        assert_eq!(null_payload.payload.get(), "null");
+    }
+
+    #[test]
+    fn test_get_from_body_ok_and_every_bad_field() {
+        let body = br#"{"ClientSession":"s","ComponentName":"C","ObjectName":"o"}"#;
+        let r = GetRequest::from_body(body).unwrap();
+        assert_eq!(r.to_body(), body.to_vec());
+        let full = serde_json::json!({"ClientSession":"s","ComponentName":"C","ObjectName":"o"});
+        for key in ["ClientSession", "ComponentName", "ObjectName"] {
+            let mut body = full.clone();
+            body.as_object_mut().unwrap().remove(key);
+            assert_eq!(missing(GetRequest::from_body(body.to_string().as_bytes())), key);
+            let mut body = full.clone();
+            body[key] = serde_json::json!(true);
+            assert_eq!(wrong(GetRequest::from_body(body.to_string().as_bytes())), key);
+        }
+    }
+
+    #[test]
+    fn test_to_body_round_trips() {
+        let info = GetInfoRequest { client_name: "a\"b".into() };
+        assert_eq!(GetInfoRequest::from_body(&info.to_body()).unwrap(), info);
+        let open = OpenRequest { client_name: "c".into(), max_payload_size_bytes: u32::MAX };
+        assert_eq!(OpenRequest::from_body(&open.to_body()).unwrap(), open);
+        let close = CloseRequest { client_session: "s".into() };
+        assert_eq!(CloseRequest::from_body(&close.to_body()).unwrap(), close);
+        let set = SetRequest::from_body(&set_body("s", "C", "o", b"[1, 2]")).unwrap();
+        assert_eq!(set.payload.get(), "[1, 2]");
+        assert_eq!(SetRequest::from_body(&set.to_body()).unwrap().payload.get(), "[1, 2]");
+    }
+}
