@@ -5,8 +5,6 @@
 //! $CARGO_TARGET_TMPDIR/fixture-build` once per test binary. The separate target dir has its own build lock, so
 //! this nested cargo never waits on the outer `cargo test` (which holds the lock of the main target dir), and it
 //! works from a clean clone, with `cargo test -p osconfig-mmi` alone, and under `cargo test --workspace`.
-//! If the workspace manifest does not make `src/modules/fixture` a member (cargo answers "did not match any
-//! packages"), the fixture is built in a stand-in workspace instead (see `stand_in_workspace`).
 //! Set `OSCONFIG_FIXTURE_SO=/abs/path/libfixture.so` to skip the build and use a prebuilt module.
 
 #![allow(dead_code)]
@@ -85,67 +83,16 @@ pub fn fixture_so() -> &'static Path {
             return PathBuf::from(p);
         }
         let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-build");
-        let mut manifest = workspace_root().join("Cargo.toml");
-        let out = cargo_build_fixture(&manifest, &target);
-        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("did not match any packages") {
-            // The workspace manifest does not list src/modules/* as members: build in a stand-in workspace.
-            manifest = stand_in_workspace();
-            let out = cargo_build_fixture(&manifest, &target);
-            assert!(out.status.success(), "building the fixture failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        } else {
-            assert!(out.status.success(), "building the fixture failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        run(Command::new(cargo)
+            .args(["build", "--quiet", "-p", "osconfig-module-fixture", "--manifest-path"])
+            .arg(workspace_root().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target));
         let so = target.join("debug/libfixture.so");
         assert!(so.is_file(), "{} was not built", so.display());
         std::fs::canonicalize(so).unwrap()
     })
-}
-
-fn cargo_build_fixture(manifest: &Path, target: &Path) -> std::process::Output {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    Command::new(cargo)
-        .args(["build", "--quiet", "-p", "osconfig-module-fixture", "--manifest-path"])
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target)
-        .output()
-        .expect("cannot run cargo")
-}
-
-/// A workspace in `$CARGO_TARGET_TMPDIR/fixture-workspace` with the real manifest's settings but only two members,
-/// `src/mmi` and `src/modules/fixture` (symlinks to the real crates). Used when the real workspace does not make
-/// the fixture a member. Returns its `Cargo.toml`.
-fn stand_in_workspace() -> PathBuf {
-    let root = std::fs::canonicalize(workspace_root()).unwrap();
-    let ws = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-workspace");
-    let _ = std::fs::remove_dir_all(&ws);
-    std::fs::create_dir_all(ws.join("src/modules")).unwrap();
-    std::os::unix::fs::symlink(root.join("src/mmi"), ws.join("src/mmi")).unwrap();
-    std::os::unix::fs::symlink(root.join("src/modules/fixture"), ws.join("src/modules/fixture")).unwrap();
-    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in text.lines() {
-        let key = line.trim_start();
-        if skipping {
-            skipping = !line.contains(']');
-            continue;
-        }
-        if key.starts_with("members") || key.starts_with("exclude") {
-            skipping = !line.contains(']');
-            if key.starts_with("members") {
-                out.push_str("members = [\"src/mmi\", \"src/modules/fixture\"]\n");
-            }
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    std::fs::write(ws.join("Cargo.toml"), out).unwrap();
-    if let Ok(lock) = std::fs::read(root.join("Cargo.lock")) {
-        std::fs::write(ws.join("Cargo.lock"), lock).unwrap();
-    }
-    ws.join("Cargo.toml")
 }
 
 /// A private copy of the fixture module named `<tag>/<file>`: dlopen of one path returns one shared instance, so
