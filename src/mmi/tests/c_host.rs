@@ -15,9 +15,14 @@ use osconfig_mmi::loader::Library;
 use osconfig_mmi::{Errno, Lifetime};
 use serde_json::Value;
 
+/// The C host program, compiled once per test run into cargo's scratch dir for integration tests.
 fn host() -> &'static PathBuf {
     static HOST: OnceLock<PathBuf> = OnceLock::new();
-    HOST.get_or_init(|| common::cc_program("host.c", &common::temp_dir("c-host"), "host"))
+    HOST.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-host");
+        std::fs::create_dir_all(&dir).unwrap();
+        common::cc_program("host.c", &dir, "host")
+    })
 }
 
 #[test]
@@ -59,7 +64,8 @@ fn test_hang_switch_never_returns() {
 
 #[test]
 fn test_rust_loader_on_rust_module() {
-    let lib = Library::load(common::fixture_copy("loader", "fixture.so")).unwrap();
+    let (_dir, path) = common::fixture_copy("loader", "fixture.so");
+    let lib = Library::load(path).unwrap();
     let info = lib.get_info("loader").unwrap();
     assert_eq!(info.name, "Fixture");
     assert_eq!(info.components, vec!["SampleComponent", "Fixture"]);
@@ -96,7 +102,8 @@ fn test_reference_sample_recipe_steps() {
         return;
     };
     let steps: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let lib = Library::load(common::fixture_copy("recipe", "sample.so")).unwrap();
+    let (_dir, path) = common::fixture_copy("recipe", "sample.so");
+    let lib = Library::load(path).unwrap();
     let session = lib.open("recipe", 0).unwrap();
     let mut checked = 0;
     for step in &steps {
@@ -156,7 +163,8 @@ fn test_module_logs_to_stderr_in_reference_format() {
 fn test_loaded_module_owns_sessions_across_threads() {
     use osconfig_mmi::loader::{LoadedModule, SessionId};
 
-    let mut module = LoadedModule::load(common::fixture_copy("owned", "fixture.so")).unwrap();
+    let (_dir, path) = common::fixture_copy("owned", "fixture.so");
+    let mut module = LoadedModule::load(path).unwrap();
     assert_eq!(module.get_info("owned").unwrap().name, "Fixture");
     assert!(module.get_info_raw("owned").unwrap().starts_with(br#"{"Name":"Fixture""#));
     let a = module.open("a", 0).unwrap();

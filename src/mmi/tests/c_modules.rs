@@ -3,23 +3,24 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use osconfig_mmi::loader::{Library, LoadError};
 use osconfig_mmi::{Errno, InfoError, Lifetime};
 
-/// Build one variant of `tests/c/test_module.c` for one test. Each test gets its own file: dlopen of the same path
-/// returns the same instance, and the module keeps global state (its MmiFree counter, the stored value).
-fn module(test: &str, defines: &[&str]) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| common::temp_dir("c-modules"));
+/// Build one variant of `tests/c/test_module.c` for one test, in its own temp dir (keep the `TempDir` while the
+/// test runs). Each test gets its own file: dlopen of the same path returns the same instance, and the module
+/// keeps global state (its MmiFree counter, the stored value).
+fn module(test: &str, defines: &[&str]) -> (common::TempDir, PathBuf) {
+    let dir = common::temp_dir("c-modules");
     let name = format!("{test}-{}", defines.join("-").to_lowercase());
-    common::cc_shared("test_module.c", defines, dir, &format!("{name}.so"))
+    let path = common::cc_shared("test_module.c", defines, dir.path(), &format!("{name}.so"));
+    (dir, path)
 }
 
 #[test]
 fn test_load_good_c_module_full_cycle() {
-    let lib = Library::load(module("cycle", &[])).unwrap();
+    let (_dir, path) = module("cycle", &[]);
+    let lib = Library::load(path).unwrap();
     let info = lib.get_info("rust-tests").unwrap();
     assert_eq!(info.name, "CTest");
     assert_eq!(info.description, "A test module in C");
@@ -49,19 +50,22 @@ fn test_load_good_c_module_full_cycle() {
 
 #[test]
 fn test_get_info_raw_is_the_exact_bytes() {
-    let lib = Library::load(module("raw", &[])).unwrap();
+    let (_dir, path) = module("raw", &[]);
+    let lib = Library::load(path).unwrap();
     let raw = lib.get_info_raw("tests").unwrap();
     // Read by length: the junk the module appends after its payload is not included.
     assert!(raw.starts_with(br#"{"Name":"CTest","#), "{}", String::from_utf8_lossy(&raw));
     assert!(raw.ends_with(br#","ExtraKey":{"ignored":true}}"#), "{}", String::from_utf8_lossy(&raw));
     // Validation is left to the caller; the bad variants still come back raw.
-    let bad = Library::load(module("raw", &["BAD_INFO_LIFETIME"])).unwrap();
+    let (_dir, path) = module("raw", &["BAD_INFO_LIFETIME"]);
+    let bad = Library::load(path).unwrap();
     assert!(bad.get_info_raw("tests").unwrap().ends_with(br#""Lifetime":7}"#));
 }
 
 #[test]
 fn test_set_passes_exact_length_without_nul() {
-    let lib = Library::load(module("len", &[])).unwrap();
+    let (_dir, path) = module("len", &[]);
+    let lib = Library::load(path).unwrap();
     let session = lib.open("len", 0).unwrap();
     let backing = b"\"abc\"XYZ";
     session.set("CTest", "value", &backing[..5]).unwrap();
@@ -73,7 +77,8 @@ fn test_set_passes_exact_length_without_nul() {
 
 #[test]
 fn test_missing_symbol_is_named() {
-    let err = Library::load(module("missing", &["OMIT_MMIFREE"])).unwrap_err();
+    let (_dir, path) = module("missing", &["OMIT_MMIFREE"]);
+    let err = Library::load(path).unwrap_err();
     match &err {
         LoadError::MissingSymbol { symbol, .. } => assert_eq!(*symbol, "MmiFree"),
         other => panic!("unexpected error {other}"),
@@ -86,7 +91,8 @@ fn test_bad_info_errors_name_the_field() {
     for (define, field) in
         [("BAD_INFO_LIFETIME", "Lifetime"), ("BAD_INFO_NO_NAME", "Name"), ("BAD_INFO_COMPONENTS", "Components")]
     {
-        let lib = Library::load(module("variant", &[define])).unwrap();
+        let (_dir, path) = module("variant", &[define]);
+        let lib = Library::load(path).unwrap();
         let err = lib.get_info("tests").unwrap_err();
         match &err {
             LoadError::Info(info) => assert_eq!(info.field(), Some(field), "{define}: {info}"),
@@ -102,14 +108,16 @@ fn test_bad_info_errors_name_the_field() {
 
 #[test]
 fn test_get_info_errno_is_returned() {
-    let lib = Library::load(module("info", &["INFO_FAILS"])).unwrap();
+    let (_dir, path) = module("info", &["INFO_FAILS"]);
+    let lib = Library::load(path).unwrap();
     assert!(matches!(lib.get_info("tests"), Err(LoadError::GetInfo(Errno::ENOMEM))));
 }
 
 #[test]
 fn test_get_ok_with_null_or_empty_payload_is_an_error() {
     for define in ["GET_OK_NULL", "GET_OK_ZERO"] {
-        let lib = Library::load(module("variant", &[define])).unwrap();
+        let (_dir, path) = module("variant", &[define]);
+        let lib = Library::load(path).unwrap();
         let session = lib.open("tests", 0).unwrap();
         assert_eq!(session.get("CTest", "value"), Err(Errno::EPROTO), "{define}");
     }
@@ -117,13 +125,15 @@ fn test_get_ok_with_null_or_empty_payload_is_an_error() {
 
 #[test]
 fn test_open_null_is_an_error() {
-    let lib = Library::load(module("open", &["OPEN_FAILS"])).unwrap();
+    let (_dir, path) = module("open", &["OPEN_FAILS"]);
+    let lib = Library::load(path).unwrap();
     assert_eq!(lib.open("tests", 0).err(), Some(Errno::EIO));
 }
 
 #[test]
 fn test_library_can_move_to_another_thread() {
-    let lib = Library::load(module("thread", &[])).unwrap();
+    let (_dir, path) = module("thread", &[]);
+    let lib = Library::load(path).unwrap();
     let handle = std::thread::spawn(move || {
         let session = lib.open("thread", 0).unwrap();
         let v = session.get("CTest", "session").unwrap();

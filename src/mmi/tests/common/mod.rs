@@ -28,8 +28,24 @@ pub fn c_source(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(name)
 }
 
-/// A fresh, empty directory under the system temp dir, unique per process and call.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh, empty directory under the system temp dir, unique per process and call; removed on drop (files a
+/// test has dlopen'ed may go: the mapping outlives the file).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -37,7 +53,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("osconfig-mmi-{tag}-{}-{n}-{nanos}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn run(cmd: &mut Command) {
@@ -95,11 +111,11 @@ pub fn fixture_so() -> &'static Path {
     })
 }
 
-/// A private copy of the fixture module named `<tag>/<file>`: dlopen of one path returns one shared instance, so
-/// tests that count sessions or keep state load their own copy.
-pub fn fixture_copy(tag: &str, file: &str) -> PathBuf {
+/// A private copy of the fixture module named `<file>` in a fresh temp dir: dlopen of one path returns one shared
+/// instance, so tests that count sessions or keep state load their own copy. Keep the `TempDir` while using it.
+pub fn fixture_copy(tag: &str, file: &str) -> (TempDir, PathBuf) {
     let dir = temp_dir(tag);
-    let path = dir.join(file);
+    let path = dir.path().join(file);
     std::fs::copy(fixture_so(), &path).unwrap();
-    path
+    (dir, path)
 }
