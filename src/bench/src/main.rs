@@ -7,6 +7,7 @@
 
 mod child;
 mod machine;
+mod mmi;
 mod report;
 mod scenarios;
 mod stats;
@@ -16,9 +17,10 @@ use std::process::ExitCode;
 
 use child::Role;
 use report::Row;
-use scenarios::{Effort, SCENARIOS};
+use scenarios::{Context, Effort, SCENARIOS};
 
-const USAGE: &str = "usage: osconfig-bench [--json <file>] [--quick] [--list] [scenario...]";
+const USAGE: &str = "usage: osconfig-bench [--json <file>] [--quick] [--bin <dir>] [--list] [scenario...]\n\
+  --bin: where osconfig-modulehost and the module libraries are (default: this program's folder)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     }
     let mut json_out: Option<PathBuf> = None;
     let mut effort = Effort::FULL;
+    let mut bin_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default();
     let mut chosen: Vec<&str> = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -42,6 +45,10 @@ fn main() -> ExitCode {
                 None => return usage_error("--json needs a file"),
             },
             "--quick" => effort = Effort::QUICK,
+            "--bin" => match iter.next() {
+                Some(dir) => bin_dir = dir.into(),
+                None => return usage_error("--bin needs a folder"),
+            },
             "--list" => {
                 for s in SCENARIOS {
                     println!("{:<20} {}", s.name, s.what);
@@ -64,20 +71,22 @@ fn main() -> ExitCode {
             || chosen.contains(&name)
             || SCENARIOS.iter().any(|s| chosen.contains(&s.name) && s.baseline == Some(name))
     };
+    let ctx = Context { effort, bin_dir };
     let mut rows: Vec<Row<'_>> = Vec::new();
     for scenario in SCENARIOS.iter().filter(|s| wanted(s.name)) {
         eprintln!("running {} ...", scenario.name);
-        let figure = match (scenario.run)(effort) {
+        let figure = match (scenario.run)(&ctx) {
             Ok(figure) => figure,
             Err(e) => {
                 eprintln!("osconfig-bench: {} failed: {e}", scenario.name);
                 return ExitCode::FAILURE;
             }
         };
-        let ratio = scenario
-            .baseline
-            .and_then(|base| rows.iter().find(|r| r.scenario.name == base))
-            .map(|base| figure.latency.median_us / base.figure.latency.median_us);
+        let base = scenario.baseline.and_then(|base| rows.iter().find(|r| r.scenario.name == base));
+        let ratio = match (figure.latency(), base.and_then(|b| b.figure.latency())) {
+            (Some(this), Some(base)) => Some(this.median_us / base.median_us),
+            _ => None,
+        };
         rows.push(Row { scenario, figure, ratio });
     }
     let machine = machine::describe();

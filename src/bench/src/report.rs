@@ -19,6 +19,12 @@ pub struct Row<'a> {
 pub fn table(rows: &[Row<'_>]) -> String {
     let mut out = format!("{:<20} {:>11} {:>11} {:>7}  {}\n", "scenario", "median us", "p99 us", "ratio", "what");
     for row in rows {
+        let Some(latency) = row.figure.latency() else {
+            let Figure::Values(values) = &row.figure else { continue };
+            let text: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!("{:<20} {}  ({})\n", row.scenario.name, text.join(" "), row.scenario.what));
+            continue;
+        };
         let ratio = row.ratio.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into());
         let ratio = match row.scenario.baseline {
             Some(base) => format!("{ratio} (vs {base})"),
@@ -26,7 +32,7 @@ pub fn table(rows: &[Row<'_>]) -> String {
         };
         out.push_str(&format!(
             "{:<20} {:>11.1} {:>11.1} {:>7}  {}\n",
-            row.scenario.name, row.figure.latency.median_us, row.figure.latency.p99_us, ratio, row.scenario.what
+            row.scenario.name, latency.median_us, latency.p99_us, ratio, row.scenario.what
         ));
     }
     out
@@ -37,8 +43,13 @@ pub fn json(machine: &str, date: &str, rows: &[Row<'_>]) -> Value {
     let mut figures = Map::new();
     for row in rows {
         let mut figure = Map::new();
-        figure.insert("median_us".into(), json!(round2(row.figure.latency.median_us)));
-        figure.insert("p99_us".into(), json!(round2(row.figure.latency.p99_us)));
+        match &row.figure {
+            Figure::Latency(latency) => {
+                figure.insert("median_us".into(), json!(round2(latency.median_us)));
+                figure.insert("p99_us".into(), json!(round2(latency.p99_us)));
+            }
+            Figure::Values(values) => figure.extend(values.iter().cloned()),
+        }
         if let (Some(ratio), Some(base)) = (row.ratio, row.scenario.baseline) {
             figure.insert("ratio".into(), json!(round2(ratio)));
             figure.insert("baseline".into(), json!(base));

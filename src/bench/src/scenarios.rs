@@ -12,6 +12,15 @@ use osconfig_http::{oneshot, Client};
 use crate::child::{ChildServer, Role, FLOOR_MESSAGE, HTTP_ANSWER};
 use crate::stats::Latency;
 
+/// What every scenario gets: how much to measure and where the built binaries and modules are.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// How much to measure.
+    pub effort: Effort,
+    /// The folder holding `osconfig-modulehost` and the module libraries (`lib<name>.so` or `<name>.so`).
+    pub bin_dir: std::path::PathBuf,
+}
+
 /// How much to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct Effort {
@@ -28,11 +37,23 @@ impl Effort {
     pub const QUICK: Effort = Effort { kept: 500, oneshot: 200 };
 }
 
-/// One measured figure.
+/// One measured figure: a latency, or named values (memory in KiB as `rss_kib`, sizes in bytes).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Figure {
-    /// Round-trip latency.
-    pub latency: Latency,
+pub enum Figure {
+    /// Round-trip latency; compared with the scenario's baseline.
+    Latency(Latency),
+    /// Named values, each with its unit in the name.
+    Values(Vec<(String, serde_json::Value)>),
+}
+
+impl Figure {
+    /// The latency, for figures that have one.
+    pub fn latency(&self) -> Option<Latency> {
+        match self {
+            Figure::Latency(latency) => Some(*latency),
+            Figure::Values(_) => None,
+        }
+    }
 }
 
 /// A named measurement and the baseline it is compared with.
@@ -45,7 +66,7 @@ pub struct Scenario {
     /// The scenario whose median this one's is divided by.
     pub baseline: Option<&'static str>,
     /// Runs it.
-    pub run: fn(Effort) -> io::Result<Figure>,
+    pub run: fn(&Context) -> io::Result<Figure>,
 }
 
 /// Every scenario, baselines first.
@@ -74,6 +95,30 @@ pub const SCENARIOS: &[Scenario] = &[
         baseline: Some("uds_connect_floor"),
         run: http_oneshot,
     },
+    Scenario {
+        name: "mmi_get_inprocess",
+        what: "MmiGet DeviceInfo.osName, module loaded in this process",
+        baseline: Some("uds_floor"),
+        run: crate::mmi::get_inprocess,
+    },
+    Scenario {
+        name: "mmi_get_host",
+        what: "MmiGet DeviceInfo.osName through a module host, kept-alive client",
+        baseline: Some("uds_floor"),
+        run: crate::mmi::get_via_host,
+    },
+    Scenario {
+        name: "host_rss",
+        what: "module host RSS (KiB) after loading each module and opening a session",
+        baseline: None,
+        run: crate::mmi::host_rss,
+    },
+    Scenario {
+        name: "sizes",
+        what: "stripped sizes (bytes) of the module host and each module",
+        baseline: None,
+        run: crate::mmi::sizes,
+    },
 ];
 
 /// The body of the HTTP requests: an `MpiGet` as the reference client sends it.
@@ -81,7 +126,7 @@ const REQUEST_BODY: &[u8] =
     br#"{"ClientSession":"F835511C-92A1-B162-49D1-3E550BDF3159","ComponentName":"DeviceInfo","ObjectName":"osName"}"#;
 
 /// Times `op` `count` times after a warm-up of a tenth as many.
-fn measure(count: usize, mut op: impl FnMut() -> io::Result<()>) -> io::Result<Latency> {
+pub fn measure(count: usize, mut op: impl FnMut() -> io::Result<()>) -> io::Result<Latency> {
     for _ in 0..count / 10 {
         op()?;
     }
@@ -99,24 +144,24 @@ fn floor_round_trip(stream: &mut UnixStream, message: &mut [u8; FLOOR_MESSAGE]) 
     stream.read_exact(message)
 }
 
-fn uds_floor(effort: Effort) -> io::Result<Figure> {
+fn uds_floor(ctx: &Context) -> io::Result<Figure> {
     let server = ChildServer::start(Role::Floor)?;
     let mut stream = UnixStream::connect(server.socket())?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut message = [b'x'; FLOOR_MESSAGE];
-    let latency = measure(effort.kept, || floor_round_trip(&mut stream, &mut message))?;
-    Ok(Figure { latency })
+    let latency = measure(ctx.effort.kept, || floor_round_trip(&mut stream, &mut message))?;
+    Ok(Figure::Latency(latency))
 }
 
-fn uds_connect_floor(effort: Effort) -> io::Result<Figure> {
+fn uds_connect_floor(ctx: &Context) -> io::Result<Figure> {
     let server = ChildServer::start(Role::ConnectFloor)?;
     let mut message = [b'x'; FLOOR_MESSAGE];
-    let latency = measure(effort.oneshot, || {
+    let latency = measure(ctx.effort.oneshot, || {
         let mut stream = UnixStream::connect(server.socket())?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         floor_round_trip(&mut stream, &mut message)
     })?;
-    Ok(Figure { latency })
+    Ok(Figure::Latency(latency))
 }
 
 fn check_answer(status: u16, body: &[u8]) -> io::Result<()> {
@@ -127,22 +172,22 @@ fn check_answer(status: u16, body: &[u8]) -> io::Result<()> {
     }
 }
 
-fn http_keepalive(effort: Effort) -> io::Result<Figure> {
+fn http_keepalive(ctx: &Context) -> io::Result<Figure> {
     let server = ChildServer::start(Role::Http)?;
     let mut client = Client::new(server.socket());
-    let latency = measure(effort.kept, || {
+    let latency = measure(ctx.effort.kept, || {
         let answer = client.post("/MpiGet/", REQUEST_BODY).map_err(io::Error::other)?;
         check_answer(answer.status, &answer.body)
     })?;
-    Ok(Figure { latency })
+    Ok(Figure::Latency(latency))
 }
 
-fn http_oneshot(effort: Effort) -> io::Result<Figure> {
+fn http_oneshot(ctx: &Context) -> io::Result<Figure> {
     let server = ChildServer::start(Role::Http)?;
-    let latency = measure(effort.oneshot, || {
+    let latency = measure(ctx.effort.oneshot, || {
         let answer = oneshot(server.socket(), "POST", "/MpiGet/", REQUEST_BODY, Duration::from_secs(10))
             .map_err(io::Error::other)?;
         check_answer(answer.status, &answer.body)
     })?;
-    Ok(Figure { latency })
+    Ok(Figure::Latency(latency))
 }

@@ -1,27 +1,61 @@
 //! Runs the benchmark binary quickly and checks the JSON it writes: the interface later issues build on.
 
+use std::path::Path;
 use std::process::Command;
+use std::sync::Once;
+
+/// Builds the module host and the modules next to the benchmark binary (a no-op after `cargo test --workspace`).
+fn build_modules() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_osconfig-bench")).parent().unwrap();
+        let target_dir = bin_dir.parent().unwrap();
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet"]).env("CARGO_TARGET_DIR", target_dir);
+        if bin_dir.file_name().unwrap() == "release" {
+            cargo.arg("--release");
+        }
+        for package in ["osconfig-modulehost", "osconfig-deviceinfo", "osconfig-hostname"] {
+            cargo.args(["-p", package]);
+        }
+        for package in ["osconfig-commandrunner", "osconfig-configuration"] {
+            cargo.args(["-p", package]);
+        }
+        assert!(cargo.status().unwrap().success(), "building the modules failed");
+    });
+}
 
 #[test]
 fn test_quick_run_writes_every_figure_with_ratios_from_the_same_run() {
+    build_modules();
     let out = std::env::temp_dir().join(format!("osconfig-bench-test-{}.json", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_osconfig-bench"))
-        .args(["--quick", "--json"])
-        .arg(&out)
-        .status()
-        .unwrap();
+    let status =
+        Command::new(env!("CARGO_BIN_EXE_osconfig-bench")).args(["--quick", "--json"]).arg(&out).status().unwrap();
     assert!(status.success());
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     std::fs::remove_file(&out).unwrap();
     assert!(doc["machine"].as_str().unwrap().contains("cores"));
     assert!(doc["date"].as_str().unwrap().starts_with("20"));
     let figures = doc["figures"].as_object().unwrap();
-    for name in ["uds_floor", "uds_connect_floor", "http_keepalive", "http_oneshot"] {
+    for name in
+        ["uds_floor", "uds_connect_floor", "http_keepalive", "http_oneshot", "mmi_get_inprocess", "mmi_get_host"]
+    {
         let figure = &figures[name];
         let median = figure["median_us"].as_f64().unwrap();
         assert!(median > 0.0 && figure["p99_us"].as_f64().unwrap() >= median, "{name}: {figure}");
     }
-    for (name, base) in [("http_keepalive", "uds_floor"), ("http_oneshot", "uds_connect_floor")] {
+    for module in ["deviceinfo", "hostname", "commandrunner", "configuration"] {
+        let rss = figures["host_rss"][format!("{module}_rss_kib")].as_u64().unwrap();
+        assert!(rss > 100 && rss < 1024 * 1024, "{module}: {rss} KiB");
+        assert!(figures["sizes"][format!("{module}_so_bytes")].as_u64().unwrap() > 1000);
+    }
+    assert!(figures["sizes"]["osconfig-modulehost_bytes"].as_u64().unwrap() > 1000);
+    for (name, base) in [
+        ("http_keepalive", "uds_floor"),
+        ("http_oneshot", "uds_connect_floor"),
+        ("mmi_get_inprocess", "uds_floor"),
+        ("mmi_get_host", "uds_floor"),
+    ] {
         let expected = figures[name]["median_us"].as_f64().unwrap() / figures[base]["median_us"].as_f64().unwrap();
         let ratio = figures[name]["ratio"].as_f64().unwrap();
         assert!((ratio - expected).abs() < 0.02, "{name}: {ratio} vs {expected}");

@@ -1,0 +1,152 @@
+//! Module scenarios: `MmiGet` in-process and through a module host, host memory, and binary sizes.
+//!
+//! They need the release build of the workspace (`cargo build --release --workspace`): the module host and the
+//! module libraries are looked up in [`Context::bin_dir`].
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use osconfig_mmi::loader::Library;
+use osconfig_mpi::MmiClient;
+use serde_json::json;
+
+use crate::scenarios::{measure, Context, Figure};
+
+/// The modules whose host memory and size are recorded.
+const MODULES: &[&str] = &["deviceinfo", "hostname", "commandrunner", "configuration"];
+const HOST: &str = "osconfig-modulehost";
+const CLIENT: &str = "osconfig-bench";
+
+/// `<dir>/lib<name>.so` as cargo names it, or `<dir>/<name>.so` as installed.
+fn module_path(ctx: &Context, name: &str) -> io::Result<PathBuf> {
+    let candidates = [ctx.bin_dir.join(format!("lib{name}.so")), ctx.bin_dir.join(format!("{name}.so"))];
+    let found = candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("module {name} not in {} (run cargo build --release --workspace)", ctx.bin_dir.display()),
+        )
+    })?;
+    std::path::absolute(found)
+}
+
+fn host_path(ctx: &Context) -> io::Result<PathBuf> {
+    let path = ctx.bin_dir.join(HOST);
+    if path.is_file() {
+        std::path::absolute(path)
+    } else {
+        Err(io::Error::new(io::ErrorKind::NotFound, format!("{HOST} not in {}", ctx.bin_dir.display())))
+    }
+}
+
+/// A module host process on a socket in a private directory; stopped and cleaned up on drop.
+struct Host {
+    child: Child,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Host {
+    fn start(ctx: &Context, module: &str) -> io::Result<Host> {
+        let dir = std::env::temp_dir().join(format!("osconfig-bench-host-{}-{module}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root"))?;
+        let socket = dir.join("run/module.sock");
+        let child = Command::new(host_path(ctx)?)
+            .arg("--module")
+            .arg(module_path(ctx, module)?)
+            .arg("--socket")
+            .arg(&socket)
+            .env("OSCONFIG_ROOT", dir.join("root"))
+            .env("OSCONFIG_LOG_LEVEL", "error")
+            .stdin(Stdio::null())
+            .spawn()?;
+        let mut host = Host { child, dir, socket };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&host.socket).is_err() {
+            if let Some(status) = host.child.try_wait()? {
+                return Err(io::Error::other(format!("{HOST} exited: {status}")));
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{HOST} did not start")));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(host)
+    }
+
+    fn rss_kib(&self) -> io::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| io::Error::other("no VmRSS"))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn mmi_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// `MmiGet(DeviceInfo, osName)` through the loader, in this process.
+pub fn get_inprocess(ctx: &Context) -> io::Result<Figure> {
+    let library = Library::load(module_path(ctx, "deviceinfo")?).map_err(mmi_error)?;
+    let session = library.open(CLIENT, 0).map_err(|e| mmi_error(format!("{e:?}")))?;
+    let latency = measure(ctx.effort.kept, || {
+        session.get("DeviceInfo", "osName").map(drop).map_err(|e| mmi_error(format!("{e:?}")))
+    })?;
+    drop(session);
+    library.unload().map_err(mmi_error)?;
+    Ok(Figure::Latency(latency))
+}
+
+/// `MmiGet(DeviceInfo, osName)` through a module host, over a kept-alive connection.
+pub fn get_via_host(ctx: &Context) -> io::Result<Figure> {
+    let host = Host::start(ctx, "deviceinfo")?;
+    let mut client = MmiClient::new(&host.socket);
+    let session = client.open(CLIENT, 0).map_err(mmi_error)?;
+    let latency =
+        measure(ctx.effort.kept, || client.get(&session, "DeviceInfo", "osName").map(drop).map_err(mmi_error))?;
+    Ok(Figure::Latency(latency))
+}
+
+/// Resident memory of a module host per module, after GetInfo, MmiOpen and one MmiGet of a reported object.
+pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
+    let first_reported = |module: &str| match module {
+        "deviceinfo" => ("DeviceInfo", "osName"),
+        "hostname" => ("HostName", "name"),
+        "commandrunner" => ("CommandRunner", "commandStatus"),
+        _ => ("Configuration", "modelVersion"),
+    };
+    let mut values = Vec::new();
+    for module in MODULES {
+        let host = Host::start(ctx, module)?;
+        let mut client = MmiClient::new(&host.socket);
+        client.get_info(CLIENT).map_err(mmi_error)?;
+        let session = client.open(CLIENT, 0).map_err(mmi_error)?;
+        let (component, object) = first_reported(module);
+        client.get(&session, component, object).map_err(mmi_error)?;
+        values.push((format!("{module}_rss_kib"), json!(host.rss_kib()?)));
+    }
+    Ok(Figure::Values(values))
+}
+
+/// Sizes in bytes of the (stripped, release) module host and module libraries.
+pub fn sizes(ctx: &Context) -> io::Result<Figure> {
+    let size = |path: &Path| std::fs::metadata(path).map(|m| m.len());
+    let mut values = vec![(format!("{HOST}_bytes"), json!(size(&host_path(ctx)?)?))];
+    for module in MODULES {
+        values.push((format!("{module}_so_bytes"), json!(size(&module_path(ctx, module)?)?)));
+    }
+    Ok(Figure::Values(values))
+}
