@@ -70,7 +70,7 @@ use osconfig_mmi::loader::Library;
 use crate::args::Options;
 use crate::error::HostError;
 use crate::module_thread::ModuleThread;
-use crate::privileges::{Account, PrivilegeError};
+use crate::privileges::{Account, HandedOverSocket, PrivilegeError};
 
 pub use crate::error::HostError as Error;
 
@@ -104,8 +104,10 @@ pub fn run(options: &Options) -> Result<(), HostError> {
         .map_err(|source| HostError::Socket { path: options.socket.clone(), source })?
         .with_server_header("OSConfig");
 
+    // Declared after `server`, so dropped before it: removes the chown-ed socket file on every way out.
+    let mut _handed_over = None;
     if let Some(account) = account {
-        privileges::hand_over(&options.socket, account).map_err(HostError::Privileges)?;
+        _handed_over = Some(HandedOverSocket::new(&options.socket, account).map_err(HostError::Privileges)?);
         if let (true, Some(parent)) = (creates_parent, &parent) {
             privileges::hand_over(parent, account).map_err(HostError::Privileges)?;
         }

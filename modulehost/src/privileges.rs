@@ -107,6 +107,43 @@ pub fn account(uid: u32) -> Account {
     }
 }
 
+/// A socket file chown-ed to the module's account; removed on drop if it is still that file.
+///
+/// `chown` changes the file's ctime, so `osconfig_http`'s own clean-up (which identifies its file by device,
+/// inode and ctime) no longer recognises it: this guard takes over, with the identity taken after the `chown`.
+#[derive(Debug)]
+pub struct HandedOverSocket {
+    path: PathBuf,
+    identity: (u64, u64, i64, i64),
+}
+
+fn identity(meta: &std::fs::Metadata) -> (u64, u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+}
+
+impl HandedOverSocket {
+    /// Chowns the socket at `path` to `account` and guards it.
+    pub fn new(path: &Path, account: Account) -> Result<HandedOverSocket, PrivilegeError> {
+        hand_over(path, account)?;
+        let meta = std::fs::symlink_metadata(path)
+            .map_err(|source| PrivilegeError::Chown { path: path.to_path_buf(), source })?;
+        Ok(HandedOverSocket { path: path.to_path_buf(), identity: identity(&meta) })
+    }
+}
+
+impl Drop for HandedOverSocket {
+    fn drop(&mut self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if identity(&meta) == self.identity {
+                if let Err(e) = std::fs::remove_file(&self.path) {
+                    log::warn!("cannot remove socket {}: {e}", self.path.display());
+                }
+            }
+        }
+    }
+}
+
 /// `chown` a path to the account (without following a symlink).
 pub fn hand_over(path: &Path, account: Account) -> Result<(), PrivilegeError> {
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| PrivilegeError::Chown {
