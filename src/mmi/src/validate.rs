@@ -87,6 +87,16 @@ pub fn field<'a>(obj: &'a Map<String, Value>, key: &str, what: &str) -> Result<&
     })
 }
 
+/// `Ok` when `component` is the one this module serves; otherwise logs the unknown component and returns `EINVAL`.
+pub fn component(component: &str, served: &str) -> Result<(), Errno> {
+    if component == served {
+        Ok(())
+    } else {
+        log::error!("unknown component '{component}' (this module serves '{served}')");
+        Err(Errno::EINVAL)
+    }
+}
+
 /// Log `"unknown object <component>.<object>"` and return `EINVAL`: the usual answer for a name the module does
 /// not serve.
 pub fn unknown_object(component: &str, object: &str) -> Errno {
@@ -98,6 +108,13 @@ pub fn unknown_object(component: &str, object: &str) -> Errno {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn test_component_accepts_only_the_served_one() {
+        assert_eq!(component("HostName", "HostName"), Ok(()));
+        assert_eq!(component("hostname", "HostName"), Err(Errno::EINVAL));
+        assert_eq!(component("", "HostName"), Err(Errno::EINVAL));
+    }
 
     #[test]
     fn test_as_str_accepts_and_rejects() {

@@ -89,7 +89,7 @@ impl Module for Configuration {
     }
 
     fn set(&mut self, component: &str, object: &str, payload: &Value) -> Result<(), Errno> {
-        check_component(component)?;
+        osconfig_mmi::validate::component(component, COMPONENT)?;
         let change = Change::parse(object, payload)?.ok_or_else(|| validate::unknown_object(component, object))?;
         let path = osconfig_storage::under_root(CONFIG_FILE);
         // Sessions run concurrently: serialize the read-modify-write so no session's edit is lost.
@@ -105,7 +105,7 @@ impl Module for Configuration {
     }
 
     fn get(&mut self, component: &str, object: &str) -> Result<Value, Errno> {
-        check_component(component)?;
+        osconfig_mmi::validate::component(component, COMPONENT)?;
         let path = osconfig_storage::under_root(CONFIG_FILE);
         let config = file::load(&path).map_err(|e| fail(e, &path))?.unwrap_or_default();
         settings::reported(&config, object).ok_or_else(|| validate::unknown_object(component, object))
@@ -113,15 +113,6 @@ impl Module for Configuration {
 
     fn close(self) {
         log::info!("close for '{}'", self.client);
-    }
-}
-
-fn check_component(component: &str) -> Result<(), Errno> {
-    if component == COMPONENT {
-        Ok(())
-    } else {
-        log::error!("unknown component '{component}' (this module serves '{COMPONENT}')");
-        Err(Errno::EINVAL)
     }
 }
 

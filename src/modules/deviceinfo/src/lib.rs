@@ -88,10 +88,7 @@ impl Module for DeviceInfo {
     }
 
     fn get(&mut self, component: &str, object: &str) -> Result<Value, Errno> {
-        if component != COMPONENT {
-            log::error!("unknown component '{component}' (this module serves '{COMPONENT}')");
-            return Err(Errno::EINVAL);
-        }
+        validate::component(component, COMPONENT)?;
         report::object_value(object, &osconfig_storage::under_root)
             .ok_or_else(|| validate::unknown_object(component, object))
     }

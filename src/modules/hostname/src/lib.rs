@@ -74,7 +74,7 @@ impl Module for HostName {
     }
 
     fn set(&mut self, component: &str, object: &str, payload: &Value) -> Result<(), Errno> {
-        check_component(component)?;
+        osconfig_mmi::validate::component(component, COMPONENT)?;
         let what = format!("{component}.{object}");
         match object {
             "desiredName" => set_name(osconfig_mmi::validate::as_str(payload, &what)?, &what)?,
@@ -85,7 +85,7 @@ impl Module for HostName {
     }
 
     fn get(&mut self, component: &str, object: &str) -> Result<Value, Errno> {
-        check_component(component)?;
+        osconfig_mmi::validate::component(component, COMPONENT)?;
         match object {
             "name" => Ok(json!(current_name()?)),
             "hosts" => {
@@ -140,15 +140,6 @@ fn write(path: &Path, text: &str, what: &str) -> Result<(), Errno> {
 
 fn read(path: &Path) -> Result<String, Errno> {
     files::read_text(path).map_err(|e| io_error(&path.display().to_string(), e))
-}
-
-fn check_component(component: &str) -> Result<(), Errno> {
-    if component == COMPONENT {
-        Ok(())
-    } else {
-        log::error!("unknown component '{component}' (this module serves '{COMPONENT}')");
-        Err(Errno::EINVAL)
-    }
 }
 
 fn invalid(what: &str, reason: &str) -> Errno {
