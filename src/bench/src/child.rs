@@ -24,6 +24,8 @@ pub enum Role {
     ConnectFloor,
     /// The HTTP layer answering every request with [`HTTP_ANSWER`].
     Http,
+    /// Bind the socket and do nothing: the memory of an idle process, the baseline of memory figures.
+    Idle,
 }
 
 impl Role {
@@ -33,12 +35,13 @@ impl Role {
             Role::Floor => "--serve-floor",
             Role::ConnectFloor => "--serve-connect-floor",
             Role::Http => "--serve-http",
+            Role::Idle => "--serve-idle",
         }
     }
 
     /// The role a hidden argument names.
     pub fn from_flag(flag: &str) -> Option<Role> {
-        [Role::Floor, Role::ConnectFloor, Role::Http].into_iter().find(|r| r.flag() == flag)
+        [Role::Floor, Role::ConnectFloor, Role::Http, Role::Idle].into_iter().find(|r| r.flag() == flag)
     }
 
     /// Serves forever on `socket` (the parent kills the process).
@@ -46,6 +49,12 @@ impl Role {
         match self {
             Role::Floor => serve_floor(UnixListener::bind(socket)?, true),
             Role::ConnectFloor => serve_floor(UnixListener::bind(socket)?, false),
+            Role::Idle => {
+                let _listener = UnixListener::bind(socket)?;
+                loop {
+                    std::thread::park();
+                }
+            }
             Role::Http => {
                 let server = Server::bind(socket, SocketOptions::default())?.with_server_header("OSConfig");
                 server.run(|_request: Request, responder: Responder| responder.respond(Response::ok(HTTP_ANSWER)))
@@ -98,6 +107,11 @@ impl ChildServer {
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(server)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The socket the child serves on.

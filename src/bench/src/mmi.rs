@@ -12,6 +12,7 @@ use osconfig_mmi::loader::Library;
 use osconfig_mpi::MmiClient;
 use serde_json::json;
 
+use crate::child::{ChildServer, Role};
 use crate::scenarios::{measure, Context, Figure};
 
 /// The modules whose host memory and size are recorded.
@@ -75,15 +76,19 @@ impl Host {
         }
         Ok(host)
     }
+}
 
-    fn rss_kib(&self) -> io::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+/// Resident memory of a process in KiB: `(VmRSS, RssAnon)`; the second is its private memory (heap, stacks).
+pub fn memory_kib(pid: u32) -> io::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| {
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| io::Error::other("no VmRSS"))
-    }
+            .ok_or_else(|| io::Error::other(format!("no {name} in /proc/{pid}/status")))
+    };
+    Ok((field("VmRSS:")?, field("RssAnon:")?))
 }
 
 impl Drop for Host {
@@ -120,15 +125,22 @@ pub fn get_via_host(ctx: &Context) -> io::Result<Figure> {
     Ok(Figure::Latency(latency))
 }
 
-/// Resident memory of a module host per module, after GetInfo, MmiOpen and one MmiGet of a reported object.
+/// Resident memory of a module host per module, after GetInfo, MmiOpen and one MmiGet of a reported object, with
+/// the baseline measured in the same run: an idle process (this program, bound to a socket, doing nothing). On
+/// glibc an idle process is already about 2 MiB resident, nearly all of it shared library pages; `*_over_idle_kib`
+/// is what the host and its module add, `*_anon_kib` their private memory.
 pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
+    let idle = ChildServer::start(Role::Idle)?;
+    let (idle_rss, idle_anon) = memory_kib(idle.pid())?;
+    drop(idle);
     let first_reported = |module: &str| match module {
         "deviceinfo" => ("DeviceInfo", "osName"),
         "hostname" => ("HostName", "name"),
         "commandrunner" => ("CommandRunner", "commandStatus"),
         _ => ("Configuration", "modelVersion"),
     };
-    let mut values = Vec::new();
+    let mut values =
+        vec![("idle_rss_kib".to_string(), json!(idle_rss)), ("idle_anon_kib".to_string(), json!(idle_anon))];
     for module in MODULES {
         let host = Host::start(ctx, module)?;
         let mut client = MmiClient::new(&host.socket);
@@ -136,7 +148,10 @@ pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
         let session = client.open(CLIENT, 0).map_err(mmi_error)?;
         let (component, object) = first_reported(module);
         client.get(&session, component, object).map_err(mmi_error)?;
-        values.push((format!("{module}_rss_kib"), json!(host.rss_kib()?)));
+        let (rss, anon) = memory_kib(host.child.id())?;
+        values.push((format!("{module}_rss_kib"), json!(rss)));
+        values.push((format!("{module}_anon_kib"), json!(anon)));
+        values.push((format!("{module}_rss_over_idle_kib"), json!(rss.saturating_sub(idle_rss))));
     }
     Ok(Figure::Values(values))
 }
