@@ -34,7 +34,7 @@ exit codes:
   3  the module failed to load or its MmiGetInfo is invalid
   4  the socket could not be created
   5  the privilege drop (--user) failed
-  6  stopped, but a module call was still running (sessions not closed, module not unloaded)
+  6  stopped while a module call (or the module's loading) was still running; sessions not closed
 ";
 
 /// What the command line asks for.

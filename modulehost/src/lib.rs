@@ -14,13 +14,14 @@
 //!    host created it) to the uid and its primary group, then drops to them for good: `setgroups([])`, `setgid`,
 //!    `setuid`, and checks that `setuid(0)` now fails (any failure: exit 5). Without root, `--user` must name the
 //!    current uid.
-//! 4. Loads the module with `osconfig_mmi::loader` (absolute path, all six symbols) and checks its `MmiGetInfo`
-//!    (exit 3 with the reason on stderr).
-//! 5. Starts the module thread ([`module_thread`]: the only thread that calls the module, see there why) and a
-//!    signal thread, then runs the `osconfig_http` server loop; routing is in [`routes`].
+//! 4. Starts the signal thread, then loads the module with `osconfig_mmi::loader` (absolute path, all six
+//!    symbols) and checks its `MmiGetInfo` (exit 3 with the reason on stderr).
+//! 5. Starts the module thread ([`module_thread`]: the only thread that calls the module, see there why), then
+//!    runs the `osconfig_http` server loop; routing is in [`routes`]. (The signal thread starts before step 4.)
 //! 6. On SIGTERM/SIGINT: stops the loop (the socket file is removed), drops queued calls, lets the running call
 //!    finish, closes every session (`MmiClose`), unloads the module, exit 0. If a module call is still running after
-//!    [`STOP_TIMEOUT`], exits 6 without waiting for it.
+//!    [`STOP_TIMEOUT`], exits 6 without waiting for it; if the module hangs before the loop runs (in `dlopen` or
+//!    the first `MmiGetInfo`), the signal thread exits 6 after [`STOP_GRACE`].
 //!
 //! ## Sessions
 //! `MmiOpen` answers a random id (16 bytes from `getrandom(2)` as `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`); at most
@@ -77,6 +78,10 @@ pub use crate::error::HostError as Error;
 /// How long a stopping host waits for a running module call before exiting with code 6.
 pub const STOP_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long after SIGTERM/SIGINT the signal thread lets the host stop on its own before it exits the process
+/// itself (code 6): covers a module stuck while loading, before the loop and [`STOP_TIMEOUT`] apply.
+pub const STOP_GRACE: Duration = Duration::from_millis(900);
+
 /// The account to switch to, if any: `--user` other than 0 (and other than the current uid when not root).
 fn target_account(options: &Options) -> Result<Option<Account>, PrivilegeError> {
     let uid = match options.user {
@@ -114,6 +119,18 @@ pub fn run(options: &Options) -> Result<(), HostError> {
         privileges::drop_to(account).map_err(HostError::Privileges)?;
     }
 
+    // The signal thread starts before any module code runs, so a module that hangs while loading or in its first
+    // MmiGetInfo cannot make the host ignore SIGTERM: if the host has not stopped STOP_GRACE after the signal
+    // (the loop not yet running, or the main thread stuck), the signal thread ends the process with exit code 6.
+    let handle = server.handle();
+    signals::on_termination(signals, move || {
+        handle.shutdown();
+        std::thread::sleep(STOP_GRACE);
+        log::error!("still running {} ms after the stop signal; exiting", STOP_GRACE.as_millis());
+        std::process::exit(error::EXIT_STOP_TIMEOUT);
+    })
+    .map_err(HostError::Serve)?;
+
     let library = Library::load(&options.module).map_err(HostError::Module)?;
     let info = library.get_info(&options.client_name).map_err(HostError::Module)?;
     let (major, minor, patch, tweak) = info.version();
@@ -127,8 +144,6 @@ pub fn run(options: &Options) -> Result<(), HostError> {
     );
 
     let module = ModuleThread::start(library).map_err(HostError::Serve)?;
-    let handle = server.handle();
-    signals::on_termination(signals, move || handle.shutdown()).map_err(HostError::Serve)?;
     let link = module.link();
     log::info!("serving the MMI on {}", options.socket.display());
     let served = server.run(move |request, responder| routes::route(request, responder, &link));

@@ -143,6 +143,20 @@ fn test_hung_module_call_loop_still_answers_and_stop_exits_6() {
     assert!(hung.join().unwrap().is_err());
 }
 
+#[test]
+fn test_module_hanging_at_start_still_stops_on_sigterm() {
+    let dir = common::temp_dir("hang-at-start");
+    let module = common::broken_module("INFO_HANG", &dir, "info_hang.so");
+    // The socket is bound before the module loads, so the host looks ready while MmiGetInfo hangs.
+    let mut host = Host::start_with(&module, HostOptions::default());
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, took) = host.stop(libc::SIGTERM, Duration::from_secs(5));
+    assert_eq!(status.code(), Some(6), "{}", host.stderr());
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(host.stderr().contains("after the stop signal"), "{}", host.stderr());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A copy of the fixture that any user can read, in a directory any user can enter.
 fn world_readable_fixture(dir: &Path) -> std::path::PathBuf {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();

@@ -2,10 +2,12 @@
  *   -DOMIT_FREE   does not export MmiFree
  *   -DINFO_ERRNO  MmiGetInfo fails with EIO
  *   -DINFO_BAD    MmiGetInfo answers JSON without Components
+ *   -DINFO_HANG   MmiGetInfo never returns
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int MmiGetInfo(const char* clientName, char** payload, int* payloadSizeBytes);
 void* MmiOpen(const char* clientName, const unsigned int maxPayloadSizeBytes);
@@ -30,6 +32,9 @@ int MmiGetInfo(const char* clientName, char** payload, int* payloadSizeBytes) {
     (void)clientName;
     *payload = NULL;
     *payloadSizeBytes = 0;
+#ifdef INFO_HANG
+    for (;;) sleep(3600);
+#endif
 #ifdef INFO_ERRNO
     return EIO;
 #else
