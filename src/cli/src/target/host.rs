@@ -1,0 +1,289 @@
+//! The module host backend: each `LoadModule` starts `osconfig-modulehost --module <so> --socket <dir>/m.sock` and
+//! talks to it with [`osconfig_mpi::MmiClient`] (MMI REST over the Unix socket).
+//!
+//! - The socket lives in a fresh private directory under the system temp dir (mode 0700), removed at unload.
+//! - Loading waits up to [`STARTUP_TIMEOUT`] for the socket to appear; a host that exits first is reported with
+//!   its exit status. Then `MmiGetInfo` (validated like the in-process loader does) and `MmiOpen(client, 0)`.
+//! - Unloading sends `MmiClose`, then SIGTERM, and waits up to [`STOP_TIMEOUT`] for the host to exit (exit code 0
+//!   or death by SIGTERM count as a clean stop); after that it is killed (SIGKILL) and the unload fails.
+//! - A payload that is not JSON cannot travel through the REST API (the request body is JSON): such a `Desired`
+//!   step gets `EINVAL` (22) without a request, which is what a module built on the SDK answers in-process.
+//! - A crash of the module ends its host: the failing call, and every later one, is reported with the host's exit
+//!   status (for example "killed by signal 6").
+
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use osconfig_mmi::{Errno, ModuleInfo};
+use osconfig_mpi::{MmiCallError, MmiClient};
+
+use crate::target::{error_chain, Backend, Target, TargetError, CLIENT_NAME};
+
+/// How long a new host may take to create its socket.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a host may take to exit after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The socket file name inside the host's private directory.
+pub const SOCKET_NAME: &str = "m.sock";
+
+/// Starts one module host per loaded module.
+#[derive(Debug)]
+pub struct Host {
+    program: PathBuf,
+    call_timeout: Duration,
+}
+
+impl Host {
+    /// A backend running `program` (the `osconfig-modulehost` executable); each call waits at most `call_timeout`.
+    pub fn new(program: impl Into<PathBuf>, call_timeout: Duration) -> Host {
+        Host { program: program.into(), call_timeout }
+    }
+}
+
+impl Backend for Host {
+    fn load(&mut self, path: &Path) -> Result<Box<dyn Target>, TargetError> {
+        let dir = private_dir().map_err(|e| TargetError::Load(format!("cannot create a socket directory: {e}")))?;
+        let socket = dir.join(SOCKET_NAME);
+        let child = Command::new(&self.program)
+            .arg("--module")
+            .arg(path)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(TargetError::Load(format!("cannot start {}: {e}", self.program.display())));
+            }
+        };
+        let mut process = HostProcess { child: Some(child), dir };
+        process.wait_for_socket(&socket)?;
+        let mut client = MmiClient::new(&socket).with_timeout(self.call_timeout);
+        let info = client.get_info(CLIENT_NAME).map_err(|e| process.failure("MmiGetInfo", &e))?;
+        let info = ModuleInfo::from_json(&info)
+            .map_err(|e| TargetError::Load(format!("MmiGetInfo returned invalid module info: {}", error_chain(&e))))?;
+        let session = client.open(CLIENT_NAME, 0).map_err(|e| match e {
+            MmiCallError::Module(errno) => TargetError::Load(format!("MmiOpen failed: {}", Errno(errno))),
+            other => process.failure("MmiOpen", &other),
+        })?;
+        Ok(Box::new(HostTarget { process, client, session, info }))
+    }
+}
+
+/// A new private directory for one host's socket.
+fn private_dir() -> std::io::Result<PathBuf> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("osconfigctl-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+/// How a process ended, for messages.
+fn exit_text(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+/// The host process and its socket directory; killed and removed on drop if not stopped before.
+#[derive(Debug)]
+struct HostProcess {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl HostProcess {
+    fn wait_for_socket(&mut self, socket: &Path) -> Result<(), TargetError> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            // The file appears at bind(); connecting proves the host also listens.
+            if socket.exists() && std::os::unix::net::UnixStream::connect(socket).is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self.exited() {
+                return Err(TargetError::Load(format!(
+                    "the module host ended ({}) before listening",
+                    exit_text(status)
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(TargetError::Load(format!(
+                    "the module host did not create {} within {} s",
+                    socket.display(),
+                    STARTUP_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The exit status if the host has ended.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// A failed call as a target error, naming the host's exit status when it has ended.
+    fn failure(&mut self, call: &str, e: &MmiCallError) -> TargetError {
+        // A crashing host may need a moment to be reaped after its socket closed.
+        let mut status = self.exited();
+        if status.is_none() && matches!(e, MmiCallError::Transport(_)) {
+            std::thread::sleep(Duration::from_millis(100));
+            status = self.exited();
+        }
+        match status {
+            Some(status) => {
+                TargetError::Host(format!("{call}: {}; the module host ended ({})", error_chain(e), exit_text(status)))
+            }
+            None => TargetError::Host(format!("{call}: {}", error_chain(e))),
+        }
+    }
+
+    /// SIGTERM, wait, SIGKILL after [`STOP_TIMEOUT`]; removes the socket directory.
+    fn stop(&mut self) -> Result<(), TargetError> {
+        let result = match self.child.take() {
+            None => Ok(()),
+            Some(mut child) => stop_child(&mut child),
+        };
+        let _ = std::fs::remove_dir_all(&self.dir);
+        result
+    }
+}
+
+fn stop_child(child: &mut Child) -> Result<(), TargetError> {
+    if let Ok(Some(status)) = child.try_wait() {
+        return Err(TargetError::Host(format!("the module host had already ended ({})", exit_text(status))));
+    }
+    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(TargetError::Host("the module host pid does not fit pid_t".to_string()));
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, not yet reaped (try_wait above
+    // returned None), so the pid cannot have been reused.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() || status.signal() == Some(libc::SIGTERM) => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(TargetError::Host(format!(
+                    "the module host ended with {} after SIGTERM",
+                    exit_text(status)
+                )))
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(TargetError::Host(format!(
+                    "the module host did not stop within {} s of SIGTERM (killed)",
+                    STOP_TIMEOUT.as_secs()
+                )));
+            }
+        }
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A module running in its own host, with one open session.
+#[derive(Debug)]
+struct HostTarget {
+    process: HostProcess,
+    client: MmiClient,
+    session: String,
+    info: ModuleInfo,
+}
+
+impl HostTarget {
+    fn map(&mut self, call: &str, e: MmiCallError) -> TargetError {
+        match e {
+            MmiCallError::Module(errno) => TargetError::Module(Errno(errno)),
+            other => self.process.failure(call, &other),
+        }
+    }
+}
+
+impl Target for HostTarget {
+    fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    fn location(&self) -> String {
+        match &self.process.child {
+            Some(child) => format!("module host pid {}", child.id()),
+            None => "module host (stopped)".to_string(),
+        }
+    }
+
+    fn get(&mut self, component: &str, object: &str) -> Result<Vec<u8>, TargetError> {
+        let session = self.session.clone();
+        self.client.get(&session, component, object).map_err(|e| self.map("MmiGet", e))
+    }
+
+    fn set(&mut self, component: &str, object: &str, payload: &[u8]) -> Result<(), TargetError> {
+        if serde_json::from_slice::<serde_json::Value>(payload).is_err() {
+            return Err(TargetError::Module(Errno::EINVAL));
+        }
+        let session = self.session.clone();
+        self.client.set(&session, component, object, payload).map_err(|e| self.map("MmiSet", e))
+    }
+
+    fn unload(mut self: Box<Self>) -> Result<(), TargetError> {
+        let session = self.session.clone();
+        let closed = self.client.close(&session).map_err(|e| self.map("MmiClose", e));
+        let stopped = self.process.stop();
+        closed.and(stopped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_load_with_missing_program_fails_cleanly() {
+        let mut host = Host::new("/nonexistent/osconfig-modulehost", Duration::from_secs(5));
+        let err = host.load(Path::new("/nonexistent/x.so")).err().expect("must fail");
+        assert!(err.to_string().contains("cannot start /nonexistent/osconfig-modulehost"), "{err}");
+    }
+
+    #[test]
+    fn test_load_with_host_that_exits_reports_status() {
+        // `false` ignores its arguments and exits 1 without creating the socket.
+        let Some(false_bin) = ["/bin/false", "/usr/bin/false"].into_iter().find(|p| Path::new(p).exists()) else {
+            return;
+        };
+        let mut host = Host::new(false_bin, Duration::from_secs(5));
+        let err = host.load(Path::new("/nonexistent/x.so")).err().expect("must fail");
+        assert!(err.to_string().contains("ended (exit code 1) before listening"), "{err}");
+    }
+
+    #[test]
+    fn test_stop_child_sigterm_then_clean() {
+        let mut child = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+        assert!(stop_child(&mut child).is_ok());
+        let mut child = Command::new("/bin/sh").arg("-c").arg("trap '' TERM; exec sleep 30").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let err = stop_child(&mut child).unwrap_err();
+        assert!(err.to_string().contains("did not stop"), "{err}");
+    }
+}
