@@ -36,6 +36,14 @@
 //! - With `--user` and a socket directory the host did not create (and cannot write once unprivileged), the socket
 //!   file stays after exit; the next host removes it as stale.
 //!
+//! ## Tests
+//! `cargo test -p osconfig-modulehost` starts real host processes (`tests/api.rs`: the REST API on the fixture
+//! module; `tests/lifecycle.rs`: command line, exit codes, signals, crash, hangs, `--user`; `tests/modules.rs`:
+//! DeviceInfo, HostName and CommandRunner under a temporary `OSCONFIG_ROOT`). They need `cc` (for deliberately
+//! broken C modules) and find the module `.so` files as `tests/common/mod.rs` explains (building them with a nested
+//! `cargo build` in a private target dir when this test run did not). The `--user` tests need root and skip
+//! themselves otherwise.
+//!
 //! ```no_run
 //! use osconfig_modulehost::{args::Options, run};
 //! let options = Options {

@@ -155,6 +155,12 @@ mod tests {
     }
 
     #[test]
+    fn test_parse_repeated_key_keeps_last_and_ignores_unknown() {
+        let f = Fields::parse(br#"{"a":"first","a":"second","unknown":[1]}"#).unwrap();
+        assert_eq!(f.string("a").unwrap(), "second");
+    }
+
+    #[test]
     fn test_raw_value_keeps_exact_bytes() {
         let f = Fields::parse(br#"{"Payload": {"b" : 1.50, "a":[ ]} }"#).unwrap();
         assert_eq!(f.raw_value("Payload").unwrap().get(), r#"{"b" : 1.50, "a":[ ]}"#);
