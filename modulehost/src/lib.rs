@@ -81,7 +81,6 @@ use crate::error::HostError;
 use crate::module_thread::ModuleThread;
 use crate::privileges::{Account, HandedOverSocket, PrivilegeError};
 
-
 /// How long a stopping host waits for a running module call before exiting with code 6.
 pub const STOP_TIMEOUT: Duration = Duration::from_millis(500);
 
