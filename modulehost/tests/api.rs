@@ -202,3 +202,28 @@ fn test_session_limit() {
     let again = client.open("many", 0).unwrap();
     assert_eq!(value(&client.get(&again, "Fixture", "sessions").unwrap()), json!(max));
 }
+
+#[test]
+fn test_concurrent_clients_are_served_one_call_at_a_time() {
+    let host = Host::start("fixture");
+    let workers: Vec<_> = (0..4)
+        .map(|n| {
+            let mut client = host.client();
+            std::thread::spawn(move || {
+                let session = client.open(&format!("client-{n}"), 0).unwrap();
+                for i in 0..50 {
+                    let payload = json!({"client": n, "i": i}).to_string();
+                    client.set(&session, "Fixture", "echo", payload.as_bytes()).unwrap();
+                    assert_eq!(value(&client.get(&session, "Fixture", "echo").unwrap()), json!({"client": n, "i": i}));
+                }
+                client.close(&session).unwrap();
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let mut client = host.client();
+    let last = client.open("last", 0).unwrap();
+    assert_eq!(value(&client.get(&last, "Fixture", "sessions").unwrap()), json!(1));
+}

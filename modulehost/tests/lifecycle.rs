@@ -111,6 +111,36 @@ fn test_sigterm_closes_sessions_and_exits_0_within_a_second() {
 }
 
 #[test]
+fn test_restart_after_kill_replaces_stale_socket() {
+    let mut first = Host::start("fixture");
+    first.signal(libc::SIGKILL);
+    first.wait_exit(Duration::from_secs(5));
+    assert!(first.socket.exists(), "a killed host leaves its socket file");
+    let module = common::module_so("fixture");
+    let mut second = std::process::Command::new(common::host_bin())
+        .arg("--module")
+        .arg(&module)
+        .arg("--socket")
+        .arg(&first.socket)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut client = first.client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let info = loop {
+        match client.get_info("restart") {
+            Ok(info) => break info,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "second host never answered: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(String::from_utf8_lossy(&info).contains("\"Fixture\""));
+    // SAFETY: kill with the live child's pid.
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    assert_eq!(common::wait_timeout(&mut second, Duration::from_secs(5)).unwrap().code(), Some(0));
+}
+
+#[test]
 fn test_crash_kills_only_the_host() {
     let mut host = Host::start("fixture");
     let mut client = host.client();
