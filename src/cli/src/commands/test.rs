@@ -11,7 +11,7 @@ use crate::recipe::run::{Runner, DEFAULT_MODULE_DIR};
 use crate::recipe::step::StepKind;
 use crate::target::host::Host;
 use crate::target::inprocess::InProcess;
-use crate::target::{error_chain, Backend};
+use crate::target::Backend;
 
 /// Default `--call-timeout`: how long one module call may take.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -193,7 +193,7 @@ pub fn run<W: Write>(args: &TestArgs, report: &mut Reporter<W>) -> Result<Tally,
             }
             Err(e) => {
                 report.recipe_start(&name, 0);
-                report.recipe_error(&error_chain(&e));
+                report.recipe_error(&e.to_string());
                 Tally { failed: 1, ..Tally::default() }
             }
         };
@@ -224,7 +224,7 @@ pub fn check<W: Write>(recipes: &[PathBuf], report: &mut Reporter<W>) -> Tally {
             }
             Err(e) => {
                 report.recipe_start(&name, 0);
-                report.recipe_error(&error_chain(&e));
+                report.recipe_error(&e.to_string());
                 tally.failed += 1;
             }
         }

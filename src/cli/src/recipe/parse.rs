@@ -18,7 +18,8 @@ pub struct Recipe {
     pub steps: Vec<Step>,
 }
 
-/// Why a recipe file cannot be used at all. Every variant names the file; positions are 1-based.
+/// Why a recipe file cannot be used at all. Every variant names the file; positions are 1-based. The `Display`
+/// text is complete (it includes the cause's message): print it rather than the whole `source()` chain.
 #[derive(Debug)]
 pub enum ParseError {
     /// The file cannot be read.
@@ -54,7 +55,7 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Read { path, .. } => write!(f, "{}: cannot read the recipe", path.display()),
+            ParseError::Read { path, source } => write!(f, "{}: cannot read the recipe: {source}", path.display()),
             ParseError::Comment { path, source } => {
                 write!(f, "{}:{}:{}: unterminated /* comment", path.display(), source.line, source.column)
             }
