@@ -196,6 +196,33 @@ fn test_hanging_module_in_process_times_out() {
 }
 
 #[test]
+fn test_hanging_module_through_host_times_out_and_host_is_stopped() {
+    let host = modulehost();
+    let out = run_recipe(
+        r#"[
+  { "Action": "LoadModule", "Module": "fixture.so" },
+  { "ObjectType": "Desired", "ComponentName": "Fixture", "ObjectName": "hang", "Payload": 1, "ExpectedResult": 22 },
+  { "ObjectType": "Reported", "ComponentName": "SampleComponent", "ObjectName": "reportedStringObject" },
+  { "Action": "UnloadModule" },
+  { "Action": "LoadModule", "Module": "fixture.so" },
+  { "ObjectType": "Reported", "ComponentName": "SampleComponent", "ObjectName": "reportedStringObject", "Payload": "" }
+]"#,
+        &[OsStr::new("--host"), host.as_os_str(), OsStr::new("--call-timeout"), OsStr::new("1")],
+    );
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.summary(), "3 passed, 3 failed, 0 skipped, 6 total", "{}", out.dump());
+    assert!(
+        out.stdout.contains("[ 2] FAIL Desired Fixture.hang (line 3): module host failure: MmiSet:"),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stdout.contains("[ 3] FAIL Reported SampleComponent.reportedStringObject (line 4): module host failure: not called: an earlier call failed"), "{}", out.dump());
+    // Unload stops the host even though the module never returned.
+    assert!(out.stdout.contains("[ 4] FAIL UnloadModule (line 5)"), "{}", out.dump());
+    assert!(out.stdout.contains("after SIGTERM"), "{}", out.dump());
+}
+
+#[test]
 fn test_usage_help_version() {
     let out = run(&[]);
     assert_eq!(out.code, 2);

@@ -121,6 +121,11 @@ impl<W: Write> Reporter<W> {
         self.line(&format!("  [{:>2}] {} {}{line}{sep}{text}", step.number, outcome.label(), step.describe()));
     }
 
+    /// The implicit unload at the end of a recipe, printed only when it failed.
+    pub fn end_of_recipe(&mut self, outcome: &Outcome) {
+        self.line(&format!("  [end] {} UnloadModule (end of recipe): {}", outcome.label(), outcome.text()));
+    }
+
     /// A recipe that failed as a whole (it could not be read or parsed).
     pub fn recipe_error(&mut self, error: &str) {
         self.line(&format!("  FAIL {error}"));

@@ -13,7 +13,8 @@
 //! - `RunCommand` runs `/bin/sh -c <command>` with the runner's environment; the exit code (128 + signal when
 //!   killed) must equal `ExpectedResult`. Its output is shown on failure (and always with `--verbose`).
 //! - When a step with `AbortOnFailure` fails, the rest of the recipe is skipped.
-//! - A module still loaded at the end of the recipe is unloaded (a failure there is printed as a warning).
+//! - A module still loaded at the end of the recipe is unloaded; when that fails, it is printed and counted as one
+//!   more failed step (`[end] FAIL`), so a module or host that cannot be stopped fails the run.
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -91,11 +92,9 @@ impl<'a> Runner<'a> {
         if let Some(loaded) = state.loaded.take() {
             report.detail(&format!("unloading {} at the end of the recipe", loaded.name));
             if let Err(e) = loaded.target.unload() {
-                report.note(&format!(
-                    "warning: unloading {} at the end of the recipe: {}",
-                    loaded.name,
-                    error_chain(&e)
-                ));
+                let outcome = Outcome::Failed(format!("unloading {}: {}", loaded.name, error_chain(&e)));
+                report.end_of_recipe(&outcome);
+                tally.add(&outcome);
             }
         }
         tally
@@ -286,7 +285,10 @@ mod tests {
             Ok(())
         }
         fn unload(self: Box<Self>) -> Result<(), TargetError> {
-            Ok(())
+            match self.values.get("C.stuck") {
+                Some(_) => Err(TargetError::Host("did not stop".into())),
+                None => Ok(()),
+            }
         }
     }
 
@@ -398,6 +400,21 @@ mod tests {
         ]"#);
         assert_eq!(tally, Tally { passed: 1, failed: 1, skipped: 0 }, "{out}");
         assert!(out.contains("did not answer within 1 s"), "{out}");
+    }
+
+    #[test]
+    fn test_run_failed_unload_at_end_counts_as_failure() {
+        let (tally, out) = run(r#"[
+            {"Action":"LoadModule","Module":"fake.so"},
+            {"ObjectType":"Desired","ComponentName":"C","ObjectName":"stuck","Payload":1}
+        ]"#);
+        assert_eq!(tally, Tally { passed: 2, failed: 1, skipped: 0 }, "{out}");
+        assert!(
+            out.contains(
+                "  [end] FAIL UnloadModule (end of recipe): unloading fake.so: module host failure: did not stop"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!   or death by SIGTERM count as a clean stop); after that it is killed (SIGKILL) and the unload fails.
 //! - A payload that is not JSON cannot travel through the REST API (the request body is JSON): such a `Desired`
 //!   step gets `EINVAL` (22) without a request, which is what a module built on the SDK answers in-process.
-//! - A crash of the module ends its host: the failing call, and every later one, is reported with the host's exit
-//!   status (for example "killed by signal 6").
+//! - A crash of the module ends its host: the failing call is reported with the host's exit status (for example
+//!   "killed by signal 6"). After a call that got no whole answer (crash, or no answer within the call timeout
+//!   because the module hangs), later calls fail at once without a request, and unloading only stops the host.
 
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
@@ -72,7 +73,7 @@ impl Backend for Host {
             MmiCallError::Module(errno) => TargetError::Load(format!("MmiOpen failed: {}", Errno(errno))),
             other => process.failure("MmiOpen", &other),
         })?;
-        Ok(Box::new(HostTarget { process, client, session, info }))
+        Ok(Box::new(HostTarget { process, client, session, info, broken: None }))
     }
 }
 
@@ -134,6 +135,11 @@ impl HostProcess {
 
     /// A failed call as a target error, naming the host's exit status when it has ended.
     fn failure(&mut self, call: &str, e: &MmiCallError) -> TargetError {
+        TargetError::Host(self.failure_text(call, e))
+    }
+
+    /// The text of [`HostProcess::failure`].
+    fn failure_text(&mut self, call: &str, e: &MmiCallError) -> String {
         // A crashing host may need a moment to be reaped after its socket closed.
         let mut status = self.exited();
         if status.is_none() && matches!(e, MmiCallError::Transport(_)) {
@@ -141,10 +147,8 @@ impl HostProcess {
             status = self.exited();
         }
         match status {
-            Some(status) => {
-                TargetError::Host(format!("{call}: {}; the module host ended ({})", error_chain(e), exit_text(status)))
-            }
-            None => TargetError::Host(format!("{call}: {}", error_chain(e))),
+            Some(status) => format!("{call}: {}; the module host ended ({})", error_chain(e), exit_text(status)),
+            None => format!("{call}: {}", error_chain(e)),
         }
     }
 
@@ -211,13 +215,29 @@ struct HostTarget {
     client: MmiClient,
     session: String,
     info: ModuleInfo,
+    /// Set when a call got no whole answer (the host died, or the module hangs): later calls fail at once.
+    broken: Option<String>,
 }
 
 impl HostTarget {
     fn map(&mut self, call: &str, e: MmiCallError) -> TargetError {
         match e {
             MmiCallError::Module(errno) => TargetError::Module(Errno(errno)),
-            other => self.process.failure(call, &other),
+            other => {
+                let why = self.process.failure_text(call, &other);
+                if matches!(other, MmiCallError::Transport(_)) {
+                    self.broken = Some(why.clone());
+                }
+                TargetError::Host(why)
+            }
+        }
+    }
+
+    /// Fails at once when an earlier call left the host unusable.
+    fn check_usable(&self) -> Result<(), TargetError> {
+        match &self.broken {
+            Some(why) => Err(TargetError::Host(format!("not called: an earlier call failed ({why})"))),
+            None => Ok(()),
         }
     }
 }
@@ -235,11 +255,13 @@ impl Target for HostTarget {
     }
 
     fn get(&mut self, component: &str, object: &str) -> Result<Vec<u8>, TargetError> {
+        self.check_usable()?;
         let session = self.session.clone();
         self.client.get(&session, component, object).map_err(|e| self.map("MmiGet", e))
     }
 
     fn set(&mut self, component: &str, object: &str, payload: &[u8]) -> Result<(), TargetError> {
+        self.check_usable()?;
         if serde_json::from_slice::<serde_json::Value>(payload).is_err() {
             return Err(TargetError::Module(Errno::EINVAL));
         }
@@ -248,10 +270,20 @@ impl Target for HostTarget {
     }
 
     fn unload(mut self: Box<Self>) -> Result<(), TargetError> {
-        let session = self.session.clone();
-        let closed = self.client.close(&session).map_err(|e| self.map("MmiClose", e));
+        // With a broken host there is nobody to send MmiClose to (that failure was reported already): just stop it.
+        let closed = match self.broken {
+            None => {
+                let session = self.session.clone();
+                self.client.close(&session).map_err(|e| self.map("MmiClose", e))
+            }
+            Some(_) => Ok(()),
+        };
         let stopped = self.process.stop();
-        closed.and(stopped)
+        match (closed, stopped) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+            (Err(closing), Err(stopping)) => Err(TargetError::Host(format!("{closing}; then {stopping}"))),
+        }
     }
 }
 
