@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! osconfigctl test <recipe.json>... [--bin <dir>] [--host <osconfig-modulehost>] [--root <dir>]
-//!                  [--call-timeout <secs>] [--check] [--verbose]
+//!                  [--call-timeout <secs>] [--command-timeout <secs>] [--check] [--verbose]
 //! osconfigctl --help | --version
 //! ```
 //!
@@ -63,8 +63,8 @@
 //!   `--call-timeout` and every later call to it fails.
 //! - Through a module host, a `Json` payload that is not valid JSON cannot be sent (the REST body is JSON): the
 //!   step gets `EINVAL` (22) locally, what the SDK answers in-process.
-//! - `RunCommand` output is collected whole; a command that leaves a background child holding its output open
-//!   blocks until that child exits.
+//! - `RunCommand` steps run in their own process group, killed after `--command-timeout` (default 600 s); output a
+//!   background child writes after the shell exited is not collected.
 #![deny(missing_docs)]
 
 pub mod commands;

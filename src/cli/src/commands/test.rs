@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::recipe::parse::parse_file;
 use crate::recipe::report::{Outcome, Reporter, Tally};
-use crate::recipe::run::{Runner, DEFAULT_MODULE_DIR};
+use crate::recipe::run::{Runner, DEFAULT_COMMAND_TIMEOUT, DEFAULT_MODULE_DIR};
 use crate::recipe::step::StepKind;
 use crate::target::host::Host;
 use crate::target::inprocess::InProcess;
@@ -36,6 +36,8 @@ options:
                           OSCONFIG_STATE_DIR=<dir>/var/lib/osconfig (created if missing); recipes use
                           $OSCONFIG_ROOT in RunCommand steps
   --call-timeout <secs>   how long one module call may take (default 60)
+  --command-timeout <secs>
+                          how long one RunCommand step may take (default 600; then its process group is killed)
   --check                 only parse the recipes and list their steps
   -v, --verbose           print payloads, command output and waits
   -h, --help              this text
@@ -57,6 +59,8 @@ pub struct TestArgs {
     pub root: Option<PathBuf>,
     /// `--call-timeout`.
     pub call_timeout: Duration,
+    /// `--command-timeout`.
+    pub command_timeout: Duration,
     /// `--check`.
     pub check: bool,
     /// `--verbose`.
@@ -86,6 +90,7 @@ impl TestArgs {
             host: None,
             root: None,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
             check: false,
             verbose: false,
             help: false,
@@ -106,14 +111,9 @@ impl TestArgs {
                 "--bin" => parsed.module_dir = PathBuf::from(value("--bin")?),
                 "--host" => parsed.host = Some(PathBuf::from(value("--host")?)),
                 "--root" => parsed.root = Some(PathBuf::from(value("--root")?)),
-                "--call-timeout" => {
-                    let text = value("--call-timeout")?;
-                    parsed.call_timeout = text
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-                        .map(Duration::from_secs_f64)
-                        .ok_or_else(|| UsageError(format!("--call-timeout: '{text}' is not a number of seconds")))?;
+                "--call-timeout" => parsed.call_timeout = seconds("--call-timeout", &value("--call-timeout")?)?,
+                "--command-timeout" => {
+                    parsed.command_timeout = seconds("--command-timeout", &value("--command-timeout")?)?;
                 }
                 "--check" if inline.is_none() => parsed.check = true,
                 "-v" | "--verbose" if inline.is_none() => parsed.verbose = true,
@@ -130,6 +130,15 @@ impl TestArgs {
         }
         Ok(parsed)
     }
+}
+
+/// A positive number of seconds, at most a day.
+fn seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| UsageError(format!("{flag}: '{text}' is not a number of seconds")))
 }
 
 /// `osconfigctl test ...`: returns the process exit code.
@@ -189,7 +198,9 @@ pub fn run<W: Write>(args: &TestArgs, report: &mut Reporter<W>) -> Result<Tally,
         let tally = match parse_file(path) {
             Ok(recipe) => {
                 report.recipe_start(&name, recipe.steps.len());
-                Runner::new(backend.as_mut(), &module_dir).run(&recipe, report)
+                Runner::new(backend.as_mut(), &module_dir)
+                    .with_command_timeout(args.command_timeout)
+                    .run(&recipe, report)
             }
             Err(e) => {
                 report.recipe_start(&name, 0);
@@ -278,6 +289,8 @@ mod tests {
             "--root",
             "/r",
             "--call-timeout=2.5",
+            "--command-timeout",
+            "7",
             "-v",
             "--check",
             "b.json",
@@ -288,6 +301,7 @@ mod tests {
         assert_eq!(a.host, Some(PathBuf::from("/h")));
         assert_eq!(a.root, Some(PathBuf::from("/r")));
         assert_eq!(a.call_timeout, Duration::from_millis(2500));
+        assert_eq!(a.command_timeout, Duration::from_secs(7));
         assert!(a.verbose && a.check);
     }
 

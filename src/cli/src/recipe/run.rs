@@ -10,19 +10,20 @@
 //! - A status other than `ExpectedResult` fails the step, for `Desired` steps too (the reference counts failing
 //!   `Desired` steps as passed; we do not). A broken module (hung, host gone) fails the step whatever the
 //!   expected result.
-//! - `RunCommand` runs `/bin/sh -c <command>` with the runner's environment; the exit code (128 + signal when
-//!   killed) must equal `ExpectedResult`. Its output is shown on failure (and always with `--verbose`).
+//! - `RunCommand` runs `/bin/sh -c <command>` with the runner's environment (see [`crate::recipe::command`]); the
+//!   exit code (128 + signal when killed) must equal `ExpectedResult`, within the command time limit. Its output is
+//!   shown on failure (and always with `--verbose`).
 //! - When a step with `AbortOnFailure` fails, the rest of the recipe is skipped.
 //! - A module still loaded at the end of the recipe is unloaded; when that fails, it is printed and counted as one
 //!   more failed step (`[end] FAIL`), so a module or host that cannot be stopped fails the run.
 
 use std::io::Write;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use osconfig_mmi::Errno;
 
+use crate::recipe::command::run_shell;
 use crate::recipe::compare::{check_payload, MAX_SHOWN_CHARS};
 use crate::recipe::parse::Recipe;
 use crate::recipe::report::{Outcome, Reporter, Tally};
@@ -32,6 +33,9 @@ use crate::target::{describe_info, error_chain, Backend, Target, TargetError};
 /// The default module directory (`--bin`).
 pub const DEFAULT_MODULE_DIR: &str = "/usr/lib/osconfig";
 
+/// The default time limit of a `RunCommand` step.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// How much of a failed command's output is shown (the tail).
 const MAX_COMMAND_OUTPUT_SHOWN: usize = 600;
 
@@ -39,6 +43,7 @@ const MAX_COMMAND_OUTPUT_SHOWN: usize = 600;
 pub struct Runner<'a> {
     backend: &'a mut dyn Backend,
     module_dir: PathBuf,
+    command_timeout: Duration,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -65,7 +70,14 @@ struct RunState {
 impl<'a> Runner<'a> {
     /// A runner loading modules from `module_dir` through `backend`.
     pub fn new(backend: &'a mut dyn Backend, module_dir: impl Into<PathBuf>) -> Runner<'a> {
-        Runner { backend, module_dir: module_dir.into() }
+        Runner { backend, module_dir: module_dir.into(), command_timeout: DEFAULT_COMMAND_TIMEOUT }
+    }
+
+    /// Sets the time limit of `RunCommand` steps (default [`DEFAULT_COMMAND_TIMEOUT`]); a command still running
+    /// then is killed with its process group and the step fails.
+    pub fn with_command_timeout(mut self, limit: Duration) -> Runner<'a> {
+        self.command_timeout = limit;
+        self
     }
 
     /// Runs every step of `recipe`, printing each outcome; returns the counts.
@@ -105,7 +117,9 @@ impl<'a> Runner<'a> {
             StepKind::Invalid { reason } => Outcome::Failed(format!("invalid step: {reason}")),
             StepKind::LoadModule { module } => self.load(module, state, report),
             StepKind::UnloadModule => unload(state),
-            StepKind::RunCommand { command, expected_result } => run_command(command, *expected_result, report),
+            StepKind::RunCommand { command, expected_result } => {
+                run_command(command, *expected_result, self.command_timeout, report)
+            }
             StepKind::Reported { .. } | StepKind::Desired { .. } => {
                 let Some(loaded) = state.loaded.as_mut() else {
                     return match &state.failed_load {
@@ -221,14 +235,16 @@ fn call<W: Write>(target: &mut dyn Target, kind: &StepKind, report: &mut Reporte
     }
 }
 
-fn run_command<W: Write>(command: &str, expected_result: i32, report: &mut Reporter<W>) -> Outcome {
-    let output = match Command::new("/bin/sh").arg("-c").arg(command).stdin(Stdio::null()).output() {
-        Ok(output) => output,
+fn run_command<W: Write>(command: &str, expected_result: i32, limit: Duration, report: &mut Reporter<W>) -> Outcome {
+    let result = match run_shell(command, limit) {
+        Ok(result) => result,
         Err(e) => return Outcome::Failed(format!("cannot run /bin/sh: {e}")),
     };
-    let code = output.status.code().or_else(|| output.status.signal().map(|s| 128 + s)).unwrap_or(-1);
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let text = result.output;
+    let Some(code) = result.code else {
+        report.detail(&text);
+        return Outcome::Failed(format!("the command did not finish within {} s (killed)", limit.as_secs_f64()));
+    };
     if !text.is_empty() {
         report.detail(&text);
     }
@@ -415,6 +431,19 @@ mod tests {
             ),
             "{out}"
         );
+    }
+
+    #[test]
+    fn test_run_command_time_limit() {
+        let recipe = parse_str(r#"[{"RunCommand":"sleep 30"}, {"RunCommand":"true"}]"#, Path::new("t.json")).unwrap();
+        let mut backend = FakeBackend;
+        let mut report = Reporter::new(Vec::new(), false);
+        let tally = Runner::new(&mut backend, "/nonexistent")
+            .with_command_timeout(Duration::from_millis(300))
+            .run(&recipe, &mut report);
+        let out = String::from_utf8(report.into_inner()).unwrap();
+        assert_eq!(tally, Tally { passed: 1, failed: 1, skipped: 0 }, "{out}");
+        assert!(out.contains("the command did not finish within 0.3 s (killed)"), "{out}");
     }
 
     #[test]
