@@ -3,7 +3,8 @@
 //! Rules:
 //! - `WaitSeconds` sleeps before any step.
 //! - `LoadModule` finds the file in the module directory as given (`hostname.so`) or with cargo's `lib` prefix
-//!   (`libhostname.so`); an absolute `Module` is used as is. A module already loaded is unloaded first.
+//!   (`libhostname.so`); an absolute `Module` is used as is. A module already loaded is unloaded first (if that
+//!   fails, the `LoadModule` step fails with both results).
 //! - `Reported` / `Desired` need a loaded module: before any `LoadModule` they fail ("no module is loaded"); after
 //!   a `LoadModule` that failed they are skipped (that `LoadModule` step already failed), until the next
 //!   `LoadModule` or `UnloadModule`.
@@ -115,7 +116,7 @@ impl<'a> Runner<'a> {
     fn step<W: Write>(&mut self, step: &Step, state: &mut RunState, report: &mut Reporter<W>) -> Outcome {
         match &step.kind {
             StepKind::Invalid { reason } => Outcome::Failed(format!("invalid step: {reason}")),
-            StepKind::LoadModule { module } => self.load(module, state, report),
+            StepKind::LoadModule { module } => self.load(module, state),
             StepKind::UnloadModule => unload(state),
             StepKind::RunCommand { command, expected_result } => {
                 run_command(command, *expected_result, self.command_timeout, report)
@@ -132,12 +133,13 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn load<W: Write>(&mut self, module: &str, state: &mut RunState, report: &mut Reporter<W>) -> Outcome {
+    fn load(&mut self, module: &str, state: &mut RunState) -> Outcome {
         let mut note = String::new();
+        let mut unload_failure = None;
         if let Some(previous) = state.loaded.take() {
             note = format!(" (unloaded {} first)", previous.name);
             if let Err(e) = previous.target.unload() {
-                report.note(&format!("warning: unloading {}: {}", previous.name, error_chain(&e)));
+                unload_failure = Some(format!("unloading {} first failed: {}", previous.name, error_chain(&e)));
             }
         }
         state.failed_load = Some(module.to_string());
@@ -153,9 +155,15 @@ impl<'a> Runner<'a> {
                     format!("{} ({}, {}){note}", describe_info(target.info()), path.display(), target.location());
                 state.failed_load = None;
                 state.loaded = Some(Loaded { name: module.to_string(), target });
-                Outcome::Passed(detail)
+                match unload_failure {
+                    None => Outcome::Passed(detail),
+                    Some(why) => Outcome::Failed(format!("loaded {detail}, but {why}")),
+                }
             }
-            Err(e) => Outcome::Failed(error_chain(&e)),
+            Err(e) => Outcome::Failed(match unload_failure {
+                None => error_chain(&e),
+                Some(why) => format!("{}; and {why}", error_chain(&e)),
+            }),
         }
     }
 }
@@ -444,6 +452,20 @@ mod tests {
         let out = String::from_utf8(report.into_inner()).unwrap();
         assert_eq!(tally, Tally { passed: 1, failed: 1, skipped: 0 }, "{out}");
         assert!(out.contains("the command did not finish within 0.3 s (killed)"), "{out}");
+    }
+
+    #[test]
+    fn test_run_load_over_module_that_fails_to_unload() {
+        let (tally, out) = run(r#"[
+            {"Action":"LoadModule","Module":"fake.so"},
+            {"ObjectType":"Desired","ComponentName":"C","ObjectName":"stuck","Payload":1},
+            {"Action":"LoadModule","Module":"fake.so"},
+            {"Action":"LoadModule","Module":"fake.so"}
+        ]"#);
+        assert_eq!(tally, Tally { passed: 3, failed: 1, skipped: 0 }, "{out}");
+        assert!(out.contains("[ 3] FAIL LoadModule fake.so (line 4): loaded Fake 0.0.0"), "{out}");
+        assert!(out.contains("but unloading fake.so first failed: module host failure: did not stop"), "{out}");
+        assert!(out.contains("[ 4] PASS LoadModule fake.so (line 5): Fake 0.0.0"), "{out}");
     }
 
     #[test]
