@@ -1,0 +1,3 @@
+//! The `osconfig-platform` daemon (work in progress).
+
+fn main() {}
