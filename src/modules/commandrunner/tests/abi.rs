@@ -23,13 +23,7 @@ const CLIENT: &str = "Azure OSConfig 5;test/abi";
 /// The cdylib cargo built for this test run: `target/<profile>/deps/libcommandrunner.so` (beside the test binary),
 /// or `target/<profile>/libcommandrunner.so` after a `cargo build`.
 fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .iter()
-        .map(|dir| dir.join("libcommandrunner.so"))
-        .find(|p| p.exists())
-        .expect("libcommandrunner.so not built")
+    osconfig_testkit::cdylib("commandrunner")
 }
 
 fn temp_dir() -> PathBuf {

@@ -9,16 +9,8 @@ use osconfig_mmi::loader::Library;
 use osconfig_mmi::{Errno, Lifetime};
 use serde_json::{json, Value};
 
-/// The cdylib cargo built for this test run: `target/<profile>/deps/libhostname.so` (beside the test binary), or
-/// `target/<profile>/libhostname.so` after a `cargo build`.
 fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .iter()
-        .map(|dir| dir.join("libhostname.so"))
-        .find(|p| p.exists())
-        .expect("libhostname.so not built")
+    osconfig_testkit::cdylib("hostname")
 }
 
 fn temp_root() -> PathBuf {
@@ -186,29 +178,9 @@ fn test_mim_matches_module_objects() {
 /// schema. Skipped when the reference data is not there.
 #[test]
 fn test_mim_agrees_with_reference() {
-    let ours: Value =
-        serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/mim/hostname.json"))).unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/reference/mim/hostname.json");
-    let Ok(text) = fs::read_to_string(&path) else {
-        eprintln!("{} not found: skipped", path.display());
-        return;
-    };
-    let reference: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(ours["name"], reference["name"]);
-    assert_eq!(ours["contents"][0]["name"], reference["contents"][0]["name"]);
-    let objects = |mim: &Value| -> Vec<(String, Value, Value)> {
-        mim["contents"][0]["contents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| (o["name"].as_str().unwrap().to_string(), o["desired"].clone(), o["schema"].clone()))
-            .collect()
-    };
-    let ours = objects(&ours);
-    let reference = objects(&reference);
-    for object in &reference {
-        assert!(ours.contains(object), "reference object {object:?} missing or different");
-    }
-    let extra: Vec<&str> = ours.iter().filter(|o| !reference.contains(o)).map(|o| o.0.as_str()).collect();
-    assert_eq!(extra, Vec::<&str>::new());
+    osconfig_testkit::assert_mim_agrees_with_reference(
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/mim/hostname.json")),
+        "hostname.json",
+        &[],
+    );
 }

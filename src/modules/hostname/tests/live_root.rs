@@ -18,13 +18,7 @@ const TEST_NAME: &str = "test_live_root_sets_kernel_hostname";
 const NEW_NAME: &str = "ns-live-test";
 
 fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .iter()
-        .map(|dir| dir.join("libhostname.so"))
-        .find(|p| p.exists())
-        .expect("libhostname.so not built")
+    osconfig_testkit::cdylib("hostname")
 }
 
 fn kernel_hostname() -> String {
