@@ -1,7 +1,8 @@
 //! # osconfig-mpi: wire types and clients of OSConfig's REST APIs
 //!
-//! Today this crate holds the **MMI REST API** that `osconfig-modulehost` serves for one module (see
-//! `modulehost/MMI-REST-API.md`); the platform's MPI wire types will join it.
+//! It holds the **MMI REST API** that `osconfig-modulehost` serves for one module (see
+//! `modulehost/MMI-REST-API.md`) and the **MPI** that `osconfig-platform` serves on `/run/osconfig/mpid.sock`
+//! ([`mpi`]: [`MpiEndpoint`], the six request bodies, [`MpiClient`]).
 //!
 //! - [`mmi`]: the endpoints ([`MmiEndpoint`]) and the request bodies ([`GetInfoRequest`], [`OpenRequest`],
 //!   [`CloseRequest`], [`SetRequest`], [`GetRequest`]), each with a strict `from_body` (used by the host; every
@@ -44,8 +45,13 @@
 
 mod client;
 pub mod mmi;
+pub mod mpi;
 pub mod wire;
 
 pub use client::{MmiCallError, MmiClient};
 pub use mmi::{CloseRequest, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest, SetRequest};
+pub use mpi::{
+    DesiredObject, MpiCallError, MpiClient, MpiCloseRequest, MpiEndpoint, MpiGetReportedRequest, MpiGetRequest,
+    MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest,
+};
 pub use wire::BodyError;

@@ -1,0 +1,732 @@
+//! The MPI (Management Platform Interface): the platform's REST API over `/run/osconfig/mpid.sock`, as served by
+//! `osconfig-platform` and sent by the reference agent and [`MpiClient`].
+//!
+//! Bodies are parsed as strictly as the MMI ones (see the crate docs): keys are case-sensitive, every listed key is
+//! required with its JSON type, unknown keys are ignored, a repeated key keeps its last value. Payloads are kept as
+//! the exact bytes received:
+//! - `MpiSet`'s `Payload` is any JSON value.
+//! - `MpiSetDesired`'s `Payload` must be an object whose values are objects
+//!   (`{"<Component>": {"<object>": <value>, ...}, ...}`); it is flattened into [`DesiredObject`]s in document order,
+//!   each value kept as its raw text. A component or object named twice appears twice, in order.
+//!
+//! Answers: `MpiOpen` gives the session id as a JSON string; `MpiGet` the module's raw JSON value; `MpiGetReported`
+//! the reported document ([`reported_body`]); the others an empty body. Errors are `400` (empty body) for a bad body,
+//! `404` (empty body) for an unknown endpoint, `500` with `"<errno>"` for a failed call (`"22"` for an unknown
+//! session, component or object), and, from our platform, `403` (empty body) for a caller not allowed.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use osconfig_http::{Client, ClientError, ClientResponse};
+use serde_json::value::RawValue;
+
+use crate::wire::{json_string, parse_errno_body, BodyError, Fields};
+
+/// The six MPI endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MpiEndpoint {
+    /// `/MpiOpen/`
+    Open,
+    /// `/MpiClose/`
+    Close,
+    /// `/MpiSet/`
+    Set,
+    /// `/MpiGet/`
+    Get,
+    /// `/MpiSetDesired/`
+    SetDesired,
+    /// `/MpiGetReported/`
+    GetReported,
+}
+
+impl MpiEndpoint {
+    /// Every endpoint.
+    pub const ALL: [MpiEndpoint; 6] = [
+        MpiEndpoint::Open,
+        MpiEndpoint::Close,
+        MpiEndpoint::Set,
+        MpiEndpoint::Get,
+        MpiEndpoint::SetDesired,
+        MpiEndpoint::GetReported,
+    ];
+
+    /// The path the reference client sends, with the trailing slash: `/MpiOpen/`.
+    pub fn path(self) -> &'static str {
+        match self {
+            MpiEndpoint::Open => "/MpiOpen/",
+            MpiEndpoint::Close => "/MpiClose/",
+            MpiEndpoint::Set => "/MpiSet/",
+            MpiEndpoint::Get => "/MpiGet/",
+            MpiEndpoint::SetDesired => "/MpiSetDesired/",
+            MpiEndpoint::GetReported => "/MpiGetReported/",
+        }
+    }
+
+    /// The route a server matches: the path without its trailing slash, `/MpiOpen`.
+    pub fn route(self) -> &'static str {
+        let path = self.path();
+        &path[..path.len() - 1]
+    }
+
+    /// The endpoint for a route (trailing slash already stripped, as `osconfig_http::Request::route` does).
+    pub fn from_route(route: &str) -> Option<MpiEndpoint> {
+        MpiEndpoint::ALL.into_iter().find(|e| e.route() == route)
+    }
+
+    /// Whether `GET` is accepted besides `POST` (the two read calls, which the architecture names GETs).
+    pub fn allows_get(self) -> bool {
+        matches!(self, MpiEndpoint::Get | MpiEndpoint::GetReported)
+    }
+}
+
+/// `/MpiOpen/`: `{"ClientName": s, "MaxPayloadSizeBytes": n}` with `0 <= n <= u32::MAX` (0 = unlimited).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MpiOpenRequest {
+    /// `ClientName`.
+    pub client_name: String,
+    /// `MaxPayloadSizeBytes`.
+    pub max_payload_size_bytes: u32,
+}
+
+/// `/MpiClose/`: `{"ClientSession": s}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MpiCloseRequest {
+    /// `ClientSession`: the id `/MpiOpen/` returned.
+    pub client_session: String,
+}
+
+/// `/MpiSet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s, "Payload": <any JSON>}`.
+#[derive(Clone, Debug)]
+pub struct MpiSetRequest {
+    /// `ClientSession`.
+    pub client_session: String,
+    /// `ComponentName`.
+    pub component_name: String,
+    /// `ObjectName`.
+    pub object_name: String,
+    /// `Payload`: the exact JSON text received.
+    pub payload: Box<RawValue>,
+}
+
+/// `/MpiGet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MpiGetRequest {
+    /// `ClientSession`.
+    pub client_session: String,
+    /// `ComponentName`.
+    pub component_name: String,
+    /// `ObjectName`.
+    pub object_name: String,
+}
+
+/// One desired object of an `MpiSetDesired` payload.
+#[derive(Clone, Debug)]
+pub struct DesiredObject {
+    /// The component (the payload's outer key).
+    pub component_name: String,
+    /// The object (the inner key).
+    pub object_name: String,
+    /// The object's value, the exact JSON text received.
+    pub payload: Box<RawValue>,
+}
+
+/// `/MpiSetDesired/`: `{"ClientSession": s, "Payload": {"<Component>": {"<object>": <value>, ...}, ...}}`.
+#[derive(Clone, Debug)]
+pub struct MpiSetDesiredRequest {
+    /// `ClientSession`.
+    pub client_session: String,
+    /// The desired objects in document order (components in order, objects in order within each).
+    pub objects: Vec<DesiredObject>,
+}
+
+/// `/MpiGetReported/`: `{"ClientSession": s}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MpiGetReportedRequest {
+    /// `ClientSession`.
+    pub client_session: String,
+}
+
+impl MpiOpenRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<MpiOpenRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(MpiOpenRequest {
+            client_name: f.string("ClientName")?,
+            max_payload_size_bytes: f.u32("MaxPayloadSizeBytes")?,
+        })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        format!(
+            "{{\"ClientName\":{},\"MaxPayloadSizeBytes\":{}}}",
+            json_string(&self.client_name),
+            self.max_payload_size_bytes
+        )
+        .into_bytes()
+    }
+}
+
+impl MpiCloseRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<MpiCloseRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(MpiCloseRequest { client_session: f.string("ClientSession")? })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        session_body(&self.client_session)
+    }
+}
+
+impl MpiSetRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<MpiSetRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(MpiSetRequest {
+            client_session: f.string("ClientSession")?,
+            component_name: f.string("ComponentName")?,
+            object_name: f.string("ObjectName")?,
+            payload: f.raw_value("Payload")?,
+        })
+    }
+
+    /// The request body; `Payload` is spliced in as its raw text.
+    pub fn to_body(&self) -> Vec<u8> {
+        mpi_set_body(&self.client_session, &self.component_name, &self.object_name, self.payload.get().as_bytes())
+    }
+}
+
+impl MpiGetRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<MpiGetRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(MpiGetRequest {
+            client_session: f.string("ClientSession")?,
+            component_name: f.string("ComponentName")?,
+            object_name: f.string("ObjectName")?,
+        })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        format!(
+            "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{}}}",
+            json_string(&self.client_session),
+            json_string(&self.component_name),
+            json_string(&self.object_name)
+        )
+        .into_bytes()
+    }
+}
+
+impl MpiSetDesiredRequest {
+    /// Parses a request body; `Payload` must be an object of objects.
+    pub fn from_body(body: &[u8]) -> Result<MpiSetDesiredRequest, BodyError> {
+        const EXPECTED: &str = "an object whose values are objects";
+        let f = Fields::parse(body)?;
+        let client_session = f.string("ClientSession")?;
+        let payload = f.raw_value("Payload")?;
+        let wrong = BodyError::WrongType { key: "Payload", expected: EXPECTED };
+        let components = object_members(payload.get()).ok_or(wrong)?;
+        let mut objects = Vec::new();
+        for (component_name, component_text) in components {
+            let members =
+                object_members(component_text).ok_or(BodyError::WrongType { key: "Payload", expected: EXPECTED })?;
+            for (object_name, value_text) in members {
+                let payload: Box<RawValue> = serde_json::from_str(value_text).map_err(BodyError::NotJson)?;
+                objects.push(DesiredObject { component_name: component_name.clone(), object_name, payload });
+            }
+        }
+        Ok(MpiSetDesiredRequest { client_session, objects })
+    }
+
+    /// The request body (compact; each object's value spliced in as its raw text, grouped by consecutive component).
+    pub fn to_body(&self) -> Vec<u8> {
+        let mut body = format!("{{\"ClientSession\":{},\"Payload\":", json_string(&self.client_session)).into_bytes();
+        let grouped: Vec<(&str, &str, &[u8])> = self
+            .objects
+            .iter()
+            .map(|o| (o.component_name.as_str(), o.object_name.as_str(), o.payload.get().as_bytes()))
+            .collect();
+        body.extend_from_slice(&reported_body(&grouped));
+        body.push(b'}');
+        body
+    }
+}
+
+impl MpiGetReportedRequest {
+    /// Parses a request body.
+    pub fn from_body(body: &[u8]) -> Result<MpiGetReportedRequest, BodyError> {
+        let f = Fields::parse(body)?;
+        Ok(MpiGetReportedRequest { client_session: f.string("ClientSession")? })
+    }
+
+    /// The request body.
+    pub fn to_body(&self) -> Vec<u8> {
+        session_body(&self.client_session)
+    }
+}
+
+fn session_body(session: &str) -> Vec<u8> {
+    format!("{{\"ClientSession\":{}}}", json_string(session)).into_bytes()
+}
+
+/// An `/MpiSet/` body with `payload` (JSON text the caller has validated) spliced in unchanged.
+pub fn mpi_set_body(session: &str, component: &str, object: &str, payload: &[u8]) -> Vec<u8> {
+    let head = format!(
+        "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{},\"Payload\":",
+        json_string(session),
+        json_string(component),
+        json_string(object)
+    );
+    let mut body = Vec::with_capacity(head.len() + payload.len() + 1);
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(payload);
+    body.push(b'}');
+    body
+}
+
+/// A reported (or desired) document `{"<Component>":{"<object>":<value>,...},...}` from `(component, object, value)`
+/// triples: components in first-appearance order, each with its objects in the order given; values (valid JSON
+/// text) are spliced in unchanged. Compact, no white space added.
+pub fn reported_body(entries: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut order: Vec<&str> = Vec::new();
+    for (component, _, _) in entries {
+        if !order.contains(component) {
+            order.push(component);
+        }
+    }
+    let mut body = Vec::with_capacity(64 + entries.iter().map(|e| e.1.len() + e.2.len() + 8).sum::<usize>());
+    body.push(b'{');
+    for (i, component) in order.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(json_string(component).as_bytes());
+        body.extend_from_slice(b":{");
+        for (j, (_, object, value)) in entries.iter().filter(|e| e.0 == *component).enumerate() {
+            if j > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(json_string(object).as_bytes());
+            body.push(b':');
+            body.extend_from_slice(value);
+        }
+        body.push(b'}');
+    }
+    body.push(b'}');
+    body
+}
+
+/// The members of a JSON object's text (already validated as JSON) in document order: each key decoded, each value
+/// as its raw text. `None` when the text is not an object.
+fn object_members(text: &str) -> Option<Vec<(String, &str)>> {
+    let bytes = text.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(bytes, i + 1);
+    let mut members = Vec::new();
+    if bytes.get(i) == Some(&b'}') {
+        return Some(members);
+    }
+    loop {
+        let key_end = string_end(bytes, i)?;
+        let key: String = serde_json::from_str(&text[i..key_end]).ok()?;
+        i = skip_ws(bytes, key_end);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(bytes, i + 1);
+        let end = value_end(bytes, start)?;
+        members.push((key, &text[start..end]));
+        i = skip_ws(bytes, end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(bytes, i + 1),
+            Some(b'}') => return Some(members),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index after the string literal starting at `i`.
+fn string_end(bytes: &[u8], i: usize) -> Option<usize> {
+    if bytes.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + 1;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// The index after the JSON value starting at `i` (valid JSON assumed; nesting tracked, strings skipped).
+fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes.get(i)? {
+        b'"' => string_end(bytes, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < bytes.len() {
+                match bytes[j] {
+                    b'"' => {
+                        j = string_end(bytes, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < bytes.len() && !matches!(bytes[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
+}
+
+/// Why an MPI call failed.
+#[derive(Debug)]
+pub enum MpiCallError {
+    /// The platform answered with an errno (`500` with body `"<errno>"`), e.g. 22 for an unknown session,
+    /// component or object.
+    Platform(i32),
+    /// The platform refused the request body (`400`); also returned, without sending anything, when a payload
+    /// given to [`MpiClient`] is not valid JSON.
+    BadRequest,
+    /// The caller is not allowed to use the MPI (`403`).
+    Forbidden,
+    /// The platform does not know the endpoint (`404`).
+    NotFound,
+    /// The request could not be sent or no whole answer came back.
+    Transport(ClientError),
+    /// The answer was not what the API allows (another status, a 500 without an errno, a bad session id).
+    Protocol(String),
+}
+
+impl fmt::Display for MpiCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MpiCallError::Platform(errno) => write!(f, "platform returned errno {errno}"),
+            MpiCallError::BadRequest => f.write_str("platform refused the request as malformed"),
+            MpiCallError::Forbidden => f.write_str("platform refused the caller"),
+            MpiCallError::NotFound => f.write_str("platform does not serve this endpoint"),
+            MpiCallError::Transport(_) => f.write_str("cannot reach the platform"),
+            MpiCallError::Protocol(what) => write!(f, "unexpected answer from the platform: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for MpiCallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MpiCallError::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ClientError> for MpiCallError {
+    fn from(e: ClientError) -> Self {
+        MpiCallError::Transport(e)
+    }
+}
+
+/// A blocking client of the platform's MPI over one kept-alive connection. One request at a time; never retries a
+/// request the platform may have received.
+///
+/// ```no_run
+/// use osconfig_mpi::{MpiCallError, MpiClient};
+///
+/// let mut mpi = MpiClient::new("/run/osconfig/mpid.sock");
+/// let session = mpi.open("osconfig-agent", 0)?;
+/// let name = mpi.get(&session, "DeviceInfo", "osName")?;              // e.g. b"\"Ubuntu\""
+/// mpi.set_desired(&session, br#"{"HostName":{"desiredName":"box"}}"#)?;
+/// let reported = mpi.get_reported(&session)?;                         // {"DeviceInfo":{...},...}
+/// mpi.close(&session)?;
+/// # let _ = (name, reported);
+/// # Ok::<(), MpiCallError>(())
+/// ```
+#[derive(Debug)]
+pub struct MpiClient {
+    http: Client,
+}
+
+impl MpiClient {
+    /// A client for the platform listening on `socket`; connects on the first call.
+    pub fn new(socket: impl AsRef<Path>) -> MpiClient {
+        MpiClient { http: Client::new(socket) }
+    }
+
+    /// Sets the time allowed to connect and for each whole answer (default [`osconfig_http::DEFAULT_TIMEOUT`]).
+    pub fn with_timeout(self, timeout: Duration) -> MpiClient {
+        MpiClient { http: self.http.with_timeout(timeout) }
+    }
+
+    /// `MpiOpen`: a new session id (`max_payload_size_bytes` 0 = unlimited).
+    pub fn open(&mut self, client_name: &str, max_payload_size_bytes: u32) -> Result<String, MpiCallError> {
+        let body = MpiOpenRequest { client_name: client_name.to_string(), max_payload_size_bytes }.to_body();
+        let answer = self.call(MpiEndpoint::Open, &body)?;
+        match serde_json::from_slice::<serde_json::Value>(&answer) {
+            Ok(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
+            _ => Err(MpiCallError::Protocol(format!(
+                "MpiOpen answered {:?}, not a session id string",
+                String::from_utf8_lossy(&answer)
+            ))),
+        }
+    }
+
+    /// `MpiClose` (an unknown session is not an error).
+    pub fn close(&mut self, session: &str) -> Result<(), MpiCallError> {
+        self.call(MpiEndpoint::Close, &session_body(session)).map(drop)
+    }
+
+    /// `MpiSet`: `payload` is the desired object's JSON text, sent unchanged after checking it is one JSON value.
+    pub fn set(&mut self, session: &str, component: &str, object: &str, payload: &[u8]) -> Result<(), MpiCallError> {
+        if serde_json::from_slice::<Box<RawValue>>(payload).is_err() {
+            return Err(MpiCallError::BadRequest);
+        }
+        self.call(MpiEndpoint::Set, &mpi_set_body(session, component, object, payload)).map(drop)
+    }
+
+    /// `MpiGet`: the reported object's JSON text.
+    pub fn get(&mut self, session: &str, component: &str, object: &str) -> Result<Vec<u8>, MpiCallError> {
+        let body = MpiGetRequest {
+            client_session: session.to_string(),
+            component_name: component.to_string(),
+            object_name: object.to_string(),
+        }
+        .to_body();
+        self.call(MpiEndpoint::Get, &body)
+    }
+
+    /// `MpiSetDesired`: `payload` is the desired document's JSON text (an object of objects), sent unchanged after
+    /// checking it is one JSON value.
+    pub fn set_desired(&mut self, session: &str, payload: &[u8]) -> Result<(), MpiCallError> {
+        if serde_json::from_slice::<Box<RawValue>>(payload).is_err() {
+            return Err(MpiCallError::BadRequest);
+        }
+        let mut body = format!("{{\"ClientSession\":{},\"Payload\":", json_string(session)).into_bytes();
+        body.extend_from_slice(payload);
+        body.push(b'}');
+        self.call(MpiEndpoint::SetDesired, &body).map(drop)
+    }
+
+    /// `MpiGetReported`: the reported document's JSON text.
+    pub fn get_reported(&mut self, session: &str) -> Result<Vec<u8>, MpiCallError> {
+        self.call(MpiEndpoint::GetReported, &session_body(session))
+    }
+
+    fn call(&mut self, endpoint: MpiEndpoint, body: &[u8]) -> Result<Vec<u8>, MpiCallError> {
+        let response = self.http.post(endpoint.path(), body)?;
+        interpret(endpoint, response)
+    }
+}
+
+/// Maps an answer to the call's result: 200 body, or the error the status stands for.
+fn interpret(endpoint: MpiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MpiCallError> {
+    match response.status {
+        200 => Ok(response.body),
+        400 => Err(MpiCallError::BadRequest),
+        403 => Err(MpiCallError::Forbidden),
+        404 => Err(MpiCallError::NotFound),
+        500 => match parse_errno_body(&response.body) {
+            Some(errno) => Err(MpiCallError::Platform(errno)),
+            None => Err(MpiCallError::Protocol(format!(
+                "{} answered 500 without an errno: {:?}",
+                endpoint.route(),
+                String::from_utf8_lossy(&response.body)
+            ))),
+        },
+        other => Err(MpiCallError::Protocol(format!("{} answered status {other}", endpoint.route()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
+        match e {
+            Err(BodyError::Missing { key }) => key,
+            other => panic!("expected Missing, got {other:?}"),
+        }
+    }
+
+    fn wrong(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
+        match e {
+            Err(BodyError::WrongType { key, .. }) => key,
+            other => panic!("expected WrongType, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_endpoint_paths_routes_and_get() {
+        assert_eq!(MpiEndpoint::SetDesired.path(), "/MpiSetDesired/");
+        assert_eq!(MpiEndpoint::GetReported.route(), "/MpiGetReported");
+        for e in MpiEndpoint::ALL {
+            assert_eq!(MpiEndpoint::from_route(e.route()), Some(e));
+        }
+        assert_eq!(MpiEndpoint::from_route("/MpiOpen/"), None);
+        assert_eq!(MpiEndpoint::from_route("/mpiopen"), None);
+        assert_eq!(MpiEndpoint::from_route("/MmiOpen"), None);
+        let gets: Vec<_> = MpiEndpoint::ALL.into_iter().filter(|e| e.allows_get()).collect();
+        assert_eq!(gets, [MpiEndpoint::Get, MpiEndpoint::GetReported]);
+    }
+
+    #[test]
+    fn test_open_from_body_ok_and_errors() {
+        let r = MpiOpenRequest::from_body(br#"{ "ClientName": "Azure OSConfig 5;1.0.1", "MaxPayloadSizeBytes": 0 }"#)
+            .unwrap();
+        assert_eq!(r.client_name, "Azure OSConfig 5;1.0.1");
+        assert_eq!(MpiOpenRequest::from_body(&r.to_body()).unwrap(), r);
+        assert_eq!(missing(MpiOpenRequest::from_body(br#"{"ClientName":"c"}"#)), "MaxPayloadSizeBytes");
+        assert_eq!(missing(MpiOpenRequest::from_body(br#"{"MaxPayloadSizeBytes":1}"#)), "ClientName");
+        for bad in ["-1", "1.5", "\"1\"", "4294967296", "null"] {
+            let body = format!(r#"{{"ClientName":"c","MaxPayloadSizeBytes":{bad}}}"#);
+            assert_eq!(wrong(MpiOpenRequest::from_body(body.as_bytes())), "MaxPayloadSizeBytes", "{bad}");
+        }
+        assert!(matches!(MpiOpenRequest::from_body(b""), Err(BodyError::NotJson(_))));
+        assert!(matches!(MpiOpenRequest::from_body(b"[1]"), Err(BodyError::NotObject)));
+    }
+
+    #[test]
+    fn test_close_and_get_reported_from_body() {
+        assert_eq!(MpiCloseRequest::from_body(br#"{ "ClientSession": "AB-1" }"#).unwrap().client_session, "AB-1");
+        assert_eq!(missing(MpiCloseRequest::from_body(br#"{"clientsession":"x"}"#)), "ClientSession");
+        assert_eq!(wrong(MpiCloseRequest::from_body(br#"{"ClientSession":1}"#)), "ClientSession");
+        let r = MpiGetReportedRequest::from_body(br#"{"ClientSession":"s"}"#).unwrap();
+        assert_eq!(MpiGetReportedRequest::from_body(&r.to_body()).unwrap(), r);
+        assert_eq!(missing(MpiGetReportedRequest::from_body(b"{}")), "ClientSession");
+    }
+
+    #[test]
+    fn test_set_from_body_keeps_payload_bytes_and_every_bad_field() {
+        let r = MpiSetRequest::from_body(
+            br#"{"ClientSession":"s","ComponentName":"C","ObjectName":"o","Payload": {"b" : 2.50,"a":[]} }"#,
+        )
+        .unwrap();
+        assert_eq!(r.payload.get(), r#"{"b" : 2.50,"a":[]}"#);
+        assert_eq!(MpiSetRequest::from_body(&r.to_body()).unwrap().payload.get(), r.payload.get());
+        let full = serde_json::json!({"ClientSession":"s","ComponentName":"C","ObjectName":"o","Payload":1});
+        for key in ["ClientSession", "ComponentName", "ObjectName", "Payload"] {
+            let mut body = full.clone();
+            body.as_object_mut().unwrap().remove(key);
+            assert_eq!(missing(MpiSetRequest::from_body(body.to_string().as_bytes())), key);
+        }
+        for key in ["ClientSession", "ComponentName", "ObjectName"] {
+            let mut body = full.clone();
+            body[key] = serde_json::json!([key]);
+            assert_eq!(wrong(MpiSetRequest::from_body(body.to_string().as_bytes())), key);
+        }
+    }
+
+    #[test]
+    fn test_get_from_body_round_trip_and_errors() {
+        let body = br#"{"ClientSession":"s","ComponentName":"DeviceInfo","ObjectName":"osName"}"#;
+        let r = MpiGetRequest::from_body(body).unwrap();
+        assert_eq!(r.to_body(), body.to_vec());
+        let full = serde_json::json!({"ClientSession":"s","ComponentName":"C","ObjectName":"o"});
+        for key in ["ClientSession", "ComponentName", "ObjectName"] {
+            let mut body = full.clone();
+            body.as_object_mut().unwrap().remove(key);
+            assert_eq!(missing(MpiGetRequest::from_body(body.to_string().as_bytes())), key);
+            let mut body = full.clone();
+            body[key] = serde_json::json!(false);
+            assert_eq!(wrong(MpiGetRequest::from_body(body.to_string().as_bytes())), key);
+        }
+    }
+
+    #[test]
+    fn test_set_desired_from_body_order_and_raw_values() {
+        let body = br#"{"ClientSession":"s","Payload":{ "Z" : {"b": {"x" : [1, "}"]}, "a":"q\"}" } , "A":{}, "M":{"n":-1.50e3,"t":true}}}"#;
+        let r = MpiSetDesiredRequest::from_body(body).unwrap();
+        let flat: Vec<(&str, &str, &str)> =
+            r.objects.iter().map(|o| (o.component_name.as_str(), o.object_name.as_str(), o.payload.get())).collect();
+        assert_eq!(
+            flat,
+            [("Z", "b", r#"{"x" : [1, "}"]}"#), ("Z", "a", r#""q\"}""#), ("M", "n", "-1.50e3"), ("M", "t", "true")]
+        );
+        let again = MpiSetDesiredRequest::from_body(&r.to_body()).unwrap();
+        assert_eq!(again.objects.len(), 4);
+        assert_eq!(again.objects[0].payload.get(), r#"{"x" : [1, "}"]}"#);
+    }
+
+    #[test]
+    fn test_set_desired_from_body_escaped_keys_and_empty() {
+        let r =
+            MpiSetDesiredRequest::from_body(br#"{"ClientSession":"s","Payload":{"C\u0041":{"o\n":null}}}"#).unwrap();
+        assert_eq!((r.objects[0].component_name.as_str(), r.objects[0].object_name.as_str()), ("CA", "o\n"));
+        assert!(MpiSetDesiredRequest::from_body(br#"{"ClientSession":"s","Payload":{}}"#).unwrap().objects.is_empty());
+    }
+
+    #[test]
+    fn test_set_desired_from_body_errors() {
+        assert_eq!(missing(MpiSetDesiredRequest::from_body(br#"{"ClientSession":"s"}"#)), "Payload");
+        assert_eq!(missing(MpiSetDesiredRequest::from_body(br#"{"Payload":{}}"#)), "ClientSession");
+        for payload in ["[]", "1", "\"x\"", "null", r#"{"C":1}"#, r#"{"C":[]}"#, r#"{"C":{},"D":"x"}"#] {
+            let body = format!(r#"{{"ClientSession":"s","Payload":{payload}}}"#);
+            assert_eq!(wrong(MpiSetDesiredRequest::from_body(body.as_bytes())), "Payload", "{payload}");
+        }
+        assert!(matches!(
+            MpiSetDesiredRequest::from_body(br#"{"ClientSession":"s","Payload":{"C":{"o":}}}"#),
+            Err(BodyError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn test_reported_body_groups_by_first_appearance() {
+        let entries: [(&str, &str, &[u8]); 4] =
+            [("B", "x", b"1"), ("A", "y", b"\"s\""), ("B", "z", b"{\"k\":[]}"), ("A", "w", b"null")];
+        let body = reported_body(&entries);
+        assert_eq!(body, br#"{"B":{"x":1,"z":{"k":[]}},"A":{"y":"s","w":null}}"#.to_vec());
+        assert_eq!(reported_body(&[]), b"{}".to_vec());
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed["B"]["z"]["k"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn test_interpret_every_status() {
+        let answer = |status: u16, body: &[u8]| ClientResponse {
+            status,
+            headers: Vec::new(),
+            body: body.to_vec(),
+            keep_alive: true,
+        };
+        let e = MpiEndpoint::Get;
+        assert_eq!(interpret(e, answer(200, b"1")).unwrap(), b"1");
+        assert!(matches!(interpret(e, answer(400, b"")), Err(MpiCallError::BadRequest)));
+        assert!(matches!(interpret(e, answer(403, b"")), Err(MpiCallError::Forbidden)));
+        assert!(matches!(interpret(e, answer(404, b"")), Err(MpiCallError::NotFound)));
+        assert!(matches!(interpret(e, answer(500, b"\"22\"")), Err(MpiCallError::Platform(22))));
+        assert!(matches!(interpret(e, answer(500, b"")), Err(MpiCallError::Protocol(_))));
+        assert!(matches!(interpret(e, answer(503, b"")), Err(MpiCallError::Protocol(_))));
+    }
+}
