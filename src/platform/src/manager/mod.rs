@@ -1,77 +1,431 @@
-//! Modules Manager (stub; helper-h replaces this file with the real implementation).
+//! # The Modules Manager
 //!
-//! API as agreed in the issue 4 contract. This stub serves no component: every call fails with 22 (EINVAL).
+//! Finds the OSConfig modules, runs each in its own `osconfig-modulehost` process (or, when configured,
+//! in-process), routes every `MmiSet`/`MmiGet` of an MPI client to the module serving the component, and supervises
+//! the hosts: crashes, hangs, restarts, quarantine, idle unload. Single-threaded: only the orchestrator's worker
+//! calls it; every call blocks until the module answered (at most [`ManagerSettings::call_timeout`] for a host).
+//!
+//! ## Discovery and identification (at [`ModulesManager::start`] and [`ModulesManager::reload`])
+//! - Every `*.so` directly in each of [`ManagerSettings::module_dirs`] (each directory sorted by file name, the
+//!   directories in order).
+//! - Each is identified with `MmiGetInfo` **in a module host**, never in the platform, so a module that crashes or
+//!   hangs in `MmiGetInfo` only costs its host: all hosts are started at once, then each is waited for and asked,
+//!   all within one `call_timeout`. The answer is validated (`osconfig_mmi::ModuleInfo::from_json`); a module whose
+//!   host fails or answers invalid info is skipped with an error log.
+//! - When several modules claim a component, the highest version (major, minor, patch, tweak, compared as numbers)
+//!   serves it, the first found on a tie; each loser is logged. A module left without a component is stopped.
+//! - Lifetime 1 (keep loaded): the identifying host keeps running and serves the calls. Lifetime 0 and 2: the
+//!   identifying host is stopped; a host is started on the first call and stopped again after
+//!   [`ManagerSettings::idle_unload`] without calls.
+//! - A module whose `UserAccount` is not 0 is identified as the platform's user, then served by a host started with
+//!   `--user <UserAccount>` (only when the platform runs as root; otherwise a warning and the platform's uid).
+//! - Modules named (`MmiGetInfo` `Name`) in [`ManagerSettings::in_process`] are loaded into the platform after
+//!   the host identified them; see "In-process modules".
+//!
+//! ## Hosts
+//! `osconfig-modulehost --module <abs .so> --socket <run_dir>/<file stem>.sock [--user <uid>]` (a second module
+//! with the same file stem gets `<stem>.<index>.sock`), environment inherited (so `OSCONFIG_LOG_LEVEL` passes
+//! through) plus `OSCONFIG_ROOT` = [`ManagerSettings::root`], stdin `/dev/null`, stdout and stderr inherited, in its
+//! own process group (a Ctrl-C in a terminal reaches only the platform, which stops its hosts). `run_dir` is created
+//! with mode 0700.
+//!
+//! ## Errors (the `Err(errno)` of [`ModulesManager::set`] / [`ModulesManager::get`])
+//! | errno | constant | when |
+//! |---|---|---|
+//! | 22 `EINVAL` | [`ERR_INVALID`] | unknown component; a payload that is not one JSON value; and whatever the module answers |
+//! | 5 `EIO` | [`ERR_CRASHED`] | the host died during the call (or during the lazy `MmiOpen`), or a (re)started host did not come up; counted as a crash |
+//! | 62 `ETIME` | [`ERR_TIMEOUT`] | the host did not answer within `call_timeout`: it is killed (SIGKILL) and the hang counted as a crash |
+//! | 11 `EAGAIN` | [`ERR_BACKOFF`] | the host crashed recently and its restart back-off has not passed: failed at once, nothing sent |
+//! | 16 `EBUSY` | [`ERR_QUARANTINED`] | the module is quarantined: failed at once with a warning log naming the reason |
+//! | 71 `EPROTO` | [`ERR_PROTOCOL`] | the host answered something the MMI REST API does not allow |
+//! | other | | the module's own errno (e.g. the host's `"7"` for a payload over the session's limit, `"14"` for a Rust module's panic) |
+//!
+//! A failed request is never retried by the manager.
+//!
+//! ## Crashes, back-off, quarantine
+//! A crash is: the host dying or breaking the connection during a call, missing the call deadline, not coming up
+//! when (re)started, or exiting non-zero / by a signal between calls (noticed by [`ModulesManager::tick`]). After a
+//! crash the host is restarted on the **next** call, not before `restart_backoff * 2^(n-1)` (at most 30 s) after it,
+//! where n is the number of crashes within `crash_window`; the caller of a call inside the back-off gets
+//! [`ERR_BACKOFF`]. When n reaches `crash_limit` the module is quarantined until [`ModulesManager::reload`]
+//! (SIGHUP) — which also forgets every crash — or until a platform restart finds fewer than `crash_limit` persisted
+//! crashes inside the window.
+//!
+//! Persistence: `osconfig_storage::Store::open(state_dir)`, one key per module, `crashes-<Name>` (characters
+//! outside `[A-Za-z0-9._-]` replaced by `_`), written atomically on every crash:
+//! `{"Module":"Fixture","Crashes":[1764284000123,1764284000456]}` — wall-clock milliseconds since the Unix epoch,
+//! only those inside the window. At start the records are read back, so a module that crashes the device at boot is
+//! quarantined instead of crash-looping across restarts. An unreadable record is ignored with a warning; a state dir
+//! that cannot be opened disables persistence with a warning.
+//!
+//! ## Sessions
+//! [`ModulesManager::open`] announces an MPI client (its `ClientName` and `MaxPayloadSizeBytes`); nothing is sent
+//! to modules until the client calls one: then one MMI session is opened in that module with the client's name and
+//! payload limit, and reused. Session ids die with a host (crash, timeout, idle stop): the next call opens a new
+//! session transparently. [`ModulesManager::close`] closes the client's sessions in every module. A client that was
+//! never announced is served as `osconfig-platform` without a payload limit.
+//!
+//! ## In-process modules
+//! Loaded with `osconfig_mmi::loader::LoadedModule` and called directly: no socket round trip, but **no crash
+//! isolation**: a crash or abort takes the platform down, a hang blocks the worker forever (no deadline applies),
+//! and crash counting, back-off, quarantine and idle unload do not apply (the module stays loaded until reload or
+//! shutdown). If loading fails, the module is served through its host instead (logged).
+//!
+//! ## Shutdown
+//! [`ModulesManager::shutdown`] (also run on drop): unloads in-process modules (closing their sessions), sends
+//! SIGTERM to every host (a host closes all its sessions, unloads its module and removes its socket), SIGKILL to
+//! those still running after 500 ms, reaps them and removes leftover sockets. Takes a few ms normally, at most about
+//! 500 ms.
+//!
+//! ## Limits
+//! - If the platform itself is killed (SIGKILL), its hosts keep running; the next platform start replaces their
+//!   socket files, but the old processes must be stopped by hand (or by the service manager's cgroup).
+//! - A module is identified once per start/reload: a `.so` replaced on disk is seen only after a SIGHUP.
+//! - Calls are serial: one slow module delays every other request (by design of the orchestrator).
+//!
+//! ## Example
+//! ```no_run
+//! use osconfig_platform::manager::{ManagerSettings, ModulesManager};
+//! use std::path::PathBuf;
+//! use std::time::Duration;
+//!
+//! let root = PathBuf::from("/");
+//! let mut manager = ModulesManager::start(ManagerSettings {
+//!     module_dirs: vec![root.join("usr/lib/osconfig"), root.join("usr/local/lib/osconfig")],
+//!     host_binary: root.join("usr/lib/osconfig/osconfig-modulehost"),
+//!     run_dir: root.join("run/osconfig/modules"),
+//!     state_dir: root.join("var/lib/osconfig/platform"),
+//!     root: root.clone(),
+//!     call_timeout: Duration::from_secs(5),
+//!     crash_limit: 3,
+//!     crash_window: Duration::from_secs(300),
+//!     restart_backoff: Duration::from_millis(100),
+//!     idle_unload: Duration::from_secs(60),
+//!     in_process: Vec::new(),
+//! });
+//! manager.open(1, "my-client", 0);
+//! let name = manager.get(1, "DeviceInfo", "osName");
+//! manager.close(1);
+//! manager.shutdown();
+//! ```
 
+mod crashes;
+mod discovery;
+mod host;
+mod identity;
+mod inprocess;
+mod sessions;
+mod supervisor;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use osconfig_mmi::Lifetime;
+use osconfig_storage::Store;
+
+use crashes::{CrashLog, CrashPolicy};
+use host::{Dying, Host, Launch};
+use sessions::Clients;
+use supervisor::{Ctx, Op, Supervised};
+
+/// errno 22 (`EINVAL`): unknown component, or a payload that is not one JSON value.
+pub const ERR_INVALID: i32 = 22;
+/// errno 5 (`EIO`): the module's host died during the call or could not be (re)started (counted as a crash).
+pub const ERR_CRASHED: i32 = 5;
+/// errno 62 (`ETIME`): the host missed the call deadline and was killed (counted as a crash).
+pub const ERR_TIMEOUT: i32 = 62;
+/// errno 11 (`EAGAIN`): the module's host is in its restart back-off after a crash; nothing was sent.
+pub const ERR_BACKOFF: i32 = 11;
+/// errno 16 (`EBUSY`): the module is quarantined after too many crashes; nothing was sent.
+pub const ERR_QUARANTINED: i32 = 16;
+/// errno 71 (`EPROTO`): the host answered outside the MMI REST API.
+pub const ERR_PROTOCOL: i32 = 71;
+
+/// How often [`ModulesManager::next_tick`] asks for a tick while hosts run, to reap one that died between calls.
+const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// How the manager finds, runs and supervises modules.
 #[derive(Debug, Clone)]
 pub struct ManagerSettings {
-    /// Directories searched for `*.so` modules.
+    /// Directories searched for `*.so` modules (`<root>/usr/lib/osconfig`, `<root>/usr/local/lib/osconfig`).
     pub module_dirs: Vec<PathBuf>,
     /// The `osconfig-modulehost` executable.
     pub host_binary: PathBuf,
-    /// Directory of the host sockets.
+    /// Directory of the host sockets (`<root>/run/osconfig/modules`, created with mode 0700).
     pub run_dir: PathBuf,
-    /// Directory of the manager's persisted state (crash counts).
+    /// Directory of the manager's persisted state: crash times (`<root>/var/lib/osconfig/platform`).
     pub state_dir: PathBuf,
-    /// Root passed to hosts and in-process modules as `OSCONFIG_ROOT`.
+    /// Root passed to hosts as `OSCONFIG_ROOT`.
     pub root: PathBuf,
-    /// Deadline of one module call.
+    /// Deadline of one module call through a host (default 5 s); a host that misses it is killed (a crash).
     pub call_timeout: Duration,
-    /// Crashes within `crash_window` that quarantine a module.
+    /// Crashes within `crash_window` that quarantine a module (default 3).
     pub crash_limit: u32,
-    /// Window of `crash_limit`.
+    /// How far back crashes count (default 300 s).
     pub crash_window: Duration,
-    /// First restart back-off.
+    /// First restart back-off after a crash (default 100 ms), doubled per further crash, at most 30 s.
     pub restart_backoff: Duration,
-    /// Idle time after which a Lifetime 2 host is stopped.
+    /// Idle time after which the host of a Lifetime 0 or 2 module is stopped (default 60 s).
     pub idle_unload: Duration,
-    /// Modules loaded in-process.
+    /// Modules (`MmiGetInfo` `Name`) loaded in-process instead of in a host.
     pub in_process: Vec<String>,
 }
 
 /// The MPI layer's handle for one MPI session.
 pub type ClientId = u64;
 
-/// The Modules Manager (stub).
+/// The Modules Manager (see the module docs).
 #[derive(Debug)]
 pub struct ModulesManager {
     settings: ManagerSettings,
+    store: Option<Store>,
+    modules: Vec<Supervised>,
+    components: BTreeMap<String, usize>,
+    clients: Clients,
+    stopped: bool,
 }
 
 impl ModulesManager {
-    /// Discovers and identifies modules.
+    /// Discovers and identifies the modules now (see the module docs) and keeps the Lifetime 1 hosts running.
+    /// Never fails: problems are logged, and a manager without modules answers every call with [`ERR_INVALID`].
     pub fn start(settings: ManagerSettings) -> ModulesManager {
-        ModulesManager { settings }
+        let mut manager = ModulesManager {
+            store: None,
+            settings,
+            modules: Vec::new(),
+            components: BTreeMap::new(),
+            clients: Clients::default(),
+            stopped: false,
+        };
+        manager.load();
+        manager
     }
-    /// Rediscovers modules and clears quarantines.
+
+    /// SIGHUP: stops every host (and unloads in-process modules), forgets every crash and quarantine, then
+    /// discovers and identifies the modules again with `settings`. Announced clients are kept; their MMI sessions
+    /// are reopened on their next calls.
     pub fn reload(&mut self, settings: ManagerSettings) {
+        self.stop_modules();
         self.settings = settings;
+        self.open_store();
+        crashes::forget_all(self.store.as_ref());
+        self.load();
     }
-    /// Registers an MPI client.
-    pub fn open(&mut self, _client: ClientId, _client_name: &str, _max_payload_size_bytes: u32) {}
-    /// Closes the client's MMI sessions.
-    pub fn close(&mut self, _client: ClientId) {}
-    /// MmiSet on the module serving `component`.
-    pub fn set(&mut self, _client: ClientId, _component: &str, _object: &str, _payload: &[u8]) -> Result<(), i32> {
-        Err(22)
+
+    /// Announces an MPI client: its MMI sessions are opened lazily, one per module on the first call to it, with
+    /// this client name and payload limit.
+    pub fn open(&mut self, client: ClientId, client_name: &str, max_payload_size_bytes: u32) {
+        self.clients.open(client, client_name, max_payload_size_bytes);
     }
-    /// MmiGet on the module serving `component`.
-    pub fn get(&mut self, _client: ClientId, _component: &str, _object: &str) -> Result<Vec<u8>, i32> {
-        Err(22)
+
+    /// Closes the client's MMI sessions and forgets it.
+    pub fn close(&mut self, client: ClientId) {
+        let ctx = ctx(&self.settings, self.store.as_ref());
+        for module in self.modules.iter_mut() {
+            module.close(&ctx, client);
+        }
+        self.clients.close(client);
     }
-    /// Periodic work.
-    pub fn tick(&mut self, _now: Instant) {}
-    /// When `tick` wants to run next.
+
+    /// `MmiSet` of `payload` (one JSON value) on the module serving `component`; `Err(errno)` as in the module docs.
+    pub fn set(&mut self, client: ClientId, component: &str, object: &str, payload: &[u8]) -> Result<(), i32> {
+        self.call(client, component, Op::Set(component, object, payload)).map(drop)
+    }
+
+    /// `MmiGet` on the module serving `component`: the object's JSON; `Err(errno)` as in the module docs.
+    pub fn get(&mut self, client: ClientId, component: &str, object: &str) -> Result<Vec<u8>, i32> {
+        self.call(client, component, Op::Get(component, object))
+    }
+
+    fn call(&mut self, client: ClientId, component: &str, op: Op<'_>) -> Result<Vec<u8>, i32> {
+        let Some(&index) = self.components.get(component) else {
+            log::debug!("no module serves component {component:?}");
+            return Err(ERR_INVALID);
+        };
+        let who = self.clients.info(client);
+        let ctx = ctx(&self.settings, self.store.as_ref());
+        self.modules[index].call(&ctx, client, &who, op)
+    }
+
+    /// Periodic work: reaps hosts that ended (a crash unless they exited 0), stops idle Lifetime 0/2 hosts,
+    /// finishes stopping hosts (SIGKILL after 500 ms).
+    pub fn tick(&mut self, now: Instant) {
+        let ctx = ctx(&self.settings, self.store.as_ref());
+        for module in self.modules.iter_mut() {
+            module.tick(&ctx, now);
+        }
+    }
+
+    /// When [`ModulesManager::tick`] wants to run next: the earliest idle deadline or pending stop, and at least
+    /// every second while a host runs; `None` when no host runs.
     pub fn next_tick(&self) -> Option<Instant> {
-        None
+        let now = Instant::now();
+        self.modules.iter().filter_map(|m| m.next_tick(self.settings.idle_unload, now, REAP_EVERY)).min()
     }
-    /// Served components.
+
+    /// The served components, sorted.
     pub fn components(&self) -> Vec<String> {
-        Vec::new()
+        self.components.keys().cloned().collect()
     }
-    /// Stops every host.
-    pub fn shutdown(&mut self) {}
+
+    /// Closes every session, stops every host (SIGTERM, SIGKILL after 500 ms), removes their sockets; forgets
+    /// every client. The manager then serves nothing until [`ModulesManager::reload`]. Idempotent.
+    pub fn shutdown(&mut self) {
+        self.stop_modules();
+        self.clients.clear();
+        self.stopped = true;
+    }
+
+    fn stop_modules(&mut self) {
+        let mut hosts = Vec::new();
+        let mut dying = Vec::new();
+        for module in self.modules.drain(..) {
+            let (host, stopping) = module.take_hosts();
+            hosts.extend(host);
+            dying.extend(stopping);
+        }
+        self.components.clear();
+        host::stop_all(hosts);
+        for d in dying {
+            d.finish();
+        }
+    }
+
+    fn open_store(&mut self) {
+        self.store = match Store::open(&self.settings.state_dir) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                log::warn!("crash counts will not persist: {e}");
+                None
+            }
+        };
+    }
+
+    /// Discovery, identification, version choice, backends.
+    fn load(&mut self) {
+        let started = Instant::now();
+        self.stopped = false;
+        if self.store.is_none() {
+            self.open_store();
+        }
+        let run_dir = &self.settings.run_dir;
+        if let Err(e) = std::fs::create_dir_all(run_dir)
+            .and_then(|()| std::fs::set_permissions(run_dir, std::fs::Permissions::from_mode(0o700)))
+        {
+            log::error!("cannot prepare the host socket directory {}: {e}", run_dir.display());
+        }
+        let paths = discovery::find_modules(&self.settings.module_dirs);
+        let with_sockets: Vec<(PathBuf, PathBuf)> =
+            (0..paths.len()).map(|i| (paths[i].clone(), discovery::socket_for(run_dir, &paths, i))).collect();
+        let ctx = ctx(&self.settings, self.store.as_ref());
+        let identified = identity::identify(&with_sockets, &ctx.launch);
+        let refs: Vec<_> = identified.iter().map(|m| (m.path.as_path(), &m.info)).collect();
+        let winners = identity::pick_winners(&refs);
+        let mut losers = Vec::new();
+        let mut new_index = vec![usize::MAX; identified.len()];
+        for (old, found) in identified.into_iter().enumerate() {
+            if !winners.values().any(|&w| w == old) {
+                log::warn!("module {} ({}) serves no component: not used", found.info.name, found.path.display());
+                losers.push(found.host);
+                continue;
+            }
+            new_index[old] = self.modules.len();
+            let module = self.supervise(&ctx, found);
+            self.modules.push(module);
+        }
+        self.components = winners.into_iter().map(|(component, old)| (component, new_index[old])).collect();
+        host::stop_all(losers);
+        log::info!(
+            "modules manager: {} module(s), components {:?}, ready in {} ms",
+            self.modules.len(),
+            self.components.keys().collect::<Vec<_>>(),
+            started.elapsed().as_millis()
+        );
+    }
+
+    /// The backend of an identified module: in-process, a kept host, or a host started on demand.
+    fn supervise(&self, ctx: &Ctx<'_>, found: identity::Identified) -> Supervised {
+        let identity::Identified { path, socket, info, host } = found;
+        if self.settings.in_process.contains(&info.name) {
+            host::stop_all(vec![host]);
+            match inprocess::InProcess::load(&path, &info.name) {
+                Ok(module) => {
+                    log::info!("module {} runs in-process (no crash isolation)", info.name);
+                    return Supervised::in_process(info, module);
+                }
+                Err(e) => {
+                    log::error!("module {}: in-process load failed ({e}): serving it through a host", info.name);
+                    let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
+                    return Supervised::hosted(path, info, socket, None, None, crashes);
+                }
+            }
+        }
+        let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
+        let keep = info.lifetime == Lifetime::KeepLoaded && !crashes.quarantined();
+        if keep && info.user_account == 0 {
+            return Supervised::hosted(path, info, socket, Some(host), None, crashes);
+        }
+        let dying = Dying::begin(host);
+        if !keep {
+            return Supervised::hosted(path, info, socket, None, Some(dying), crashes);
+        }
+        // Lifetime 1 with a user account: the identifying host ran as the platform's user; start the real one now.
+        dying.finish();
+        let launch = Launch { user: info.user_account, ..ctx.launch };
+        let host = match Host::spawn(&launch, &path, &socket) {
+            Ok(mut host) => match host.wait_ready(Instant::now() + ctx.launch.call_timeout) {
+                Ok(()) => Some(host),
+                Err(reason) => {
+                    log::error!("module {}: host as user {} did not start: {reason}", info.name, info.user_account);
+                    host.kill();
+                    None
+                }
+            },
+            Err(e) => {
+                log::error!("module {}: cannot start {}: {e}", info.name, launch.binary.display());
+                None
+            }
+        };
+        Supervised::hosted(path, info, socket, host, None, crashes)
+    }
+
+    /// Test and diagnostics view: (component, module name, host pid if running, quarantined, open sessions).
+    #[doc(hidden)]
+    pub fn module_states(&self) -> Vec<(String, String, Option<u32>, bool, usize)> {
+        self.components
+            .iter()
+            .map(|(component, &i)| {
+                let m = &self.modules[i];
+                (component.clone(), m.info.name.clone(), m.host_pid(), m.quarantined(), m.session_count())
+            })
+            .collect()
+    }
+}
+
+impl Drop for ModulesManager {
+    fn drop(&mut self) {
+        if !self.stopped || !self.modules.is_empty() {
+            self.shutdown();
+        }
+    }
+}
+
+fn ctx<'a>(settings: &'a ManagerSettings, store: Option<&'a Store>) -> Ctx<'a> {
+    Ctx {
+        launch: Launch {
+            binary: &settings.host_binary,
+            root: &settings.root,
+            user: 0,
+            call_timeout: settings.call_timeout,
+        },
+        store,
+        policy: CrashPolicy {
+            limit: settings.crash_limit.max(1),
+            window: settings.crash_window,
+            backoff: settings.restart_backoff,
+        },
+        idle_unload: settings.idle_unload,
+    }
 }

@@ -1,0 +1,278 @@
+//! One module host process: spawn, wait for its socket, the MMI client, stop or kill it.
+
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use osconfig_mpi::MmiClient;
+
+/// How long a stopped host may take to exit on SIGTERM before it gets SIGKILL.
+pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// How a host is started.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Launch<'a> {
+    /// The `osconfig-modulehost` executable.
+    pub(crate) binary: &'a Path,
+    /// `OSCONFIG_ROOT` of the host.
+    pub(crate) root: &'a Path,
+    /// The module's `UserAccount` (0: no `--user`).
+    pub(crate) user: u32,
+    /// Deadline of every call through [`Host::client`].
+    pub(crate) call_timeout: Duration,
+}
+
+/// A running host process and a kept-alive client of its socket.
+#[derive(Debug)]
+pub(crate) struct Host {
+    child: Child,
+    socket: PathBuf,
+    client: MmiClient,
+}
+
+/// `exited with code 3` / `killed by signal 6`.
+pub(crate) fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "ended".to_string(),
+    }
+}
+
+/// Removes `path` if it is a socket file (a stale one left by a killed host).
+fn remove_socket(path: &Path) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Host {
+    /// Starts `osconfig-modulehost --module <module> --socket <socket> [--user <uid>]` with `OSCONFIG_ROOT` set,
+    /// in its own process group (terminal signals do not reach it; the manager stops it). A stale socket file at
+    /// `socket` is removed first. Does not wait for the socket: see [`Host::wait_ready`].
+    pub(crate) fn spawn(launch: &Launch<'_>, module: &Path, socket: &Path) -> io::Result<Host> {
+        remove_socket(socket);
+        let mut command = Command::new(launch.binary);
+        command.arg("--module").arg(module).arg("--socket").arg(socket);
+        if launch.user != 0 {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let euid = unsafe { libc::geteuid() };
+            if euid == 0 {
+                command.arg("--user").arg(launch.user.to_string());
+            } else {
+                log::warn!(
+                    "module {} asks for user account {}, but the platform is not root: it runs as uid {euid}",
+                    module.display(),
+                    launch.user
+                );
+            }
+        }
+        command.env("OSCONFIG_ROOT", launch.root).stdin(Stdio::null()).process_group(0);
+        let child = command.spawn()?;
+        log::debug!("started host {} for {} on {}", child.id(), module.display(), socket.display());
+        Ok(Host {
+            child,
+            socket: socket.to_path_buf(),
+            client: MmiClient::new(socket).with_timeout(launch.call_timeout),
+        })
+    }
+
+    /// The host's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the host accepts connections on its socket; an error says why not (it exited, or the deadline
+    /// passed).
+    pub(crate) fn wait_ready(&mut self, deadline: Instant) -> Result<(), String> {
+        let mut pause = Duration::from_micros(100);
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(format!("host {} {}", self.pid(), describe(status)));
+            }
+            if UnixStream::connect(&self.socket).is_ok() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!("host {} did not open {} in time", self.pid(), self.socket.display()));
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(2));
+        }
+    }
+
+    /// The kept-alive client (every call has the launch's call timeout).
+    pub(crate) fn client(&mut self) -> &mut MmiClient {
+        &mut self.client
+    }
+
+    /// The exit status if the process has ended (reaps it).
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The exit status after a failed call: waits up to `grace` for the process to end on its own (a crashing
+    /// module closes the socket a moment before the process is gone), `None` if it is still running.
+    pub(crate) fn exited_within(&mut self, grace: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + grace;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Sends SIGTERM (the host closes its sessions, unloads the module and exits 0).
+    pub(crate) fn terminate(&mut self) {
+        if self.exited().is_none() {
+            self.signal(libc::SIGTERM);
+        }
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet (try_wait returned None or
+        // was not called since), so the pid still names our child.
+        unsafe { libc::kill(pid, signal) };
+    }
+
+    /// SIGKILL, reap and remove the socket; the status the process had before the kill if it had already ended.
+    pub(crate) fn kill(mut self) -> Option<ExitStatus> {
+        let before = self.exited();
+        if before.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        remove_socket(&self.socket);
+        before
+    }
+}
+
+/// Stops `hosts` together: SIGTERM to all, then SIGKILL to those still running after [`STOP_GRACE`]; reaps all
+/// and removes their sockets.
+pub(crate) fn stop_all(hosts: Vec<Host>) {
+    if hosts.is_empty() {
+        return;
+    }
+    let mut running = hosts;
+    for host in running.iter_mut() {
+        host.terminate();
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    loop {
+        running.retain_mut(|host| match host.exited() {
+            Some(status) => {
+                if !status.success() {
+                    log::debug!("host {} {}", host.pid(), describe(status));
+                }
+                remove_socket(&host.socket);
+                false
+            }
+            None => true,
+        });
+        if running.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for host in running {
+        log::warn!("host {} did not stop within {} ms: killing it", host.pid(), STOP_GRACE.as_millis());
+        host.kill();
+    }
+}
+
+/// A host asked to stop (SIGTERM) whose exit has not been seen yet.
+#[derive(Debug)]
+pub(crate) struct Dying {
+    /// The host.
+    pub(crate) host: Host,
+    /// When SIGTERM was sent.
+    pub(crate) since: Instant,
+}
+
+impl Dying {
+    /// Sends SIGTERM and remembers when.
+    pub(crate) fn begin(mut host: Host) -> Dying {
+        host.terminate();
+        Dying { host, since: Instant::now() }
+    }
+
+    /// `true` once the host is gone (reaped, or killed after [`STOP_GRACE`]).
+    pub(crate) fn poll(&mut self, now: Instant) -> bool {
+        if self.host.exited().is_some() {
+            remove_socket(&self.host.socket);
+            return true;
+        }
+        if now.duration_since(self.since) >= STOP_GRACE {
+            log::warn!("host {} did not stop within {} ms: killing it", self.host.pid(), STOP_GRACE.as_millis());
+            self.host.signal(libc::SIGKILL);
+            let _ = self.host.child.wait();
+            remove_socket(&self.host.socket);
+            return true;
+        }
+        false
+    }
+
+    /// Waits until the host is gone.
+    pub(crate) fn finish(mut self) {
+        while !self.poll(Instant::now()) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_describe_code_and_signal() {
+        assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with code 3");
+        assert_eq!(describe(ExitStatus::from_raw(6)), "killed by signal 6");
+    }
+
+    #[test]
+    fn test_wait_ready_reports_exit() {
+        let dir = std::env::temp_dir().join(format!("osconfig-host-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let launch = Launch {
+            binary: Path::new("/bin/false"),
+            root: Path::new("/"),
+            user: 0,
+            call_timeout: Duration::from_secs(1),
+        };
+        let mut host = Host::spawn(&launch, Path::new("/x.so"), &dir.join("x.sock")).unwrap();
+        let err = host.wait_ready(Instant::now() + Duration::from_secs(5)).unwrap_err();
+        assert!(err.contains("exited with code 1"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn test_stop_all_kills_a_process_ignoring_sigterm() {
+        let dir = std::env::temp_dir().join(format!("osconfig-host-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("stubborn.sh");
+        std::fs::write(&script, "#!/bin/sh\ntrap '' TERM\nsleep 5 & wait\nsleep 5\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let launch = Launch { binary: &script, root: Path::new("/"), user: 0, call_timeout: Duration::from_secs(1) };
+        let host = Host::spawn(&launch, Path::new("/x.so"), &dir.join("s.sock")).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        stop_all(vec![host]);
+        let took = start.elapsed();
+        assert!(took >= STOP_GRACE && took < STOP_GRACE * 3, "{took:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
