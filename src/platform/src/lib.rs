@@ -1,7 +1,73 @@
 //! # osconfig-platform: the OSConfig platform daemon
 //!
-//! Work in progress: MPI server, orchestrator and the Modules Manager ([`manager`]).
+//! `osconfig-platform` serves the **MPI** (the REST API the agent and other management authorities call) on a Unix
+//! socket and runs the modules through the **Modules Manager** ([`manager`]), one call at a time through the
+//! **Orchestrator** ([`orchestrator`]).
+//!
+//! ## Command line ([`args`])
+//! ```text
+//! osconfig-platform [--root <dir>] [--config <file>] [--socket <path>] [--modulehost <path>] [--foreground]
+//! osconfig-platform --version | --help
+//! ```
+//! Every device path is resolved under `--root` (default `/`, see [`paths`]): the configuration
+//! `<root>/etc/osconfig/osconfig.json`, the socket `<root>/run/osconfig/mpid.sock` (directory 0700, socket 0660),
+//! modules in `<root>/usr/lib/osconfig` and `<root>/usr/local/lib/osconfig`, host sockets in
+//! `<root>/run/osconfig/modules`, the manager's state in `<root>/var/lib/osconfig/platform`, the log
+//! `<root>/var/log/osconfig_platform.log`. `--foreground` copies log lines to stderr (and turns syslog off); the
+//! process never forks.
+//!
+//! Exit codes: 0 stopped by SIGTERM/SIGINT (or `--help`, `--version`); 2 bad command line; 3 the MPI socket (or its
+//! directory) cannot be created, e.g. another platform is live on it; 4 another start-up failure.
+//!
+//! Signals: SIGTERM and SIGINT stop within one second (queued requests are dropped, sessions closed, hosts stopped,
+//! the socket removed; if a module call is still running after [`daemon::SHUTDOWN_GRACE`] the process exits
+//! anyway). SIGHUP reloads `osconfig.json` (an invalid file keeps the previous configuration) and makes the manager
+//! rediscover modules and clear quarantines.
+//!
+//! ## The MPI
+//! Byte-compatible with the reference client (spec section 3): `POST /<Name>/` or `/<Name>`, `GET` also for
+//! `MpiGet` and `MpiGetReported`, keep-alive or one request per connection. Answers carry `Server: OSConfig`,
+//! `Content-Type: application/json` and `Content-Length`. 400 (empty body) for a bad body, 404 (empty body) for
+//! anything else, 403 (empty body) for a caller that is not allowed ([`auth`]: uid 0, `MpiAllowedUids`,
+//! `MpiAllowedGroups`), 500 with `"<errno>"` for a failed call (`"22"`: unknown session, component or object). See
+//! [`orchestrator`] for what each call answers and [`queue`] for the ordering rules (duplicates merged,
+//! `Priorities`).
+//!
+//! Sessions ([`sessions`]): ids are 128 random bits (`getrandom`), at most 1024 open; a session unused for
+//! `MpiSessionIdleTimeoutSeconds` (default 3600 s) is closed, since a client may vanish without `MpiClose`.
+//!
+//! ## Configuration
+//! [`config`]; every key is described in `CONFIGURATION.md` beside this crate's `Cargo.toml`.
+//!
+//! ## Example
+//! ```no_run
+//! // A test or a demo: a temporary root, modules copied to <root>/usr/lib/osconfig/<name>.so.
+//! let mut platform = std::process::Command::new("osconfig-platform")
+//!     .args(["--root", "/tmp/demo-root", "--foreground"])
+//!     .spawn()?;
+//! let mut mpi = osconfig_mpi::MpiClient::new("/tmp/demo-root/run/osconfig/mpid.sock");
+//! let session = mpi.open("demo", 0).expect("open");
+//! # let _ = session;
+//! # platform.kill()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Limits
+//! One worker runs every module call in sequence: a slow module delays every client (bounded by
+//! `ModuleCallTimeoutSeconds`). The socket directory is 0700 root, so callers allowed by `MpiAllowedUids` /
+//! `MpiAllowedGroups` also need access to it (give `<root>/run/osconfig` a group or mode that lets them in).
 
 #![deny(missing_docs)]
 
+pub mod args;
+pub mod auth;
+pub mod config;
+pub mod daemon;
 pub mod manager;
+pub mod orchestrator;
+pub mod paths;
+pub mod queue;
+pub mod routes;
+pub mod session_id;
+pub mod sessions;
+pub mod signals;

@@ -1,0 +1,184 @@
+//! Start-up, the running daemon and shutdown: wires the configuration, logging, the MPI server, the orchestrator
+//! and the signal thread together.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use osconfig_http::{Server, SocketOptions};
+use osconfig_logging::{level_from_osconfig, LogConfig, LogHandle, SyslogMode};
+
+use crate::args::{Args, EXIT_OK, EXIT_SOCKET, EXIT_STARTUP};
+use crate::auth::Authorizer;
+use crate::config::{self, Config};
+use crate::manager::ManagerSettings;
+use crate::orchestrator::Orchestrator;
+use crate::paths::Paths;
+use crate::routes::MpiHandler;
+use crate::signals::{self, Signal};
+
+/// Mode of `<root>/run/osconfig` and of the module hosts' socket directory.
+pub const RUN_DIR_MODE: u32 = 0o700;
+/// Mode of the MPI socket.
+pub const SOCKET_MODE: u32 = 0o660;
+/// How long shutdown waits for the orchestrator (closing sessions, stopping hosts) before the process exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// The Modules Manager's settings for `config`.
+pub fn manager_settings(paths: &Paths, host_binary: &Path, config: &Config) -> ManagerSettings {
+    ManagerSettings {
+        module_dirs: paths.module_dirs.clone(),
+        host_binary: host_binary.to_path_buf(),
+        run_dir: paths.modules_run_dir.clone(),
+        state_dir: paths.state_dir.clone(),
+        root: paths.root.clone(),
+        call_timeout: config.module_call_timeout,
+        crash_limit: config.module_crash_limit,
+        crash_window: config.module_crash_window,
+        restart_backoff: Duration::from_millis(100),
+        idle_unload: config.module_idle_unload,
+        in_process: config.in_process_modules.clone(),
+    }
+}
+
+/// The log file size for `config` (`MaxLogSize`, times `MaxLogSizeDebugMultiplier` at `LoggingLevel` 7).
+fn log_size(config: &Config) -> u64 {
+    if config.logging_level >= 7 {
+        config.max_log_size.saturating_mul(config.max_log_size_debug_multiplier)
+    } else {
+        config.max_log_size
+    }
+}
+
+/// Reads the configuration at start-up: an invalid file gives the defaults (there is nothing older to keep).
+fn initial_config(path: &Path) -> (Config, Vec<String>) {
+    match config::load(path) {
+        Ok(loaded) => (loaded.config, loaded.warnings),
+        Err(e) => (Config::default(), vec![format!("{}: {e}; using the defaults", path.display())]),
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; the process exit code.
+pub fn run(args: &Args) -> i32 {
+    let started = Instant::now();
+    let mask = signals::block();
+    let paths = Paths::new(&args.root, args.config.as_deref(), args.socket.as_deref());
+    let (config, warnings) = initial_config(&paths.config);
+    let log = match osconfig_logging::init(&LogConfig {
+        name: "platform".into(),
+        dir: paths.log_dir.clone(),
+        level: level_from_osconfig(config.logging_level),
+        max_size: log_size(&config),
+        syslog: if args.foreground { SyslogMode::Never } else { SyslogMode::Auto },
+        stderr: args.foreground,
+    }) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("osconfig-platform: cannot start logging: {e}");
+            return EXIT_STARTUP;
+        }
+    };
+    log::info!("osconfig-platform {} starting, root {}", env!("CARGO_PKG_VERSION"), paths.root.display());
+    for warning in &warnings {
+        log::warn!("{warning}");
+    }
+    let host_binary = paths.host_binary(args.modulehost.as_deref());
+
+    for dir in [&paths.run_dir, &paths.modules_run_dir] {
+        if let Err(e) = make_private_dir(dir) {
+            log::error!("cannot create {}: {e}", dir.display());
+            return EXIT_SOCKET;
+        }
+    }
+    let options = SocketOptions { dir_mode: RUN_DIR_MODE, socket_mode: SOCKET_MODE };
+    let server = match Server::bind(&paths.socket, options) {
+        Ok(server) => server.with_server_header("OSConfig"),
+        Err(e) => {
+            log::error!("cannot listen on {}: {e}", paths.socket.display());
+            return EXIT_SOCKET;
+        }
+    };
+    let handle = server.handle();
+    let auth = Arc::new(Mutex::new(Authorizer::from_config(&config)));
+    let settings = manager_settings(&paths, &host_binary, &config);
+    let (orchestrator, worker) = match Orchestrator::start(config.clone(), settings) {
+        Ok(started) => started,
+        Err(e) => {
+            log::error!("cannot start the orchestrator: {e}");
+            return EXIT_STARTUP;
+        }
+    };
+
+    let reloader = Reloader { paths: paths.clone(), host_binary, config, log, auth: Arc::clone(&auth) };
+    let stopper = orchestrator.clone();
+    let stopped_at = Arc::new(Mutex::new(None::<Instant>));
+    let stopped_at_signal = Arc::clone(&stopped_at);
+    let mut reloader = reloader;
+    if let Err(e) = signals::spawn(mask, move |signal| match signal {
+        Signal::Reload => reloader.reload(&stopper),
+        Signal::Stop => {
+            *stopped_at_signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            stopper.stop();
+            handle.shutdown();
+        }
+    }) {
+        log::error!("cannot start the signal thread: {e}");
+        return EXIT_STARTUP;
+    }
+
+    log::info!("listening on {} ({} ms after start)", paths.socket.display(), started.elapsed().as_millis());
+    let served = server.run(MpiHandler::new(auth, orchestrator));
+    // The server has stopped and removed its socket. Give the orchestrator what is left of the grace period.
+    let since = stopped_at.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(Instant::now);
+    let grace = SHUTDOWN_GRACE.saturating_sub(since.elapsed());
+    if !worker.join_within(grace) {
+        log::warn!("orchestrator still busy after {} ms; exiting anyway", SHUTDOWN_GRACE.as_millis());
+    }
+    match served {
+        Ok(()) => {
+            log::info!("stopped");
+            EXIT_OK
+        }
+        Err(e) => {
+            log::error!("MPI server failed: {e}");
+            EXIT_STARTUP
+        }
+    }
+}
+
+/// Creates `dir` (and its parents) and gives it mode 0700.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
+}
+
+/// What SIGHUP needs: the current configuration (kept when the file turns out invalid) and what depends on it.
+struct Reloader {
+    paths: Paths,
+    host_binary: PathBuf,
+    config: Config,
+    log: LogHandle,
+    auth: Arc<Mutex<Authorizer>>,
+}
+
+impl Reloader {
+    fn reload(&mut self, orchestrator: &Orchestrator) {
+        match config::load(&self.paths.config) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    log::warn!("{warning}");
+                }
+                self.config = loaded.config;
+                log::info!("configuration {} loaded", self.paths.config.display());
+            }
+            Err(e) => {
+                log::error!("{}: {e}; keeping the previous configuration", self.paths.config.display());
+            }
+        }
+        self.log.set_level(level_from_osconfig(self.config.logging_level));
+        self.log.set_max_size(log_size(&self.config));
+        *self.auth.lock().unwrap_or_else(|e| e.into_inner()) = Authorizer::from_config(&self.config);
+        orchestrator.reload(self.config.clone(), manager_settings(&self.paths, &self.host_binary, &self.config));
+    }
+}

@@ -1,0 +1,55 @@
+//! Signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread and taken synchronously by one thread
+//! (`sigwait`), which turns them into [`Signal`] events for the daemon.
+
+use std::io;
+use std::thread;
+
+/// A signal the daemon acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT: stop.
+    Stop,
+    /// SIGHUP: reload the configuration and rediscover modules.
+    Reload,
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads started afterwards inherit the mask, so call it
+/// before starting any thread. SIGPIPE is ignored as well (a vanished client must not kill the daemon).
+pub fn block() -> libc::sigset_t {
+    // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask only reads it; setting SIGPIPE to
+    // SIG_IGN installs no handler code.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        set
+    }
+}
+
+/// Starts the thread that waits for the signals of `set` and calls `on_signal` for each; the thread ends after
+/// the first [`Signal::Stop`].
+pub fn spawn(set: libc::sigset_t, mut on_signal: impl FnMut(Signal) + Send + 'static) -> io::Result<()> {
+    thread::Builder::new().name("signals".into()).spawn(move || loop {
+        let mut number = 0;
+        // SAFETY: `set` is an initialised signal set and `number` is valid for writes.
+        let rc = unsafe { libc::sigwait(&set, &mut number) };
+        let signal = match (rc, number) {
+            (0, libc::SIGHUP) => Signal::Reload,
+            (0, _) => Signal::Stop,
+            (rc, _) => {
+                log::error!("sigwait failed ({rc}); stopping");
+                Signal::Stop
+            }
+        };
+        log::info!("signal {number} received: {signal:?}");
+        on_signal(signal);
+        if signal == Signal::Stop {
+            return;
+        }
+    })?;
+    Ok(())
+}
