@@ -53,7 +53,6 @@ mod syslog_sink;
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use log::LevelFilter;
@@ -111,23 +110,19 @@ impl std::fmt::Debug for LogHandle {
     }
 }
 
-/// Set by the first [`init`]: later calls fail without touching any file.
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-
 /// Open the outputs of `config` and install them as the process's global `log` logger.
 ///
 /// Returns the handle that changes the level and roll-over size later. Outputs that cannot be opened do not make
 /// it fail (see the crate docs); it fails with [`io::ErrorKind::AlreadyExists`] when this process already has a
-/// global logger (a second call, or another backend installed first).
+/// global logger (a second call, or another backend installed first), and then opens no file.
 pub fn init(config: &LogConfig) -> io::Result<LogHandle> {
-    if INSTALLED.swap(true, Ordering::SeqCst) {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "osconfig-logging is already initialized"));
-    }
-    let logger = Logger::new(config);
+    let logger = Logger::unopened(config);
     let mut handle = logger.handle();
     handle.global = true;
     log::set_boxed_logger(Box::new(logger))
-        .map_err(|e| io::Error::new(io::ErrorKind::AlreadyExists, format!("another logger is installed: {e}")))?;
+        .map_err(|e| io::Error::new(io::ErrorKind::AlreadyExists, format!("a logger is already installed: {e}")))?;
+    // Installed: now open the files. `log`'s maximum level is still Off, so nothing is lost in between.
+    handle.open(config, Box::new(io::stderr()));
     log::set_max_level(config.level);
     Ok(handle)
 }

@@ -63,7 +63,26 @@ impl Logger {
     }
 
     /// [`Logger::new`] with stderr replaced by `err` (tests).
-    pub(crate) fn with_err(config: &LogConfig, mut err: Box<dyn Write + Send>) -> Logger {
+    pub(crate) fn with_err(config: &LogConfig, err: Box<dyn Write + Send>) -> Logger {
+        let logger = Logger::unopened(config);
+        logger.open(config, err);
+        logger
+    }
+
+    /// A logger with the level and size of `config` but no outputs yet: it drops every record until [`Logger::open`].
+    pub(crate) fn unopened(config: &LogConfig) -> Logger {
+        let outputs =
+            Outputs { file: None, syslog: None, copy_to_err: false, err: Box::new(io::sink()), roll_warned: false };
+        let shared = Shared {
+            level: AtomicUsize::new(config.level as usize),
+            max_size: AtomicU64::new(config.max_size),
+            outputs: Mutex::new(outputs),
+        };
+        Logger { shared: Arc::new(shared) }
+    }
+
+    /// Open the outputs `config` asks for (replacing any), `err` standing for stderr.
+    pub(crate) fn open(&self, config: &LogConfig, mut err: Box<dyn Write + Send>) {
         let mut copy_to_err = config.stderr;
         let path = config.file_path();
         let file = match RollingFile::open(&path) {
@@ -87,13 +106,7 @@ impl Logger {
                 }
             },
         };
-        let outputs = Outputs { file, syslog, copy_to_err, err, roll_warned: false };
-        let shared = Shared {
-            level: AtomicUsize::new(config.level as usize),
-            max_size: AtomicU64::new(config.max_size),
-            outputs: Mutex::new(outputs),
-        };
-        Logger { shared: Arc::new(shared) }
+        *self.shared.lock() = Outputs { file, syslog, copy_to_err, err, roll_warned: false };
     }
 
     /// A handle that changes this logger's level and roll-over size while it runs.
@@ -143,6 +156,11 @@ impl crate::LogHandle {
     /// The current level filter.
     pub fn level(&self) -> LevelFilter {
         self.shared.level()
+    }
+
+    /// Open the outputs of `config` for the logger of this handle (see [`Logger::open`]).
+    pub(crate) fn open(&self, config: &LogConfig, err: Box<dyn Write + Send>) {
+        Logger { shared: Arc::clone(&self.shared) }.open(config, err);
     }
 }
 
