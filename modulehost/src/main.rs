@@ -1,5 +1,6 @@
 //! `osconfig-modulehost`: parses the command line, starts logging, runs the host, exits with its code.
 
+use std::path::{Path, PathBuf};
 use std::process::exit;
 
 use osconfig_modulehost::args::{self, Command, USAGE};
@@ -21,9 +22,29 @@ fn main() {
             exit(EXIT_USAGE);
         }
     };
-    osconfig_mmi::logger::init();
+    start_logging(&options.module);
     if let Err(e) = osconfig_modulehost::run(&options) {
         eprintln!("osconfig-modulehost: {}", chain(&e));
         exit(e.exit_code());
+    }
+}
+
+/// `osconfig-logging` as `modulehost_<module file stem>`: `<OSCONFIG_ROOT>/var/log/osconfig_modulehost_<stem>.log`,
+/// level from `OSCONFIG_LOG_LEVEL` (default info), syslog when stderr is not a terminal, and a stderr copy.
+fn start_logging(module: &Path) {
+    let stem = module.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let root = std::env::var_os(osconfig_mmi::logger::ROOT_ENV).filter(|r| !r.is_empty()).map(PathBuf::from);
+    let level =
+        std::env::var(osconfig_mmi::logger::LOG_LEVEL_ENV).ok().and_then(|v| osconfig_mmi::logger::parse_level(&v));
+    let config = osconfig_logging::LogConfig {
+        name: format!("modulehost_{stem}"),
+        dir: root.unwrap_or_else(|| PathBuf::from("/")).join("var/log"),
+        level: level.unwrap_or(log::LevelFilter::Info),
+        max_size: osconfig_mmi::logger::MODULE_MAX_LOG_SIZE,
+        syslog: osconfig_logging::SyslogMode::Auto,
+        stderr: true,
+    };
+    if let Err(e) = osconfig_logging::init(&config) {
+        eprintln!("osconfig-modulehost: logging not started: {e}");
     }
 }

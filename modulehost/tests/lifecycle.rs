@@ -122,6 +122,7 @@ fn test_restart_after_kill_replaces_stale_socket() {
         .arg(&module)
         .arg("--socket")
         .arg(&first.socket)
+        .env("OSCONFIG_ROOT", &first.dir)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -255,6 +256,7 @@ fn test_user_switch_without_root_exits_5() {
         .arg("--socket")
         .arg(&socket)
         .args(["--user", "1234"])
+        .env("OSCONFIG_ROOT", &dir)
         .stderr(std::process::Stdio::piped())
         .uid(65534)
         .gid(65534)

@@ -124,6 +124,7 @@ pub fn broken_module(define: &str, dir: &Path, out: &str) -> PathBuf {
 pub fn run_host(args: &[&std::ffi::OsStr], timeout: Duration) -> (ExitStatus, String, String) {
     let mut child = Command::new(host_bin())
         .args(args)
+        .env("OSCONFIG_ROOT", Path::new(env!("CARGO_TARGET_TMPDIR")).join("osconfig-root"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -190,6 +191,8 @@ impl Host {
         cmd.arg("--module").arg(module).arg("--socket").arg(&socket).args(&options.args);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
         cmd.env("OSCONFIG_LOG_LEVEL", "debug").env_remove("RUST_BACKTRACE");
+        // Log files under the host's temp dir, not /var/log; module lines on stderr too (the tests read it).
+        cmd.env("OSCONFIG_ROOT", &dir).env("OSCONFIG_LOG_STDERR", "1");
         for (key, value) in &options.env {
             cmd.env(key, value);
         }

@@ -193,8 +193,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Run `body`, turning a panic into `on_panic` (after logging it).
-fn guard<R>(what: &str, on_panic: R, body: impl FnOnce() -> R) -> R {
-    crate::logger::ensure_installed();
+fn guard<T: Module, R>(what: &str, on_panic: R, body: impl FnOnce() -> R) -> R {
+    crate::logger::ensure_installed(|| T::info("").name);
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,
         Err(payload) => {
@@ -305,7 +305,7 @@ pub unsafe fn mmi_get_info<T: Module>(
     payload: *mut MMI_JSON_STRING,
     payload_size_bytes: *mut c_int,
 ) -> c_int {
-    guard("MmiGetInfo", PANIC_ERRNO.0, || {
+    guard::<T, _>("MmiGetInfo", PANIC_ERRNO.0, || {
         // SAFETY: pointers as the caller promised.
         status(unsafe { get_info_inner::<T>(client_name, payload, payload_size_bytes) })
     })
@@ -331,7 +331,7 @@ unsafe fn get_info_inner<T: Module>(
 /// `client_name` is NULL or a NUL-terminated string.
 #[doc(hidden)]
 pub unsafe fn mmi_open<T: Module>(client_name: *const c_char, max_payload_size_bytes: c_uint) -> MMI_HANDLE {
-    guard("MmiOpen", std::ptr::null_mut(), || {
+    guard::<T, _>("MmiOpen", std::ptr::null_mut(), || {
         // SAFETY: as the caller promised.
         let client = match unsafe { c_text(client_name, "MmiOpen clientName") } {
             Ok(c) => c,
@@ -363,7 +363,7 @@ pub unsafe fn mmi_open<T: Module>(client_name: *const c_char, max_payload_size_b
 /// None beyond the ABI: the handle is only used as a registry key.
 #[doc(hidden)]
 pub unsafe fn mmi_close<T: Module>(client_session: MMI_HANDLE) {
-    guard("MmiClose", (), || {
+    guard::<T, _>("MmiClose", (), || {
         let Ok(cell) = find_session::<T>(client_session) else {
             return;
         };
@@ -388,7 +388,7 @@ pub unsafe fn mmi_set<T: Module>(
     payload: MMI_JSON_STRING,
     payload_size_bytes: c_int,
 ) -> c_int {
-    guard("MmiSet", PANIC_ERRNO.0, || {
+    guard::<T, _>("MmiSet", PANIC_ERRNO.0, || {
         // SAFETY: pointers as the caller promised.
         status(unsafe { set_inner::<T>(client_session, component_name, object_name, payload, payload_size_bytes) })
     })
@@ -446,7 +446,7 @@ pub unsafe fn mmi_get<T: Module>(
     payload: *mut MMI_JSON_STRING,
     payload_size_bytes: *mut c_int,
 ) -> c_int {
-    guard("MmiGet", PANIC_ERRNO.0, || {
+    guard::<T, _>("MmiGet", PANIC_ERRNO.0, || {
         // SAFETY: pointers as the caller promised.
         status(unsafe { get_inner::<T>(client_session, component_name, object_name, payload, payload_size_bytes) })
     })

@@ -7,9 +7,10 @@
 //! - **The SDK**: implement [`Module`] for a session type and call [`export_module!`]; the macro exports the six
 //!   symbols and all C-boundary rules (panics caught, pointers checked, payloads read by length, `malloc`'d results,
 //!   `E2BIG` instead of truncation, a registry of live session handles) are handled by the SDK (see [`export`]).
-//!   [`validate`] has small helpers for checking desired payloads; [`logger`] is the stderr logger the SDK installs
-//!   on the first call if the process has none (format `[YYYY-MM-DD HH:MM:SS+0000][LEVEL][file.rs:line] msg`, level
-//!   from `OSCONFIG_LOG_LEVEL`, default info).
+//!   [`validate`] has small helpers for checking desired payloads; [`logger`] is the logger the SDK installs on the
+//!   first call if the module has none: `osconfig-logging` to `<OSCONFIG_ROOT>/var/log/osconfig_<module>.log` and
+//!   syslog (format `[YYYY-MM-DD HH:MM:SS+0000][LEVEL][file.rs:line] msg`, level from `OSCONFIG_LOG_LEVEL`, default
+//!   info; stderr copy with `OSCONFIG_LOG_STDERR=1`).
 //! - **The loader** ([`loader`]): `dlopen` behind a safe wrapper, used by the module host and the recipe runner.
 //!
 //! ## Writing a module

@@ -131,32 +131,78 @@ fn test_reference_sample_recipe_steps() {
     assert!(checked >= 10, "only {checked} steps checked");
 }
 
-/// The SDK installs its stderr logger on the first call: the reference line format, level from
-/// `OSCONFIG_LOG_LEVEL`.
+/// The SDK installs `osconfig-logging` on the first call: `<OSCONFIG_ROOT>/var/log/osconfig_fixture.log` (the
+/// lowercased module name) in the reference line format, level from `OSCONFIG_LOG_LEVEL`.
 #[test]
-fn test_module_logs_to_stderr_in_reference_format() {
+fn test_module_logs_to_file_in_reference_format() {
     let run = |level: &str| {
-        let out = Command::new(host()).arg(common::fixture_so()).env("OSCONFIG_LOG_LEVEL", level).output().unwrap();
+        let root = common::temp_dir("log-root");
+        let out = Command::new(host())
+            .arg(common::fixture_so())
+            .env("OSCONFIG_ROOT", root.path())
+            .env("OSCONFIG_LOG_LEVEL", level)
+            .env_remove("OSCONFIG_LOG_STDERR")
+            .output()
+            .unwrap();
         assert!(out.status.success());
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("+0000]["), "no log lines on stderr without OSCONFIG_LOG_STDERR:\n{stderr}");
+        let path = root.path().join("var/log/osconfig_fixture.log");
+        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o640);
+        std::fs::read_to_string(&path).unwrap()
     };
-    let stderr = run("info");
-    let line = stderr
+    let log = run("info");
+    let line = log
         .lines()
         .find(|l| l.contains("MmiGetInfo clientName is null"))
-        .unwrap_or_else(|| panic!("no log line in:\n{stderr}"));
+        .unwrap_or_else(|| panic!("no log line in:\n{log}"));
     // [YYYY-MM-DD HH:MM:SS+0000][ERROR][export.rs:NNN] MmiGetInfo clientName is null
     let bytes = line.as_bytes();
     assert_eq!(bytes[0], b'[', "{line}");
     assert_eq!(&line[11..12], " ", "{line}");
     assert_eq!(&line[20..27], "+0000][", "{line}");
     assert!(line[27..].starts_with("ERROR][export.rs:"), "{line}");
-    assert!(stderr.contains("][INFO]["), "info lines expected at level info");
-    let stderr = run("error");
-    assert!(stderr.contains("][ERROR]["));
-    assert!(!stderr.contains("][INFO]["), "no info lines at level error:\n{stderr}");
-    let stderr = run("off");
-    assert!(!stderr.contains("][ERROR]["), "nothing at level off:\n{stderr}");
+    assert!(log.contains("][INFO]["), "info lines expected at level info");
+    let log = run("error");
+    assert!(log.contains("][ERROR]["));
+    assert!(!log.contains("][INFO]["), "no info lines at level error:\n{log}");
+    let log = run("off");
+    assert!(!log.contains("][ERROR]["), "nothing at level off:\n{log}");
+}
+
+/// `OSCONFIG_LOG_STDERR=1` copies the lines to stderr; a log file that cannot be opened sends them to stderr
+/// after one warning.
+#[test]
+fn test_module_logs_to_stderr_when_asked_or_file_fails() {
+    let root = common::temp_dir("log-stderr");
+    let out = Command::new(host())
+        .arg(common::fixture_so())
+        .env("OSCONFIG_ROOT", root.path())
+        .env("OSCONFIG_LOG_LEVEL", "info")
+        .env("OSCONFIG_LOG_STDERR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = std::fs::read_to_string(root.path().join("var/log/osconfig_fixture.log")).unwrap();
+    assert!(file.contains("][ERROR][export.rs:"), "{file}");
+    let logged: Vec<&str> = stderr.lines().filter(|l| l.contains("+0000][")).collect();
+    assert_eq!(logged, file.lines().collect::<Vec<_>>(), "stderr copies the file's lines");
+
+    // A root under a regular file: var/log cannot be created.
+    std::fs::write(root.path().join("plain"), "").unwrap();
+    let out = Command::new(host())
+        .arg(common::fixture_so())
+        .env("OSCONFIG_ROOT", root.path().join("plain"))
+        .env("OSCONFIG_LOG_LEVEL", "info")
+        .env_remove("OSCONFIG_LOG_STDERR")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("osconfig-logging: cannot open").count(), 1, "{stderr}");
+    assert!(stderr.contains("][ERROR][export.rs:"), "lines go to stderr instead:\n{stderr}");
 }
 
 #[test]

@@ -15,8 +15,18 @@ struct Echo {
     client: String,
 }
 
+/// The SDK's first call installs the module logger, which asks `info` for the module's name first: `info` points
+/// `OSCONFIG_ROOT` at a scratch root under cargo's test dir then, so the log file lands there, not in `/var/log`.
+fn scratch_root() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("OSCONFIG_ROOT", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("osconfig-root"));
+    });
+}
+
 impl Module for Echo {
     fn info(client_name: &str) -> ModuleInfo {
+        scratch_root();
         ModuleInfo {
             name: "Echo".into(),
             description: format!("for {client_name}"),
@@ -69,6 +79,7 @@ struct Other;
 
 impl Module for Other {
     fn info(_client_name: &str) -> ModuleInfo {
+        scratch_root();
         ModuleInfo::default()
     }
     fn open(_client_name: &str, _max: u32) -> Result<Self, Errno> {

@@ -92,9 +92,15 @@ pub fn cc_program(source: &str, dir: &Path, out: &str) -> PathBuf {
 }
 
 /// The fixture module's `.so`, built once per test binary (see the module docs).
+///
+/// The first call also points `OSCONFIG_ROOT` at a scratch root under cargo's test dir, so modules loaded by the
+/// tests (and their children) write their log files there instead of `/var/log`.
 pub fn fixture_so() -> &'static Path {
     static SO: OnceLock<PathBuf> = OnceLock::new();
     SO.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("osconfig-root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::env::set_var("OSCONFIG_ROOT", root);
         if let Some(p) = std::env::var_os("OSCONFIG_FIXTURE_SO") {
             return PathBuf::from(p);
         }
