@@ -1,0 +1,439 @@
+//! The Modules Manager against real module hosts and real modules: identification, version choice, sessions,
+//! crashes (SIGKILL mid-call, abort), back-off, quarantine persisted across a restart and cleared by reload, hangs
+//! killed at the call deadline, idle unload and transparent restart, in-process modules, shutdown.
+//!
+//! Needs `osconfig-modulehost`, `libfixture.so` and `libdeviceinfo.so`: taken from `target/<profile>/` of this test
+//! run when present (after `cargo build --workspace`), else built once with
+//! `cargo build -p osconfig-modulehost -p osconfig-module-fixture -p osconfig-deviceinfo` into
+//! `$CARGO_TARGET_TMPDIR/manager-build` (slow the first time). Version tests compile two tiny C modules with `cc`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use osconfig_platform::manager::{
+    ManagerSettings, ModulesManager, ERR_BACKOFF, ERR_CRASHED, ERR_INVALID, ERR_QUARANTINED, ERR_TIMEOUT,
+};
+
+struct Artifacts {
+    host: PathBuf,
+    fixture: PathBuf,
+    deviceinfo: PathBuf,
+}
+
+fn find_in(dir: &Path) -> Option<Artifacts> {
+    let pick = |name: &str| {
+        [dir.join(name), dir.join("deps").join(name)]
+            .into_iter()
+            .filter(|p| p.is_file())
+            .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+    };
+    Some(Artifacts {
+        host: pick("osconfig-modulehost")?,
+        fixture: pick("libfixture.so")?,
+        deviceinfo: pick("libdeviceinfo.so")?,
+    })
+}
+
+fn artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        if let Some(found) = find_in(&profile) {
+            return found;
+        }
+        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("manager-build");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "osconfig-modulehost", "-p", "osconfig-module-fixture", "-p", "osconfig-deviceinfo"])
+            .arg("--target-dir")
+            .arg(&target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the host and modules failed");
+        find_in(&target.join("debug")).expect("host and modules after the build")
+    })
+}
+
+/// A temporary root with the module dir; removed on drop.
+struct Root {
+    dir: PathBuf,
+}
+
+impl Root {
+    fn new(tag: &str) -> Root {
+        let dir = std::env::temp_dir().join(format!("osconfig-mgr-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("usr/lib/osconfig")).unwrap();
+        Root { dir }
+    }
+
+    fn modules(&self) -> PathBuf {
+        self.dir.join("usr/lib/osconfig")
+    }
+
+    fn add(&self, so: &Path, name: &str) {
+        std::fs::copy(so, self.modules().join(name)).unwrap();
+    }
+
+    fn settings(&self) -> ManagerSettings {
+        ManagerSettings {
+            module_dirs: vec![self.modules(), self.dir.join("usr/local/lib/osconfig")],
+            host_binary: artifacts().host.clone(),
+            run_dir: self.dir.join("run/osconfig/modules"),
+            state_dir: self.dir.join("var/lib/osconfig/platform"),
+            root: self.dir.clone(),
+            call_timeout: Duration::from_secs(5),
+            crash_limit: 3,
+            crash_window: Duration::from_secs(300),
+            restart_backoff: Duration::from_millis(100),
+            idle_unload: Duration::from_secs(60),
+            in_process: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn pid_of(manager: &ModulesManager, component: &str) -> Option<u32> {
+    manager.module_states().into_iter().find(|s| s.0 == component).and_then(|s| s.2)
+}
+
+fn quarantined(manager: &ModulesManager, component: &str) -> bool {
+    manager.module_states().into_iter().find(|s| s.0 == component).is_some_and(|s| s.3)
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+fn sigkill(pid: u32) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is a host of this test's manager.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// A C module named `name`, version `major.minor.patch.tweak`, serving component `VersionTest` (object `version`
+/// reports the version string) with the given lifetime.
+fn c_module(root: &Root, file: &str, name: &str, version: (u32, u32, u32, u32), lifetime: u32) {
+    let (a, b, c, d) = version;
+    let info = format!(
+        "{{\\\"Name\\\":\\\"{name}\\\",\\\"Description\\\":\\\"test\\\",\\\"Manufacturer\\\":\\\"t\\\",\
+         \\\"VersionMajor\\\":{a},\\\"VersionMinor\\\":{b},\\\"VersionPatch\\\":{c},\\\"VersionTweak\\\":{d},\
+         \\\"VersionInfo\\\":\\\"v\\\",\\\"Components\\\":[\\\"VersionTest\\\"],\\\"Lifetime\\\":{lifetime},\
+         \\\"UserAccount\\\":0}}"
+    );
+    let source = format!(
+        r#"#include <stdlib.h>
+#include <string.h>
+static const char INFO[] = "{info}";
+static const char VERSION[] = "\"{a}.{b}.{c}.{d}\"";
+static int handle;
+static int copy(const char* text, char** payload, int* size) {{
+    *size = (int)strlen(text);
+    *payload = malloc(*size);
+    if (!*payload) return 12;
+    memcpy(*payload, text, *size);
+    return 0;
+}}
+int MmiGetInfo(const char* client, char** payload, int* size) {{ (void)client; return copy(INFO, payload, size); }}
+void* MmiOpen(const char* client, unsigned int max) {{ (void)client; (void)max; return &handle; }}
+void MmiClose(void* session) {{ (void)session; }}
+int MmiSet(void* s, const char* c, const char* o, const char* p, int n) {{ (void)s; (void)c; (void)o; (void)p; (void)n; return 22; }}
+int MmiGet(void* s, const char* c, const char* o, char** payload, int* size) {{
+    (void)s;
+    if (strcmp(c, "VersionTest") || strcmp(o, "version")) return 22;
+    return copy(VERSION, payload, size);
+}}
+void MmiFree(char* payload) {{ free(payload); }}
+"#
+    );
+    let src = root.dir.join(format!("{file}.c"));
+    std::fs::write(&src, source).unwrap();
+    let out = root.modules().join(file);
+    let status = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&out).arg(&src).status().expect("run cc");
+    assert!(status.success(), "cc failed for {file}");
+}
+
+#[test]
+fn test_start_identifies_and_serves_with_client_sessions() {
+    let root = Root::new("serve");
+    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    std::fs::write(root.modules().join("broken.so"), b"not an elf").unwrap();
+    let started = Instant::now();
+    let mut manager = ModulesManager::start(root.settings());
+    let took = started.elapsed();
+    assert_eq!(manager.components(), vec!["DeviceInfo", "Fixture", "SampleComponent"]);
+    assert!(took < Duration::from_secs(2), "start took {took:?}");
+    // Lifetime 1 (Fixture) keeps its host; Lifetime 2 (DeviceInfo) is started on demand.
+    assert!(pid_of(&manager, "Fixture").is_some());
+    assert!(pid_of(&manager, "DeviceInfo").is_none());
+
+    manager.open(7, "client-seven", 4096);
+    manager.open(8, "client-eight", 0);
+    let session = json(&manager.get(7, "Fixture", "session").unwrap());
+    assert_eq!(session, serde_json::json!({"clientName": "client-seven", "maxPayloadSizeBytes": 4096}));
+    let session = json(&manager.get(8, "Fixture", "session").unwrap());
+    assert_eq!(session, serde_json::json!({"clientName": "client-eight", "maxPayloadSizeBytes": 0}));
+    assert_eq!(json(&manager.get(7, "Fixture", "sessions").unwrap()), serde_json::json!(2));
+
+    manager.set(7, "SampleComponent", "desiredStringObject", b"\"hello\"").unwrap();
+    assert_eq!(manager.get(7, "SampleComponent", "reportedStringObject").unwrap(), b"\"hello\"");
+    assert_eq!(manager.get(8, "SampleComponent", "reportedStringObject").unwrap(), b"\"\"", "sessions are per client");
+    assert!(!manager.get(7, "DeviceInfo", "osName").unwrap().is_empty());
+    assert!(pid_of(&manager, "DeviceInfo").is_some());
+
+    assert_eq!(manager.get(7, "Nope", "x"), Err(ERR_INVALID));
+    assert_eq!(manager.get(7, "Fixture", "nope"), Err(22), "the module's errno comes back");
+    assert_eq!(manager.get(7, "Fixture", "fail"), Err(libc::ENODATA));
+    assert_eq!(manager.set(7, "Fixture", "echo", b"{not json"), Err(ERR_INVALID));
+
+    manager.close(8);
+    assert_eq!(json(&manager.get(7, "Fixture", "sessions").unwrap()), serde_json::json!(1));
+
+    let fixture_pid = pid_of(&manager, "Fixture").unwrap();
+    let socket = root.dir.join("run/osconfig/modules/fixture.sock");
+    assert!(socket.exists());
+    let started = Instant::now();
+    manager.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(!alive(fixture_pid));
+    assert!(!socket.exists());
+    assert!(manager.components().is_empty());
+}
+
+#[test]
+fn test_sigkill_mid_call_answers_eio_backs_off_restarts_and_reopens_sessions() {
+    let root = Root::new("sigkill");
+    root.add(&artifacts().fixture, "fixture.so");
+    let mut settings = root.settings();
+    settings.restart_backoff = Duration::from_millis(300);
+    let mut manager = ModulesManager::start(settings);
+    manager.open(1, "killed-client", 123);
+    manager.set(1, "Fixture", "echo", b"1").unwrap();
+    let pid = pid_of(&manager, "Fixture").unwrap();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        sigkill(pid);
+    });
+    let started = Instant::now();
+    assert_eq!(manager.set(1, "Fixture", "slow", b"3000"), Err(ERR_CRASHED));
+    assert!(started.elapsed() < Duration::from_millis(2000), "answered as soon as the host died");
+    killer.join().unwrap();
+    assert_eq!(pid_of(&manager, "Fixture"), None);
+
+    // Inside the back-off: fails at once, nothing started.
+    assert_eq!(manager.get(1, "Fixture", "echo"), Err(ERR_BACKOFF));
+    assert_eq!(pid_of(&manager, "Fixture"), None);
+    std::thread::sleep(Duration::from_millis(350));
+
+    // The next request restarts the host; the session is reopened with the same client name and limit.
+    let session = json(&manager.get(1, "Fixture", "session").unwrap());
+    assert_eq!(session, serde_json::json!({"clientName": "killed-client", "maxPayloadSizeBytes": 123}));
+    let new_pid = pid_of(&manager, "Fixture").unwrap();
+    assert_ne!(new_pid, pid);
+    assert_eq!(manager.get(1, "Fixture", "echo").unwrap(), b"\"\"", "state died with the old host");
+    assert!(!quarantined(&manager, "Fixture"));
+}
+
+#[test]
+fn test_crashes_quarantine_persist_across_restart_and_reload_clears() {
+    let root = Root::new("quarantine");
+    root.add(&artifacts().fixture, "fixture.so");
+    let mut settings = root.settings();
+    settings.restart_backoff = Duration::from_millis(50);
+    let mut manager = ModulesManager::start(settings.clone());
+    manager.open(1, "c", 0);
+    assert_eq!(manager.set(1, "Fixture", "crash", b"1"), Err(ERR_CRASHED));
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(manager.get(1, "Fixture", "crash"), Err(ERR_CRASHED));
+    // The second back-off is doubled: 100 ms.
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(manager.get(1, "Fixture", "echo"), Err(ERR_BACKOFF));
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(manager.get(1, "Fixture", "crash"), Err(ERR_CRASHED));
+    assert!(quarantined(&manager, "Fixture"));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_eq!(manager.get(1, "Fixture", "echo"), Err(ERR_QUARANTINED));
+    assert!(started.elapsed() < Duration::from_millis(50), "fails fast");
+    assert_eq!(pid_of(&manager, "Fixture"), None);
+
+    let record = std::fs::read(root.dir.join("var/lib/osconfig/platform/crashes-Fixture")).unwrap();
+    let record = json(&record);
+    assert_eq!(record["Module"], "Fixture");
+    assert_eq!(record["Crashes"].as_array().unwrap().len(), 3);
+    manager.shutdown();
+    drop(manager);
+
+    // A platform restart stays quarantined: the host is not kept running and calls fail fast.
+    let mut manager = ModulesManager::start(settings.clone());
+    assert!(quarantined(&manager, "Fixture"));
+    assert_eq!(pid_of(&manager, "Fixture"), None);
+    assert_eq!(manager.get(1, "Fixture", "echo"), Err(ERR_QUARANTINED));
+    // Other components of other modules are not affected; reload clears the quarantine and the record.
+    manager.reload(settings.clone());
+    assert!(!quarantined(&manager, "Fixture"));
+    assert!(pid_of(&manager, "Fixture").is_some());
+    assert_eq!(manager.get(1, "Fixture", "echo").unwrap(), b"\"\"");
+    assert!(!root.dir.join("var/lib/osconfig/platform/crashes-Fixture").exists());
+    drop(manager);
+
+    // A window that has passed does not quarantine at the next start.
+    let mut short = settings;
+    short.crash_window = Duration::from_millis(200);
+    let mut manager = ModulesManager::start(short.clone());
+    for _ in 0..2 {
+        assert_eq!(manager.get(1, "Fixture", "crash"), Err(ERR_CRASHED));
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    drop(manager);
+    std::thread::sleep(Duration::from_millis(250));
+    let mut manager = ModulesManager::start(short);
+    assert!(!quarantined(&manager, "Fixture"));
+    assert_eq!(manager.get(1, "Fixture", "echo").unwrap(), b"\"\"");
+}
+
+#[test]
+fn test_hang_is_killed_at_the_call_deadline_and_counted() {
+    let root = Root::new("hang");
+    root.add(&artifacts().fixture, "fixture.so");
+    let mut settings = root.settings();
+    settings.call_timeout = Duration::from_millis(400);
+    settings.restart_backoff = Duration::from_millis(50);
+    settings.crash_limit = 2;
+    let mut manager = ModulesManager::start(settings);
+    let pid = pid_of(&manager, "Fixture").unwrap();
+    let started = Instant::now();
+    assert_eq!(manager.get(1, "Fixture", "hang"), Err(ERR_TIMEOUT));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(350) && took < Duration::from_millis(1500), "{took:?}");
+    assert!(!alive(pid), "the hung host was killed");
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(manager.get(1, "Fixture", "echo").unwrap(), b"\"\"");
+    std::thread::sleep(Duration::from_millis(10));
+    // The second hang reaches the limit of 2: the hang was counted.
+    assert_eq!(manager.set(1, "Fixture", "hang", b"1"), Err(ERR_TIMEOUT));
+    assert!(quarantined(&manager, "Fixture"));
+}
+
+#[test]
+fn test_idle_short_lived_host_is_stopped_and_restarted_on_demand() {
+    let root = Root::new("idle");
+    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    root.add(&artifacts().fixture, "fixture.so");
+    let mut settings = root.settings();
+    settings.idle_unload = Duration::from_millis(200);
+    let mut manager = ModulesManager::start(settings);
+    manager.open(3, "idle-client", 0);
+    let first = manager.get(3, "DeviceInfo", "osName").unwrap();
+    let pid = pid_of(&manager, "DeviceInfo").unwrap();
+    let next = manager.next_tick().unwrap();
+    assert!(next <= Instant::now() + Duration::from_millis(250), "next tick at the idle deadline");
+    manager.tick(Instant::now());
+    assert_eq!(pid_of(&manager, "DeviceInfo"), Some(pid), "not idle yet");
+    std::thread::sleep(Duration::from_millis(250));
+    manager.tick(Instant::now());
+    assert_eq!(pid_of(&manager, "DeviceInfo"), None);
+    let fixture_pid = pid_of(&manager, "Fixture");
+    assert!(fixture_pid.is_some(), "Lifetime 1 stays up");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        manager.tick(Instant::now());
+    }
+    assert!(!alive(pid), "the idle host exited and was reaped");
+    assert_eq!(manager.get(3, "DeviceInfo", "osName").unwrap(), first, "restarted transparently");
+    assert_ne!(pid_of(&manager, "DeviceInfo"), Some(pid));
+    assert_eq!(pid_of(&manager, "Fixture"), fixture_pid);
+    assert!(!quarantined(&manager, "DeviceInfo"));
+}
+
+#[test]
+fn test_host_dying_between_calls_is_reaped_and_counted() {
+    let root = Root::new("reap");
+    root.add(&artifacts().fixture, "fixture.so");
+    let mut settings = root.settings();
+    settings.crash_limit = 1;
+    let mut manager = ModulesManager::start(settings);
+    let pid = pid_of(&manager, "Fixture").unwrap();
+    sigkill(pid);
+    std::thread::sleep(Duration::from_millis(50));
+    manager.tick(Instant::now());
+    assert_eq!(pid_of(&manager, "Fixture"), None);
+    assert!(quarantined(&manager, "Fixture"), "a kill between calls counts as a crash");
+}
+
+#[test]
+fn test_two_modules_one_component_highest_version_wins() {
+    let root = Root::new("versions");
+    c_module(&root, "a_old.so", "OldVersion", (1, 9, 9, 9), 2);
+    c_module(&root, "b_new.so", "NewVersion", (2, 0, 0, 0), 1);
+    c_module(&root, "c_mid.so", "MidVersion", (1, 10, 0, 0), 2);
+    let mut manager = ModulesManager::start(root.settings());
+    assert_eq!(manager.components(), vec!["VersionTest"]);
+    assert_eq!(manager.get(1, "VersionTest", "version").unwrap(), b"\"2.0.0.0\"");
+    let states = manager.module_states();
+    assert_eq!(states[0].1, "NewVersion");
+    // Losers' identifying hosts are stopped: only one host runs (the winner's, Lifetime 1).
+    assert!(!root.dir.join("run/osconfig/modules/a_old.sock").exists());
+    assert!(!root.dir.join("run/osconfig/modules/c_mid.sock").exists());
+    drop(manager);
+
+    // The same module in both directories: the first found wins a tie; the other's socket gets its index.
+    let root2 = Root::new("versions-tie");
+    c_module(&root2, "m.so", "First", (1, 0, 0, 0), 1);
+    std::fs::create_dir_all(root2.dir.join("usr/local/lib/osconfig")).unwrap();
+    std::fs::copy(root2.modules().join("m.so"), root2.dir.join("usr/local/lib/osconfig/m.so")).unwrap();
+    let mut manager = ModulesManager::start(root2.settings());
+    assert_eq!(manager.get(1, "VersionTest", "version").unwrap(), b"\"1.0.0.0\"");
+    assert_eq!(manager.module_states().len(), 1);
+}
+
+#[test]
+fn test_in_process_module_is_called_directly() {
+    let root = Root::new("inproc");
+    root.add(&artifacts().fixture, "fixture-inproc.so");
+    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    let mut settings = root.settings();
+    settings.in_process = vec!["Fixture".into()];
+    let mut manager = ModulesManager::start(settings);
+    assert_eq!(pid_of(&manager, "Fixture"), None, "no host for an in-process module");
+    manager.open(5, "inproc-client", 99);
+    let session = json(&manager.get(5, "Fixture", "session").unwrap());
+    assert_eq!(session, serde_json::json!({"clientName": "inproc-client", "maxPayloadSizeBytes": 99}));
+    manager.set(5, "Fixture", "echo", b"[1,2]").unwrap();
+    assert_eq!(manager.get(5, "Fixture", "echo").unwrap(), b"[1,2]");
+    assert_eq!(manager.get(5, "Fixture", "panic"), Err(libc::EFAULT), "a panic is caught by the SDK");
+    assert!(!manager.get(5, "DeviceInfo", "osName").unwrap().is_empty());
+    manager.close(5);
+    manager.shutdown();
+}
+
+#[test]
+fn test_start_with_four_modules_is_fast() {
+    let root = Root::new("fast");
+    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    c_module(&root, "v1.so", "V1", (1, 0, 0, 0), 2);
+    c_module(&root, "v2.so", "V2", (1, 0, 0, 1), 1);
+    let started = Instant::now();
+    let mut manager = ModulesManager::start(root.settings());
+    manager.open(1, "c", 0);
+    assert!(!manager.get(1, "Fixture", "echo").unwrap().is_empty());
+    let took = started.elapsed();
+    eprintln!("start with four modules to the first answer: {took:?}");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+}
