@@ -196,7 +196,7 @@ impl Log for Logger {
             }
         }
         if let Some(sink) = out.syslog.as_mut() {
-            if let Err(e) = sink.send(record) {
+            if let Err(e) = sink.send(record.level(), syslog_message(&line)) {
                 warn(&mut out.err, &format!("syslog failed ({e}); not logging to syslog any more"));
                 out.syslog = None;
             }
@@ -211,6 +211,17 @@ impl Log for Logger {
         // Files are unbuffered (one write per line); only the stderr writer may hold bytes.
         let _ = self.shared.lock().err.flush();
     }
+}
+
+/// The `[file.rs:line] message` part of a formatted line (syslog adds its own time and severity).
+///
+/// Taken from the line rather than formatted again: formatting runs the record's `Display` impls, which must not
+/// happen with the outputs locked (one that logs would deadlock).
+fn syslog_message(line: &str) -> &str {
+    // "[YYYY-MM-DD HH:MM:SS+0000][LEVEL]" then the rest.
+    let rest = line.get(26..).unwrap_or(line);
+    let rest = rest.split_once(']').map_or(rest, |(_, tail)| tail);
+    rest.strip_suffix('\n').unwrap_or(rest)
 }
 
 /// One warning of this crate about itself, on stderr.
@@ -418,6 +429,34 @@ mod tests {
         }
         assert_eq!(next, [500; 8]);
         assert_eq!(err.text(), file, "stderr sees the same lines in the same order");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_syslog_message_drops_time_and_level() {
+        let record = Record::builder()
+            .args(format_args!("a ] b"))
+            .level(log::Level::Warn)
+            .file(Some("x/y.rs"))
+            .line(Some(5))
+            .build();
+        assert_eq!(syslog_message(&format_line(1_795_788_185, &record)), "[y.rs:5] a ] b");
+    }
+
+    #[test]
+    fn test_log_value_that_logs_while_displayed_does_not_deadlock() {
+        struct Noisy<'a>(&'a Logger);
+        impl fmt::Display for Noisy<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                emit(self.0, log::Level::Info, 1, "inner");
+                f.write_str("outer")
+            }
+        }
+        let dir = temp_dir("reentrant");
+        let logger = Logger::with_err(&config(&dir, LevelFilter::Info, 0, true), Box::new(Captured::default()));
+        logger.log(&Record::builder().args(format_args!("{}", Noisy(&logger))).level(log::Level::Info).build());
+        let text = fs::read_to_string(dir.join("osconfig_test.log")).unwrap();
+        assert!(text.contains("] inner\n") && text.contains("] outer\n"), "{text}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -7,10 +7,10 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
-use log::{Level, Record};
+use log::Level;
 use syslog::{Facility, LogFormat, LoggerBackend, Severity};
 
-use crate::format::{format_utc, now_unix, short_file};
+use crate::format::{format_utc, now_unix};
 
 /// `<priority>Mmm dd hh:mm:ss process[pid]: message`, facility daemon, time in UTC.
 #[derive(Debug, Clone)]
@@ -75,19 +75,18 @@ impl SyslogSink {
         Ok(SyslogSink { formatter, path, logger: Some(logger) })
     }
 
-    /// Send one record as `[file.rs:line] message` at the matching severity.
+    /// Send `message` (`[file.rs:line] text`, already formatted) at the severity of `level`.
     ///
     /// When the socket broke (syslogd restarted), reconnects once and retries; if that fails too the
     /// sink closes itself and the error is returned (the caller reports it once).
-    pub(crate) fn send(&mut self, record: &Record<'_>) -> Result<(), syslog::Error> {
+    pub(crate) fn send(&mut self, level: Level, message: &str) -> Result<(), syslog::Error> {
         let Some(logger) = self.logger.as_mut() else { return Ok(()) };
-        let message = format!("[{}:{}] {}", short_file(record), record.line().unwrap_or(0), record.args());
-        if send_one(logger, record.level(), &message).is_ok() {
+        if send_one(logger, level, message).is_ok() {
             return Ok(());
         }
         self.logger = None;
         let mut logger = open(&self.formatter, self.path.as_deref())?;
-        send_one(&mut logger, record.level(), &message)?;
+        send_one(&mut logger, level, message)?;
         self.logger = Some(logger);
         Ok(())
     }
@@ -129,16 +128,8 @@ mod tests {
         let server = UnixDatagram::bind(&path).unwrap();
         server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut sink = SyslogSink::connect_to("osconfig-test", &path).unwrap();
-        let send = |sink: &mut SyslogSink, level: Level, message: &str| {
-            sink.send(
-                &Record::builder()
-                    .args(format_args!("{message}"))
-                    .level(level)
-                    .file(Some("src/a/b.rs"))
-                    .line(Some(3))
-                    .build(),
-            )
-        };
+        let send =
+            |sink: &mut SyslogSink, level: Level, message: &str| sink.send(level, &format!("[b.rs:3] {message}"));
         let recv = || {
             let mut buf = [0u8; 512];
             let n = server.recv(&mut buf).unwrap();
