@@ -146,10 +146,15 @@ pub fn run(args: &Args) -> i32 {
     }
 }
 
-/// Creates `dir` (and its parents) and gives it mode 0700.
+/// Creates `dir` (and missing parents) with mode 0700; an existing directory keeps its mode (an administrator may
+/// have opened it to a group allowed by `MpiAllowedGroups`).
 fn make_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(RUN_DIR_MODE).create(dir)?;
+    // The umask may have taken bits away from the mode; the mode asked for is exact.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
 }
 
