@@ -146,14 +146,17 @@ pub fn run(args: &Args) -> i32 {
     }
 }
 
-/// Creates `dir` (and missing parents) with mode 0700; an existing directory keeps its mode (an administrator may
+/// Creates `dir` with mode 0700 (missing parents with the default mode); an existing directory keeps its mode (an administrator may
 /// have opened it to a group allowed by `MpiAllowedGroups`).
 fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new().recursive(true).mode(RUN_DIR_MODE).create(dir)?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::DirBuilder::new().mode(RUN_DIR_MODE).create(dir)?;
     // The umask may have taken bits away from the mode; the mode asked for is exact.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
 }

@@ -97,6 +97,8 @@ pub struct Options {
     pub config: Option<Value>,
     /// Load every installed module in-process (adds their names to `InProcessModules`).
     pub in_process: bool,
+    /// Raw bytes written as `osconfig.json` instead of `config` (for invalid files).
+    pub raw_config: Option<&'static [u8]>,
 }
 
 impl Default for Options {
@@ -105,6 +107,7 @@ impl Default for Options {
             modules: MODULES.iter().map(|m| m.0).collect(),
             config: Some(serde_json::json!({})),
             in_process: false,
+            raw_config: None,
         }
     }
 }
@@ -147,6 +150,9 @@ impl Platform {
                 config["InProcessModules"] = Value::from(names);
             }
             write_config(&root, &config);
+        }
+        if let Some(raw) = options.raw_config {
+            fs::write(root.join("etc/osconfig/osconfig.json"), raw).unwrap();
         }
         let mut platform = Platform { socket: root.join("run/osconfig/mpid.sock"), root, child: None };
         platform.spawn();
