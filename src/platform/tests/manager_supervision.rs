@@ -437,3 +437,31 @@ fn test_start_with_four_modules_is_fast() {
     eprintln!("start with four modules to the first answer: {took:?}");
     assert!(took < Duration::from_millis(500), "{took:?}");
 }
+
+#[test]
+fn test_hosts_die_with_the_thread_that_started_them() {
+    let root = Root::new("pdeathsig");
+    root.add(&artifacts().fixture, "fixture.so");
+    let settings = root.settings();
+    // The manager is leaked without shutdown, as if the platform were killed: its host must not outlive it.
+    let pid = std::thread::spawn(move || {
+        let manager = ModulesManager::start(settings);
+        let pid = pid_of(&manager, "Fixture").unwrap();
+        std::mem::forget(manager);
+        pid
+    })
+    .join()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our own child (the host), non-blocking.
+        let reaped = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+        if reaped == pid as libc::pid_t {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the host outlived its manager's thread");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+}

@@ -54,8 +54,9 @@ fn remove_socket(path: &Path) {
 
 impl Host {
     /// Starts `osconfig-modulehost --module <module> --socket <socket> [--user <uid>]` with `OSCONFIG_ROOT` set,
-    /// in its own process group (terminal signals do not reach it; the manager stops it). A stale socket file at
-    /// `socket` is removed first. Does not wait for the socket: see [`Host::wait_ready`].
+    /// in its own process group (terminal signals do not reach it; the manager stops it), with
+    /// `PR_SET_PDEATHSIG` = SIGKILL (it dies with the thread that started it). A stale socket file at `socket` is
+    /// removed first. Does not wait for the socket: see [`Host::wait_ready`].
     pub(crate) fn spawn(launch: &Launch<'_>, module: &Path, socket: &Path) -> io::Result<Host> {
         remove_socket(socket);
         let mut command = Command::new(launch.binary);
@@ -74,6 +75,18 @@ impl Host {
             }
         }
         command.env("OSCONFIG_ROOT", launch.root).stdin(Stdio::null()).process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
+        // async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                // The host gets SIGKILL when the thread that started it ends (the platform's worker, or the whole
+                // platform killed with SIGKILL), so hosts never outlive their manager.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let child = command.spawn()?;
         log::debug!("started host {} for {} on {}", child.id(), module.display(), socket.display());
         Ok(Host {

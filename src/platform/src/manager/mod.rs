@@ -184,6 +184,8 @@ pub struct ModulesManager {
     modules: Vec<Supervised>,
     components: BTreeMap<String, usize>,
     clients: Clients,
+    /// Identifying hosts not used (losers, in-process modules), asked to stop; reaped by `tick`.
+    orphans: Vec<Dying>,
     stopped: bool,
 }
 
@@ -197,6 +199,7 @@ impl ModulesManager {
             modules: Vec::new(),
             components: BTreeMap::new(),
             clients: Clients::default(),
+            orphans: Vec::new(),
             stopped: false,
         };
         manager.load();
@@ -256,13 +259,15 @@ impl ModulesManager {
         for module in self.modules.iter_mut() {
             module.tick(&ctx, now);
         }
+        self.orphans.retain_mut(|orphan| !orphan.poll(now));
     }
 
     /// When [`ModulesManager::tick`] wants to run next: the earliest idle deadline or pending stop, and at least
     /// every second while a host runs; `None` when no host runs.
     pub fn next_tick(&self) -> Option<Instant> {
         let now = Instant::now();
-        self.modules.iter().filter_map(|m| m.next_tick(self.settings.idle_unload, now, REAP_EVERY)).min()
+        let orphans = (!self.orphans.is_empty()).then(|| now + Duration::from_millis(10));
+        self.modules.iter().filter_map(|m| m.next_tick(self.settings.idle_unload, now, REAP_EVERY)).chain(orphans).min()
     }
 
     /// The served components, sorted.
@@ -288,7 +293,7 @@ impl ModulesManager {
         }
         self.components.clear();
         host::stop_all(hosts);
-        for d in dying {
+        for d in dying.into_iter().chain(self.orphans.drain(..)) {
             d.finish();
         }
     }
@@ -323,72 +328,24 @@ impl ModulesManager {
         let identified = identity::identify(&with_sockets, &ctx.launch);
         let refs: Vec<_> = identified.iter().map(|m| (m.path.as_path(), &m.info)).collect();
         let winners = identity::pick_winners(&refs);
-        let mut losers = Vec::new();
         let mut new_index = vec![usize::MAX; identified.len()];
         for (old, found) in identified.into_iter().enumerate() {
             if !winners.values().any(|&w| w == old) {
                 log::warn!("module {} ({}) serves no component: not used", found.info.name, found.path.display());
-                losers.push(found.host);
+                self.orphans.push(Dying::begin(found.host));
                 continue;
             }
             new_index[old] = self.modules.len();
-            let module = self.supervise(&ctx, found);
+            let module = supervise(&ctx, &self.settings.in_process, found, &mut self.orphans);
             self.modules.push(module);
         }
         self.components = winners.into_iter().map(|(component, old)| (component, new_index[old])).collect();
-        host::stop_all(losers);
         log::info!(
             "modules manager: {} module(s), components {:?}, ready in {} ms",
             self.modules.len(),
             self.components.keys().collect::<Vec<_>>(),
             started.elapsed().as_millis()
         );
-    }
-
-    /// The backend of an identified module: in-process, a kept host, or a host started on demand.
-    fn supervise(&self, ctx: &Ctx<'_>, found: identity::Identified) -> Supervised {
-        let identity::Identified { path, socket, info, host } = found;
-        if self.settings.in_process.contains(&info.name) {
-            host::stop_all(vec![host]);
-            match inprocess::InProcess::load(&path, &info.name) {
-                Ok(module) => {
-                    log::info!("module {} runs in-process (no crash isolation)", info.name);
-                    return Supervised::in_process(info, module);
-                }
-                Err(e) => {
-                    log::error!("module {}: in-process load failed ({e}): serving it through a host", info.name);
-                    let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
-                    return Supervised::hosted(path, info, socket, None, None, crashes);
-                }
-            }
-        }
-        let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
-        let keep = info.lifetime == Lifetime::KeepLoaded && !crashes.quarantined();
-        if keep && info.user_account == 0 {
-            return Supervised::hosted(path, info, socket, Some(host), None, crashes);
-        }
-        let dying = Dying::begin(host);
-        if !keep {
-            return Supervised::hosted(path, info, socket, None, Some(dying), crashes);
-        }
-        // Lifetime 1 with a user account: the identifying host ran as the platform's user; start the real one now.
-        dying.finish();
-        let launch = Launch { user: info.user_account, ..ctx.launch };
-        let host = match Host::spawn(&launch, &path, &socket) {
-            Ok(mut host) => match host.wait_ready(Instant::now() + ctx.launch.call_timeout) {
-                Ok(()) => Some(host),
-                Err(reason) => {
-                    log::error!("module {}: host as user {} did not start: {reason}", info.name, info.user_account);
-                    host.kill();
-                    None
-                }
-            },
-            Err(e) => {
-                log::error!("module {}: cannot start {}: {e}", info.name, launch.binary.display());
-                None
-            }
-        };
-        Supervised::hosted(path, info, socket, host, None, crashes)
     }
 
     /// Test and diagnostics view: (component, module name, host pid if running, quarantined, open sessions).
@@ -410,6 +367,58 @@ impl Drop for ModulesManager {
             self.shutdown();
         }
     }
+}
+
+/// The backend of an identified module: in-process, a kept host, or a host started on demand. Identifying hosts
+/// not kept go to `orphans` (stopping) or the module's own stopping slot.
+fn supervise(
+    ctx: &Ctx<'_>,
+    in_process: &[String],
+    found: identity::Identified,
+    orphans: &mut Vec<Dying>,
+) -> Supervised {
+    let identity::Identified { path, socket, info, host } = found;
+    if in_process.contains(&info.name) {
+        orphans.push(Dying::begin(host));
+        match inprocess::InProcess::load(&path, &info.name) {
+            Ok(module) => {
+                log::info!("module {} runs in-process (no crash isolation)", info.name);
+                return Supervised::in_process(info, module);
+            }
+            Err(e) => {
+                log::error!("module {}: in-process load failed ({e}): serving it through a host", info.name);
+                let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
+                return Supervised::hosted(path, info, socket, None, None, crashes);
+            }
+        }
+    }
+    let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
+    let keep = info.lifetime == Lifetime::KeepLoaded && !crashes.quarantined();
+    if keep && info.user_account == 0 {
+        return Supervised::hosted(path, info, socket, Some(host), None, crashes);
+    }
+    let dying = Dying::begin(host);
+    if !keep {
+        return Supervised::hosted(path, info, socket, None, Some(dying), crashes);
+    }
+    // Lifetime 1 with a user account: the identifying host ran as the platform's user; start the real one now.
+    dying.finish();
+    let launch = Launch { user: info.user_account, ..ctx.launch };
+    let host = match Host::spawn(&launch, &path, &socket) {
+        Ok(mut host) => match host.wait_ready(Instant::now() + ctx.launch.call_timeout) {
+            Ok(()) => Some(host),
+            Err(reason) => {
+                log::error!("module {}: host as user {} did not start: {reason}", info.name, info.user_account);
+                host.kill();
+                None
+            }
+        },
+        Err(e) => {
+            log::error!("module {}: cannot start {}: {e}", info.name, launch.binary.display());
+            None
+        }
+    };
+    Supervised::hosted(path, info, socket, host, None, crashes)
 }
 
 fn ctx<'a>(settings: &'a ManagerSettings, store: Option<&'a Store>) -> Ctx<'a> {

@@ -120,8 +120,7 @@ impl Supervised {
         op: Op<'_>,
     ) -> Result<Vec<u8>, i32> {
         self.last_used = Instant::now();
-        let name = self.info.name.clone();
-        let user = self.info.user_account;
+        let info = &self.info;
         let result = match &mut self.backend {
             Backend::InProcess(module) => match op {
                 Op::Set(component, object, payload) => {
@@ -129,7 +128,7 @@ impl Supervised {
                 }
                 Op::Get(component, object) => module.get(client, who, component, object),
             },
-            Backend::Hosted(hosted) => hosted.call(ctx, &name, user, client, who, op),
+            Backend::Hosted(hosted) => hosted.call(ctx, &info.name, info.user_account, client, who, op),
         };
         self.last_used = Instant::now();
         result
@@ -137,10 +136,9 @@ impl Supervised {
 
     /// Closes the client's session in this module, if it has one.
     pub(crate) fn close(&mut self, ctx: &Ctx<'_>, client: ClientId) {
-        let name = self.info.name.clone();
         match &mut self.backend {
             Backend::InProcess(module) => module.close(client),
-            Backend::Hosted(hosted) => hosted.close(ctx, &name, client),
+            Backend::Hosted(hosted) => hosted.close(ctx, &self.info.name, client),
         }
     }
 
@@ -148,7 +146,7 @@ impl Supervised {
     /// stopping hosts.
     pub(crate) fn tick(&mut self, ctx: &Ctx<'_>, now: Instant) {
         let idle = self.short_lived() && now.saturating_duration_since(self.last_used) >= ctx.idle_unload;
-        let name = self.info.name.clone();
+        let name = &self.info.name;
         let Backend::Hosted(hosted) = &mut self.backend else { return };
         if let Some(dying) = hosted.dying.as_mut() {
             if dying.poll(now) {
@@ -165,7 +163,7 @@ impl Supervised {
             if status.success() {
                 log::warn!("module {name}: host {pid} exited on its own; restarted on the next call");
             } else {
-                hosted.crashed(ctx, &name, &format!("host {pid} {} outside a call", describe(status)));
+                hosted.crashed(ctx, name, &format!("host {pid} {} outside a call", describe(status)));
             }
         } else if idle {
             log::info!(
