@@ -134,6 +134,18 @@ fn test_socket_modes() {
     assert_eq!((dir_mode, socket_mode), (0o700, 0o660));
 }
 
+/// Pids of processes whose command line mentions `path` (module hosts get their socket under the root).
+fn processes_mentioning(path: &Path) -> Vec<u32> {
+    let needle = path.as_os_str().as_encoded_bytes();
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| cmd.windows(needle.len()).any(|w| w == needle))
+        })
+        .collect()
+}
+
 fn stops_within_one_second(signal: i32) {
     let mut platform = Platform::start("stop", Options::default());
     let mut client = platform.client();
@@ -143,6 +155,7 @@ fn stops_within_one_second(signal: i32) {
     }
     let hosts_dir = platform.root.join("run/osconfig/modules");
     assert!(fs::read_dir(&hosts_dir).unwrap().count() > 0, "hosts are running");
+    assert!(processes_mentioning(&platform.root).len() >= 3, "the platform and its hosts are seen");
     let sent = Instant::now();
     platform.signal(signal);
     let status = platform.wait_exit(Duration::from_secs(3)).expect("platform exited");
@@ -152,6 +165,7 @@ fn stops_within_one_second(signal: i32) {
     assert!(!platform.socket.exists(), "MPI socket removed");
     let left: Vec<_> = fs::read_dir(&hosts_dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "host sockets left: {left:?}");
+    assert!(processes_mentioning(&platform.root).is_empty(), "module hosts stopped");
 }
 
 #[test]
@@ -282,4 +296,43 @@ fn test_command_line_and_exit_codes() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     assert!(!socket.exists());
     let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn test_sigterm_during_a_hung_module_call_still_stops_within_one_second() {
+    let mut platform = Platform::start(
+        "stop-hung",
+        Options {
+            modules: vec!["fixture"],
+            config: Some(json!({"ModuleCallTimeoutSeconds": 60})),
+            ..Options::default()
+        },
+    );
+    let mut client = platform.client();
+    let s = client.open("hang", 0).unwrap();
+    client.get(&s, "Fixture", "echo").unwrap();
+    let socket = platform.socket.clone();
+    let session = s.clone();
+    let hung = std::thread::spawn(move || {
+        osconfig_mpi::MpiClient::new(&socket)
+            .with_timeout(Duration::from_secs(10))
+            .set(&session, "Fixture", "hang", b"1")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    platform.signal(libc::SIGTERM);
+    let status = platform.wait_exit(Duration::from_secs(3)).expect("platform exited");
+    assert!(sent.elapsed() < Duration::from_secs(1), "exit took {:?}", sent.elapsed());
+    assert_eq!(status.code(), Some(0));
+    assert!(hung.join().unwrap().is_err(), "the hung call gets no success");
+    assert!(!platform.socket.exists());
+    // The host dies with the platform (parent-death signal).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if processes_mentioning(&platform.root).is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a module host outlived the platform");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
