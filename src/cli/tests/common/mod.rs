@@ -203,17 +203,22 @@ fn tail(text: &str, max: usize) -> &str {
 }
 
 /// Runs osconfigctl with `args`, the power-command overrides of the CommandRunner recipe, and a clean
-/// `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` (only `--root` sets them).
+/// `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR`: `--root` sets them when given; otherwise the root is a scratch folder
+/// under cargo's test temp dir, so the modules' log files never land in the machine's `/var/log`.
 pub fn run(args: &[&std::ffi::OsStr]) -> Run {
-    let output: Output = Command::new(osconfigctl())
+    let mut command = Command::new(osconfigctl());
+    command
         .args(args)
         .env("OSCONFIG_REBOOT_COMMAND", REBOOT_COMMAND)
         .env("OSCONFIG_SHUTDOWN_COMMAND", SHUTDOWN_COMMAND)
         .env_remove("OSCONFIG_ROOT")
-        .env_remove("OSCONFIG_STATE_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .env_remove("OSCONFIG_STATE_DIR");
+    if !args.iter().any(|a| *a == "--root") {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("osconfigctl-root-{}", std::process::id()));
+        fs::create_dir_all(&scratch).unwrap();
+        command.env("OSCONFIG_ROOT", scratch);
+    }
+    let output: Output = command.stdin(Stdio::null()).output().unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
