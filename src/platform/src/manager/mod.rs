@@ -36,7 +36,7 @@
 //! | 5 `EIO` | [`ERR_CRASHED`] | the host died during the call (or during the lazy `MmiOpen`), or a (re)started host did not come up; counted as a crash |
 //! | 62 `ETIME` | [`ERR_TIMEOUT`] | the host did not answer within `call_timeout`: it is killed (SIGKILL) and the hang counted as a crash |
 //! | 11 `EAGAIN` | [`ERR_BACKOFF`] | the host crashed recently and its restart back-off has not passed: failed at once, nothing sent |
-//! | 16 `EBUSY` | [`ERR_QUARANTINED`] | the module is quarantined: failed at once with a warning log naming the reason |
+//! | 16 `EBUSY` | [`ERR_QUARANTINED`] | the module is quarantined: failed at once with a warning naming the reason (repeated at most every 10 s per module, debug in between) |
 //! | 71 `EPROTO` | [`ERR_PROTOCOL`] | the host answered something the MMI REST API does not allow |
 //! | other | | the module's own errno (e.g. the host's `"7"` for a payload over the session's limit, `"14"` for a Rust module's panic) |
 //!
@@ -78,11 +78,16 @@
 //! 500 ms.
 //!
 //! ## Limits
-//! - If the platform itself is killed (SIGKILL), its hosts keep running; the next platform start replaces their
-//!   socket files, but the old processes must be stopped by hand (or by the service manager's cgroup).
-//! - A module is identified once per start/reload: a `.so` replaced on disk is seen only after a SIGHUP.
+//! - Use the manager from one thread (the orchestrator's worker): every host is started with
+//!   `PR_SET_PDEATHSIG` = SIGKILL, so it dies when the thread that started it ends — which also means hosts never
+//!   outlive a platform killed with SIGKILL. A manager started on one thread and moved to another loses the hosts
+//!   started so far when the first thread ends (they count as crashes and are restarted on the next call).
+//! - A module is identified once per start/reload: a `.so` replaced on disk is seen only after a SIGHUP. A module
+//!   quarantined by persisted crashes still gets its `MmiGetInfo` at start (in a host, which is then stopped).
 //! - Calls are serial: one slow module delays every other request (by design of the orchestrator).
-//!
+//! - errno 16 is also what a host answers when 256 MMI sessions are open in it (more MPI clients than that at once
+//!   on one module); the log tells the two apart.
+
 //! ## Example
 //! ```no_run
 //! use osconfig_platform::manager::{ManagerSettings, ModulesManager};

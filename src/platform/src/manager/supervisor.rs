@@ -19,6 +19,9 @@ use super::{ClientId, ERR_BACKOFF, ERR_CRASHED, ERR_INVALID, ERR_PROTOCOL, ERR_Q
 /// it ended).
 const EXIT_GRACE: Duration = Duration::from_millis(50);
 
+/// How often a refused call (back-off, quarantine) is logged as a warning.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// What the supervisor needs from the manager for one operation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ctx<'a> {
@@ -52,6 +55,8 @@ pub(crate) struct Hosted {
     sessions: ModuleSessions<String>,
     /// Crashes, back-off and quarantine.
     crashes: CrashLog,
+    /// When a refused call was last logged at warning level.
+    refusal_logged: Option<Instant>,
 }
 
 /// How a module is run.
@@ -84,7 +89,15 @@ impl Supervised {
         dying: Option<Dying>,
         crashes: CrashLog,
     ) -> Supervised {
-        let hosted = Hosted { host, dying, module: path, socket, sessions: ModuleSessions::default(), crashes };
+        let hosted = Hosted {
+            host,
+            dying,
+            module: path,
+            socket,
+            sessions: ModuleSessions::default(),
+            crashes,
+            refusal_logged: None,
+        };
         Supervised { info, backend: Backend::Hosted(Box::new(hosted)), last_used: Instant::now() }
     }
 
@@ -221,6 +234,17 @@ impl Supervised {
 }
 
 impl Hosted {
+    /// Warning for the first refused call and then at most every [`REFUSAL_LOG_EVERY`], debug in between (a busy
+    /// client must not flood the log with the same reason).
+    fn refusal_level(&mut self) -> log::Level {
+        let now = Instant::now();
+        if self.refusal_logged.is_some_and(|at| now.duration_since(at) < REFUSAL_LOG_EVERY) {
+            return log::Level::Debug;
+        }
+        self.refusal_logged = Some(now);
+        log::Level::Warn
+    }
+
     fn call(
         &mut self,
         ctx: &Ctx<'_>,
@@ -231,7 +255,8 @@ impl Hosted {
         op: Op<'_>,
     ) -> Result<Vec<u8>, i32> {
         if self.crashes.quarantined() {
-            log::warn!(
+            log::log!(
+                self.refusal_level(),
                 "module {name} is quarantined ({} crashes within {} s): call refused with errno {ERR_QUARANTINED} \
                  until a reload (SIGHUP) or a restart after the window",
                 self.crashes.count(),
@@ -269,7 +294,8 @@ impl Hosted {
     fn start(&mut self, ctx: &Ctx<'_>, name: &str, user: u32) -> Result<(), i32> {
         let now = Instant::now();
         if let Some(left) = self.crashes.backoff_left(now) {
-            log::warn!(
+            log::log!(
+                self.refusal_level(),
                 "module {name}: host restart in back-off for {} ms more: call refused with errno {ERR_BACKOFF}",
                 left.as_millis()
             );
