@@ -49,8 +49,9 @@ fn run_child() {
     let etc_hosts_before = fs::read("/etc/hosts").ok();
 
     // The mount commands run in the child's own mount namespace; `&&` makes sure the test binary only runs once
-    // /etc is the copy.
-    let script = "cp -a /etc \"$1/etc\" && mount --bind \"$1/etc\" /etc && exec \"$2\" --exact \"$3\" --nocapture";
+    // /etc is the copy. /var/log is a scratch folder too, so the module's log file stays out of the machine's.
+    let script = "cp -a /etc \"$1/etc\" && mount --bind \"$1/etc\" /etc && mkdir -p \"$1/log\" \
+                  && mount --bind \"$1/log\" /var/log && exec \"$2\" --exact \"$3\" --nocapture";
     let status = Command::new("unshare")
         .args(["--uts", "--mount", "sh", "-c", script, "sh"])
         .arg(&dir)
