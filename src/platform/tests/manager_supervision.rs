@@ -204,6 +204,23 @@ fn test_start_identifies_and_serves_with_client_sessions() {
     assert_eq!(json(&manager.get(7, "Fixture", "sessions").unwrap()), serde_json::json!(1));
 
     let fixture_pid = pid_of(&manager, "Fixture").unwrap();
+    let environ = std::fs::read(format!("/proc/{fixture_pid}/environ")).unwrap();
+    let want = format!("OSCONFIG_ROOT={}", root.dir.display());
+    assert!(environ.split(|&b| b == 0).any(|var| var == want.as_bytes()), "hosts get OSCONFIG_ROOT");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.dir.join("run/osconfig/modules")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+
+    // Reload sees a new module and keeps the announced clients (their sessions reopen lazily).
+    c_module(&root, "v.so", "V", (1, 0, 0, 0), 2);
+    manager.reload(root.settings());
+    assert_eq!(manager.components(), vec!["DeviceInfo", "Fixture", "SampleComponent", "VersionTest"]);
+    let session = json(&manager.get(7, "Fixture", "session").unwrap());
+    assert_eq!(session, serde_json::json!({"clientName": "client-seven", "maxPayloadSizeBytes": 4096}));
+    assert_eq!(manager.get(7, "VersionTest", "version").unwrap(), b"\"1.0.0.0\"");
+    assert!(!alive(fixture_pid), "reload replaced the host");
+
+    let fixture_pid = pid_of(&manager, "Fixture").unwrap();
     let socket = root.dir.join("run/osconfig/modules/fixture.sock");
     assert!(socket.exists());
     let started = Instant::now();
