@@ -8,7 +8,8 @@
 //! session, else the manager's result (200 with the module's value, or 500 with its errno). `MpiSetDesired` applies
 //! every object in document order, logs each result, continues after a failure and answers the first failure's
 //! errno. `MpiGetReported` gathers the configuration's `Reported` list in order, leaves out entries that fail, and
-//! answers `{"<Component>":{"<object>":<value>,...},...}` grouped by component in first-appearance order.
+//! answers `{"<Component>":{"<object>":<value>,...},...}` grouped by component in first-appearance order, compact,
+//! each value exactly as the module returned it (the reference pretty-prints; its clients parse the JSON either way).
 //!
 //! [`MAX_SESSIONS`]: crate::sessions::MAX_SESSIONS
 
@@ -64,7 +65,8 @@ impl Orchestrator {
                 started.elapsed().as_millis(),
                 manager.components()
             );
-            let mut state = State { manager, config, sessions: Sessions::default(), queue: Queue::default() };
+            let mut state =
+                State { manager, config, sessions: Sessions::default(), queue: Queue::default(), reap_at: None };
             state.serve(&rx);
             state.shutdown();
             let _ = done_tx.send(());
@@ -111,6 +113,8 @@ struct State {
     config: Config,
     sessions: Sessions,
     queue: Queue<Responder>,
+    /// No session expires before this (a lower bound: using a session only moves its expiry later).
+    reap_at: Option<Instant>,
 }
 
 impl State {
@@ -148,6 +152,8 @@ impl State {
                 if let Some(last) = last {
                     last.respond(response);
                 }
+                // Under a steady stream of requests the queue may never run dry: keep ticking anyway.
+                self.housekeeping();
             }
             self.housekeeping();
         }
@@ -162,6 +168,7 @@ impl State {
             }
             Message::Reload { config, settings } => {
                 self.config = *config;
+                self.reap_at = self.sessions.next_expiry(self.config.mpi_session_idle_timeout);
                 self.manager.reload(*settings);
                 log::info!("configuration reloaded; components: {:?}", self.manager.components());
                 true
@@ -178,8 +185,7 @@ impl State {
 
     /// When the worker must wake up without a request: the manager's next tick or the next session expiry.
     fn next_deadline(&self) -> Option<Instant> {
-        let sessions = self.sessions.next_expiry(self.config.mpi_session_idle_timeout);
-        match (self.manager.next_tick(), sessions) {
+        match (self.manager.next_tick(), self.reap_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -190,7 +196,13 @@ impl State {
         if self.manager.next_tick().is_some_and(|at| at <= now) {
             self.manager.tick(now);
         }
-        for client in self.sessions.reap(now, self.config.mpi_session_idle_timeout) {
+        if !self.reap_at.is_some_and(|at| at <= now) {
+            return;
+        }
+        let idle = self.config.mpi_session_idle_timeout;
+        let reaped = self.sessions.reap(now, idle);
+        self.reap_at = self.sessions.next_expiry(idle);
+        for client in reaped {
             log::info!(
                 "MPI session of client {client} unused for {} s; closed",
                 self.config.mpi_session_idle_timeout.as_secs()
@@ -213,6 +225,8 @@ impl State {
         match call {
             Call::Open(r) => match self.sessions.open(now) {
                 Ok((id, client)) => {
+                    let expiry = now + self.config.mpi_session_idle_timeout;
+                    self.reap_at = Some(self.reap_at.map_or(expiry, |at| at.min(expiry)));
                     self.manager.open(client, &r.client_name, r.max_payload_size_bytes);
                     log::info!("MPI session opened for {:?} (client {client})", r.client_name);
                     Response::ok(json_string(&id))
