@@ -336,3 +336,54 @@ fn test_sigterm_during_a_hung_module_call_still_stops_within_one_second() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A user that is a supplementary (not primary) member of some group, from `/etc/group` and `/etc/passwd`:
+/// `(uid, primary gid, supplementary gid)`.
+fn supplementary_member() -> Option<(u32, u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    let groups = fs::read_to_string("/etc/group").ok()?;
+    for group in groups.lines() {
+        let fields: Vec<&str> = group.split(':').collect();
+        let (Some(gid), Some(members)) = (fields.get(2).and_then(|g| g.parse::<u32>().ok()), fields.get(3)) else {
+            continue;
+        };
+        for member in members.split(',').filter(|m| !m.is_empty()) {
+            let user = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|u| u[0] == member);
+            if let Some(user) = user {
+                let (uid, primary) = (user[2].parse::<u32>().ok()?, user[3].parse::<u32>().ok()?);
+                if uid != 0 && primary != gid {
+                    return Some((uid, primary, gid));
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn test_authorization_by_supplementary_group() {
+    let Some((uid, primary, supplementary)) = supplementary_member() else {
+        eprintln!("no user with a supplementary group in /etc/group: skipped");
+        return;
+    };
+    let platform = Platform::start(
+        "auth-supp",
+        Options {
+            modules: vec!["fixture"],
+            config: Some(json!({"MpiAllowedGroups": [supplementary]})),
+            ..Options::default()
+        },
+    );
+    open_socket_to_everyone(&platform);
+    let allowed = request_as(uid, primary, &platform.socket, &open_wire());
+    assert_eq!(status_of(&allowed), 200, "uid {uid} in group {supplementary}: {}", String::from_utf8_lossy(&allowed));
+    // The same uid is refused once its group is no longer listed (SIGHUP).
+    write_config(&platform.root, &json!({"MpiAllowedGroups": [supplementary + 1_000_000]}));
+    platform.signal(libc::SIGHUP);
+    assert!(platform.wait_log("configuration", Duration::from_secs(5)));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status_of(&request_as(uid, primary, &platform.socket, &open_wire())) != 403 {
+        assert!(Instant::now() < deadline, "group removal not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

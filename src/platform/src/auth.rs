@@ -136,9 +136,8 @@ mod tests {
     }
 
     #[test]
-    fn test_allows_supplementary_group_of_root_user() {
-        // uid 0's user (root) is a member of group 0 (its primary group): a peer reporting another gid but uid 0's
-        // groups is covered by the uid check, so check the lookup itself.
+    fn test_groups_of_uid_includes_primary_and_unknown_is_empty() {
+        // The supplementary case runs end to end (tests/e2e/platform_ops.rs) with a user found in /etc/group.
         assert!(groups_of_uid(0).contains(&0));
         assert!(groups_of_uid(4_000_000_000).is_empty());
     }
