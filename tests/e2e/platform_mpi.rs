@@ -338,3 +338,38 @@ fn test_typed_client_every_call() {
     assert!(matches!(client.set_desired(&s, br#"{"Fixture":{"fail":1}}"#), Err(MpiCallError::Platform(1))));
     client.close(&s).unwrap();
 }
+
+#[test]
+fn test_reported_document_with_the_reference_osconfig_json() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/osconfig.default.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("{} not found: skipped", path.display());
+        return;
+    };
+    let config: Value = serde_json::from_str(&text).unwrap();
+    let platform = Platform::start("reference-config", Options { config: Some(config.clone()), ..Options::default() });
+    let mut client = platform.client();
+    let s = client.open("Azure OSConfig", 0).unwrap();
+    let text = String::from_utf8(client.get_reported(&s).unwrap()).unwrap();
+    let document: Value = serde_json::from_str(&text).unwrap();
+    let components: Vec<&str> = document.as_object().unwrap().keys().map(String::as_str).collect();
+    // The reference lists CommandRunner, Configuration, DeviceInfo, SecurityBaseline: we have no SecurityBaseline
+    // module, so its entries fail and are left out.
+    assert_eq!(components, ["CommandRunner", "Configuration", "DeviceInfo"], "{text}");
+    for entry in config["Reported"].as_array().unwrap() {
+        let (component, object) = (entry["ComponentName"].as_str().unwrap(), entry["ObjectName"].as_str().unwrap());
+        if component == "SecurityBaseline" {
+            continue;
+        }
+        let alone: Value = serde_json::from_slice(&client.get(&s, component, object).unwrap()).unwrap();
+        let in_document = &document[component][object];
+        if component == "DeviceInfo" && object == "freeMemory" {
+            assert!(in_document.is_number(), "{component}.{object}");
+        } else {
+            assert_eq!(in_document, &alone, "{component}.{object}");
+        }
+    }
+    let device_info: Vec<&str> = document["DeviceInfo"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(device_info.first(), Some(&"osName"));
+    assert_eq!(device_info.last(), Some(&"osConfigVersion"));
+}
