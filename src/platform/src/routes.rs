@@ -1,7 +1,9 @@
 //! The MPI's routing, on the event loop's thread: authorization (403), one `match (method, route)` (404), strict
 //! body parsing (400), then the call goes to the [`Orchestrator`]. Nothing here waits on a module.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use osconfig_http::{Handler, Method, Request, Responder, Response, StatusCode};
 use osconfig_mpi::{
@@ -13,17 +15,45 @@ use crate::auth::Authorizer;
 use crate::orchestrator::Orchestrator;
 use crate::queue::Call;
 
+/// A refused uid is logged at most once per this period (with the count of refusals in between), so a caller
+/// that is not allowed cannot flood the log.
+pub const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(10);
+
 /// The MPI's request handler.
 #[derive(Debug)]
 pub struct MpiHandler {
     auth: Arc<Mutex<Authorizer>>,
     orchestrator: Orchestrator,
+    /// Per refused uid: when it was last logged and how many refusals were not logged since.
+    refusals: HashMap<u32, (Option<Instant>, u64)>,
 }
 
 impl MpiHandler {
     /// A handler checking callers with `auth` and handing calls to `orchestrator`.
     pub fn new(auth: Arc<Mutex<Authorizer>>, orchestrator: Orchestrator) -> MpiHandler {
-        MpiHandler { auth, orchestrator }
+        MpiHandler { auth, orchestrator, refusals: HashMap::new() }
+    }
+
+    fn log_refusal(&mut self, request: &Request) {
+        let now = Instant::now();
+        let peer = request.peer;
+        if self.refusals.len() > 4096 {
+            self.refusals.clear();
+        }
+        let entry = self.refusals.entry(peer.uid).or_insert((None, 0));
+        if entry.0.is_some_and(|at| now.duration_since(at) < REFUSAL_LOG_PERIOD) {
+            entry.1 += 1;
+            return;
+        }
+        let unlogged = std::mem::take(&mut entry.1);
+        entry.0 = Some(now);
+        log::warn!(
+            "MPI call {} refused: uid {} (pid {}) is not allowed{}",
+            request.path,
+            peer.uid,
+            peer.pid,
+            if unlogged > 0 { format!(" ({unlogged} more refusals of this uid not logged)") } else { String::new() }
+        );
     }
 }
 
@@ -36,7 +66,7 @@ impl Handler for MpiHandler {
         let peer = request.peer;
         let allowed = self.auth.lock().unwrap_or_else(|e| e.into_inner()).allows(&peer);
         if !allowed {
-            log::warn!("MPI call {} refused: uid {} (pid {}) is not allowed", request.path, peer.uid, peer.pid);
+            self.log_refusal(&request);
             responder.respond(Response::new(StatusCode::Forbidden));
             return;
         }
