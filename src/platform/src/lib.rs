@@ -54,7 +54,9 @@
 //!
 //! ## Limits
 //! One worker runs every module call in sequence: a slow module delays every client (bounded by
-//! `ModuleCallTimeoutSeconds`). The socket directory is 0700 root, so callers allowed by `MpiAllowedUids` /
+//! `ModuleCallTimeoutSeconds`; an in-process module has no deadline). Priorities are strict: a steady stream of
+//! high-priority calls delays unlisted components indefinitely. The 1024-session limit is shared by every allowed
+//! caller (root has no reserve). A refused uid is logged at most once per [`routes::REFUSAL_LOG_PERIOD`]. The socket directory is 0700 root, so callers allowed by `MpiAllowedUids` /
 //! `MpiAllowedGroups` also need access to it (give `<root>/run/osconfig` a group or mode that lets them in).
 
 #![deny(missing_docs)]
