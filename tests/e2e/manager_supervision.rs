@@ -255,10 +255,12 @@ fn test_short_lived_host_is_unloaded_when_idle_and_restarted_on_demand() {
     let root = root_with("mgr-idle", &["deviceinfo", "fixture"], json!({"ModuleIdleUnloadSeconds": 1}));
     let daemon = Daemon::start(&root);
     let (mut client, session) = daemon.session("idle-test");
-    assert_eq!(daemon.host_pid("deviceinfo.so"), None, "Lifetime 2: no host before the first call");
     let fixture = daemon.host_pid("fixture.so").expect("Lifetime 1 host");
+    // The identifying host serves the first call, then stops when idle.
+    let identifying = daemon.host_pid("deviceinfo.so").expect("identifying host");
     let first = client.get(&session, "DeviceInfo", "osName").unwrap();
-    let pid = daemon.host_pid("deviceinfo.so").expect("started on demand");
+    let pid = daemon.host_pid("deviceinfo.so").expect("host of the first call");
+    assert_eq!(pid, identifying);
     assert!(
         daemon.wait_for(Duration::from_secs(4), || daemon.host_pid("deviceinfo.so").is_none()),
         "idle host stopped: {}",

@@ -177,9 +177,9 @@ fn test_start_identifies_and_serves_with_client_sessions() {
     let took = started.elapsed();
     assert_eq!(manager.components(), vec!["DeviceInfo", "Fixture", "SampleComponent"]);
     assert!(took < Duration::from_secs(2), "start took {took:?}");
-    // Lifetime 1 (Fixture) keeps its host; Lifetime 2 (DeviceInfo) is started on demand.
+    // The identifying hosts keep serving (DeviceInfo, Lifetime 2, until it is idle).
     assert!(pid_of(&manager, "Fixture").is_some());
-    assert!(pid_of(&manager, "DeviceInfo").is_none());
+    let deviceinfo_pid = pid_of(&manager, "DeviceInfo").unwrap();
 
     manager.open(7, "client-seven", 4096);
     manager.open(8, "client-eight", 0);
@@ -193,7 +193,7 @@ fn test_start_identifies_and_serves_with_client_sessions() {
     assert_eq!(manager.get(7, "SampleComponent", "reportedStringObject").unwrap(), b"\"hello\"");
     assert_eq!(manager.get(8, "SampleComponent", "reportedStringObject").unwrap(), b"\"\"", "sessions are per client");
     assert!(!manager.get(7, "DeviceInfo", "osName").unwrap().is_empty());
-    assert!(pid_of(&manager, "DeviceInfo").is_some());
+    assert_eq!(pid_of(&manager, "DeviceInfo"), Some(deviceinfo_pid), "no second start for the first call");
 
     assert_eq!(manager.get(7, "Nope", "x"), Err(ERR_INVALID));
     assert_eq!(manager.get(7, "Fixture", "nope"), Err(22), "the module's errno comes back");

@@ -14,9 +14,9 @@
 //!   host fails or answers invalid info is skipped with an error log.
 //! - When several modules claim a component, the highest version (major, minor, patch, tweak, compared as numbers)
 //!   serves it, the first found on a tie; each loser is logged. A module left without a component is stopped.
-//! - Lifetime 1 (keep loaded): the identifying host keeps running and serves the calls. Lifetime 0 and 2: the
-//!   identifying host is stopped; a host is started on the first call and stopped again after
-//!   [`ManagerSettings::idle_unload`] without calls.
+//! - The identifying host keeps running and serves the calls (so the first request after start needs no new
+//!   process). Lifetime 1 (keep loaded): it stays up. Lifetime 0 and 2: it is stopped after
+//!   [`ManagerSettings::idle_unload`] without calls, and a new host is started on the next call.
 //! - A module whose `UserAccount` is not 0 is identified as the platform's user, then served by a host started with
 //!   `--user <UserAccount>` (only when the platform runs as root; otherwise a warning and the platform's uid).
 //! - Modules named (`MmiGetInfo` `Name`) in [`ManagerSettings::in_process`] are loaded into the platform after
@@ -87,7 +87,7 @@
 //! - Calls are serial: one slow module delays every other request (by design of the orchestrator).
 //! - errno 16 is also what a host answers when 256 MMI sessions are open in it (more MPI clients than that at once
 //!   on one module); the log tells the two apart.
-
+//!
 //! ## Example
 //! ```no_run
 //! use osconfig_platform::manager::{ManagerSettings, ModulesManager};
@@ -195,7 +195,8 @@ pub struct ModulesManager {
 }
 
 impl ModulesManager {
-    /// Discovers and identifies the modules now (see the module docs) and keeps the Lifetime 1 hosts running.
+    /// Discovers and identifies the modules now (see the module docs); their hosts keep serving (Lifetime 0/2
+    /// ones until they are idle).
     /// Never fails: problems are logged, and a manager without modules answers every call with [`ERR_INVALID`].
     pub fn start(settings: ManagerSettings) -> ModulesManager {
         let mut manager = ModulesManager {
@@ -254,7 +255,7 @@ impl ModulesManager {
         };
         let who = self.clients.info(client);
         let ctx = ctx(&self.settings, self.store.as_ref());
-        self.modules[index].call(&ctx, client, &who, op)
+        self.modules[index].call(&ctx, client, who, op)
     }
 
     /// Periodic work: reaps hosts that ended (a crash unless they exited 0), stops idle Lifetime 0/2 hosts,
@@ -398,15 +399,19 @@ fn supervise(
         }
     }
     let crashes = CrashLog::load(ctx.store, &info.name, &ctx.policy);
-    let keep = info.lifetime == Lifetime::KeepLoaded && !crashes.quarantined();
-    if keep && info.user_account == 0 {
+    if crashes.quarantined() {
+        return Supervised::hosted(path, info, socket, None, Some(Dying::begin(host)), crashes);
+    }
+    if info.user_account == 0 {
+        // Any lifetime: a short-lived module's host is stopped by the idle timer like after any call.
         return Supervised::hosted(path, info, socket, Some(host), None, crashes);
     }
+    // The identifying host ran as the platform's user, not as the module's UserAccount.
     let dying = Dying::begin(host);
-    if !keep {
+    if info.lifetime != Lifetime::KeepLoaded {
         return Supervised::hosted(path, info, socket, None, Some(dying), crashes);
     }
-    // Lifetime 1 with a user account: the identifying host ran as the platform's user; start the real one now.
+    // Lifetime 1 with a user account: start the real host now.
     dying.finish();
     let launch = Launch { user: info.user_account, ..ctx.launch };
     let host = match Host::spawn(&launch, &path, &socket) {

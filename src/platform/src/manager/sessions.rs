@@ -36,14 +36,11 @@ impl Clients {
 
     /// The client's info; an unannounced client is registered as [`UNANNOUNCED_CLIENT`] without a payload limit
     /// (logged), so a call never fails only because `open` was skipped.
-    pub(crate) fn info(&mut self, client: ClientId) -> ClientInfo {
-        self.map
-            .entry(client)
-            .or_insert_with(|| {
-                log::debug!("client {client} was not opened: using client name {UNANNOUNCED_CLIENT}");
-                ClientInfo { name: UNANNOUNCED_CLIENT.to_string(), max_payload: 0 }
-            })
-            .clone()
+    pub(crate) fn info(&mut self, client: ClientId) -> &ClientInfo {
+        self.map.entry(client).or_insert_with(|| {
+            log::debug!("client {client} was not opened: using client name {UNANNOUNCED_CLIENT}");
+            ClientInfo { name: UNANNOUNCED_CLIENT.to_string(), max_payload: 0 }
+        })
     }
 
     /// Forgets every client.
@@ -100,7 +97,7 @@ mod tests {
     fn test_info_announced_and_unannounced() {
         let mut clients = Clients::default();
         clients.open(1, "azure", 4096);
-        assert_eq!(clients.info(1), ClientInfo { name: "azure".into(), max_payload: 4096 });
+        assert_eq!(clients.info(1), &ClientInfo { name: "azure".into(), max_payload: 4096 });
         assert_eq!(clients.info(2).name, UNANNOUNCED_CLIENT);
         assert!(clients.close(1));
         assert!(!clients.close(1));

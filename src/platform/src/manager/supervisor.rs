@@ -267,25 +267,20 @@ impl Hosted {
         if self.host.is_none() {
             self.start(ctx, name, user)?;
         }
-        let session = match self.sessions.get(client) {
-            Some(id) => id.clone(),
-            None => {
-                let host = self.host.as_mut().expect("started above");
-                match host.client().open(&who.name, who.max_payload) {
-                    Ok(id) => {
-                        self.sessions.insert(client, id.clone());
-                        id
-                    }
-                    Err(e) => return Err(self.failed(ctx, name, "MmiOpen", e)),
-                }
+        if self.sessions.get(client).is_none() {
+            let host = self.host.as_mut().expect("started above");
+            match host.client().open(&who.name, who.max_payload) {
+                Ok(id) => self.sessions.insert(client, id),
+                Err(e) => return Err(self.failed(ctx, name, "MmiOpen", e)),
             }
-        };
+        }
         let host = self.host.as_mut().expect("started above");
+        let session = self.sessions.get(client).expect("opened above");
         let result = match op {
             Op::Set(component, object, payload) => {
-                host.client().set(&session, component, object, payload).map(|()| Vec::new())
+                host.client().set(session, component, object, payload).map(|()| Vec::new())
             }
-            Op::Get(component, object) => host.client().get(&session, component, object),
+            Op::Get(component, object) => host.client().get(session, component, object),
         };
         result.map_err(|e| self.failed(ctx, name, if matches!(op, Op::Set(..)) { "MmiSet" } else { "MmiGet" }, e))
     }
