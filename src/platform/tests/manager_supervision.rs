@@ -482,3 +482,44 @@ fn test_hosts_die_with_the_thread_that_started_them() {
     }
     assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
 }
+
+/// A C module whose `MmiGetInfo` runs `behaviour` (e.g. `abort();`) instead of answering.
+fn c_bad_info_module(root: &Root, file: &str, behaviour: &str) {
+    let source = format!(
+        r#"#include <stdlib.h>
+#include <unistd.h>
+int MmiGetInfo(const char* c, char** p, int* s) {{ (void)c; (void)p; (void)s; {behaviour} return 22; }}
+void* MmiOpen(const char* c, unsigned int m) {{ (void)c; (void)m; return 0; }}
+void MmiClose(void* h) {{ (void)h; }}
+int MmiSet(void* h, const char* c, const char* o, const char* p, int n) {{ (void)h; (void)c; (void)o; (void)p; (void)n; return 22; }}
+int MmiGet(void* h, const char* c, const char* o, char** p, int* n) {{ (void)h; (void)c; (void)o; (void)p; (void)n; return 22; }}
+void MmiFree(char* p) {{ free(p); }}
+"#
+    );
+    let src = root.dir.join(format!("{file}.c"));
+    std::fs::write(&src, source).unwrap();
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(root.modules().join(file))
+        .arg(&src)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed for {file}");
+}
+
+#[test]
+fn test_modules_crashing_or_hanging_in_getinfo_are_skipped() {
+    let root = Root::new("badinfo");
+    root.add(&artifacts().fixture, "fixture.so");
+    c_bad_info_module(&root, "aborts.so", "abort();");
+    c_bad_info_module(&root, "hangs.so", "for (;;) sleep(1);");
+    let mut settings = root.settings();
+    settings.call_timeout = Duration::from_millis(500);
+    let started = Instant::now();
+    let mut manager = ModulesManager::start(settings);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "one shared deadline for all: {took:?}");
+    assert_eq!(manager.components(), vec!["Fixture", "SampleComponent"]);
+    assert_eq!(manager.get(1, "Fixture", "echo").unwrap(), b"\"\"");
+    assert!(!root.dir.join("run/osconfig/modules/hangs.sock").exists(), "the hanging host was killed");
+}
