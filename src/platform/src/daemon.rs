@@ -146,8 +146,8 @@ pub fn run(args: &Args) -> i32 {
     }
 }
 
-/// Creates `dir` with mode 0700 (missing parents with the default mode); an existing directory keeps its mode (an administrator may
-/// have opened it to a group allowed by `MpiAllowedGroups`).
+/// Creates `dir` with mode 0700 (missing parents with the default mode); an existing directory keeps its mode
+/// (an administrator may have opened it to a group allowed by `MpiAllowedGroups`).
 fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if dir.is_dir() {

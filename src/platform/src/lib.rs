@@ -33,8 +33,9 @@
 //! [`orchestrator`] for what each call answers and [`queue`] for the ordering rules (duplicates merged,
 //! `Priorities`).
 //!
-//! Sessions ([`sessions`]): ids are 128 random bits (`getrandom`), at most 1024 open; a session unused for
-//! `MpiSessionIdleTimeoutSeconds` (default 3600 s) is closed, since a client may vanish without `MpiClose`.
+//! Sessions ([`sessions`]): ids are 128 random bits (`getrandom`), at most 1024 open (plus 64 for root); a
+//! session unused for `MpiSessionIdleTimeoutSeconds` (default 3600 s) is closed, since a client may vanish without
+//! `MpiClose`.
 //!
 //! ## Configuration
 //! [`config`]; every key is described in `CONFIGURATION.md` beside this crate's `Cargo.toml`.
@@ -56,7 +57,8 @@
 //! One worker runs every module call in sequence: a slow module delays every client (bounded by
 //! `ModuleCallTimeoutSeconds`; an in-process module has no deadline). Priorities are strict: a steady stream of
 //! high-priority calls delays unlisted components indefinitely. The 1024-session limit is shared by every allowed
-//! caller (root has no reserve). A refused uid is logged at most once per [`routes::REFUSAL_LOG_PERIOD`]. The socket directory is 0700 root, so callers allowed by `MpiAllowedUids` /
+//! non-root caller (root has 64 more in reserve). A refused uid is logged at most once per
+//! [`routes::REFUSAL_LOG_PERIOD`]. The socket directory is 0700 root, so callers allowed by `MpiAllowedUids` /
 //! `MpiAllowedGroups` also need access to it (give `<root>/run/osconfig` a group or mode that lets them in).
 
 #![deny(missing_docs)]

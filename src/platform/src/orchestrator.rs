@@ -3,7 +3,8 @@
 //! ([`crate::queue`]: duplicates merged, priority order), runs one call at a time, and answers. It never retries a
 //! failed call. Between requests it runs the manager's `tick` when due and reclaims idle sessions.
 //!
-//! Answers: `MpiOpen` 200 with the session id as a JSON string (500 `"24"` when [`MAX_SESSIONS`] are open, 500 `"5"`
+//! Answers: `MpiOpen` 200 with the session id as a JSON string (500 `"24"` when [`MAX_SESSIONS`] are open, plus
+//! [`ROOT_RESERVE`] more for root callers, 500 `"5"`
 //! when the random source fails); `MpiClose` 200 (unknown session too); the other calls 500 `"22"` for an unknown
 //! session, else the manager's result (200 with the module's value, or 500 with its errno). `MpiSetDesired` applies
 //! every object in document order, logs each result, continues after a failure and answers the first failure's
@@ -12,6 +13,7 @@
 //! each value exactly as the module returned it (the reference pretty-prints; its clients parse the JSON either way).
 //!
 //! [`MAX_SESSIONS`]: crate::sessions::MAX_SESSIONS
+//! [`ROOT_RESERVE`]: crate::sessions::ROOT_RESERVE
 
 use std::io;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -223,7 +225,7 @@ impl State {
     fn run(&mut self, call: Call) -> Response {
         let now = Instant::now();
         match call {
-            Call::Open(r) => match self.sessions.open(now) {
+            Call::Open(r, root) => match self.sessions.open(now, root) {
                 Ok((id, client)) => {
                     let expiry = now + self.config.mpi_session_idle_timeout;
                     self.reap_at = Some(self.reap_at.map_or(expiry, |at| at.min(expiry)));

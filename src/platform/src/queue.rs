@@ -13,8 +13,8 @@ use osconfig_mpi::{
 /// A parsed MPI call.
 #[derive(Debug)]
 pub enum Call {
-    /// `MpiOpen`.
-    Open(MpiOpenRequest),
+    /// `MpiOpen`, with whether the caller is root (root may use the sessions reserved for it).
+    Open(MpiOpenRequest, bool),
     /// `MpiClose`.
     Close(MpiCloseRequest),
     /// `MpiSet`.
@@ -35,7 +35,7 @@ impl Call {
     pub fn rank(&self, priorities: &[String]) -> usize {
         let of = |component: &str| priorities.iter().position(|p| p == component).map_or(UNLISTED, |i| i + 1);
         match self {
-            Call::Open(_) | Call::Close(_) => 0,
+            Call::Open(..) | Call::Close(_) => 0,
             Call::Set(r) => of(&r.component_name),
             Call::Get(r) => of(&r.component_name),
             Call::SetDesired(r) => r.objects.iter().map(|o| of(&o.component_name)).min().unwrap_or(UNLISTED),
@@ -45,7 +45,7 @@ impl Call {
 
     /// Whether an identical queued call may stand for this one (`MpiOpen` never: each open is a new session).
     fn merges(&self) -> bool {
-        !matches!(self, Call::Open(_))
+        !matches!(self, Call::Open(..))
     }
 }
 
@@ -153,7 +153,7 @@ mod tests {
         let mut q = Queue::default();
         for waiter in [1, 2] {
             let r = MpiOpenRequest { client_name: "c".into(), max_payload_size_bytes: 0 };
-            q.push("/MpiOpen", r.to_body(), Call::Open(r), waiter, &[]);
+            q.push("/MpiOpen", r.to_body(), Call::Open(r, false), waiter, &[]);
         }
         assert_eq!(q.len(), 2);
     }

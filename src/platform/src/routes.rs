@@ -72,7 +72,9 @@ impl Handler for MpiHandler {
         }
         let body = request.body.as_slice();
         let (route, call) = match (&request.method, request.route()) {
-            (Method::Post, "/MpiOpen") => ("/MpiOpen", parse(body, MpiOpenRequest::from_body, Call::Open)),
+            (Method::Post, "/MpiOpen") => {
+                ("/MpiOpen", MpiOpenRequest::from_body(body).map(|r| Call::Open(r, peer.uid == 0)))
+            }
             (Method::Post, "/MpiClose") => ("/MpiClose", parse(body, MpiCloseRequest::from_body, Call::Close)),
             (Method::Post, "/MpiSet") => ("/MpiSet", parse(body, MpiSetRequest::from_body, Call::Set)),
             (Method::Post | Method::Get, "/MpiGet") => ("/MpiGet", parse(body, MpiGetRequest::from_body, Call::Get)),

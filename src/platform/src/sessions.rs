@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 use crate::manager::ClientId;
 use crate::session_id::new_session_id;
 
-/// At most this many sessions are open at once; `MpiOpen` beyond it fails with errno 24 (EMFILE).
+/// At most this many sessions are open at once for non-root callers; `MpiOpen` beyond it fails with errno 24
+/// (EMFILE).
 pub const MAX_SESSIONS: usize = 1024;
+/// Sessions beyond [`MAX_SESSIONS`] that only root callers may open, so that other allowed callers cannot lock the
+/// agent out.
+pub const ROOT_RESERVE: usize = 64;
 
 #[derive(Debug)]
 struct Session {
@@ -34,9 +38,10 @@ pub enum OpenError {
 }
 
 impl Sessions {
-    /// A new session: its id and the manager's client id for it.
-    pub fn open(&mut self, now: Instant) -> Result<(String, ClientId), OpenError> {
-        if self.by_id.len() >= MAX_SESSIONS {
+    /// A new session: its id and the manager's client id for it. `root`: the caller may use [`ROOT_RESERVE`].
+    pub fn open(&mut self, now: Instant, root: bool) -> Result<(String, ClientId), OpenError> {
+        let limit = if root { MAX_SESSIONS + ROOT_RESERVE } else { MAX_SESSIONS };
+        if self.by_id.len() >= limit {
             return Err(OpenError::TooMany);
         }
         let id = new_session_id().map_err(OpenError::Random)?;
@@ -100,8 +105,8 @@ mod tests {
     fn test_open_touch_close() {
         let mut s = Sessions::default();
         let now = Instant::now();
-        let (a, ca) = s.open(now).unwrap();
-        let (b, cb) = s.open(now).unwrap();
+        let (a, ca) = s.open(now, false).unwrap();
+        let (b, cb) = s.open(now, false).unwrap();
         assert_ne!(a, b);
         assert_ne!(ca, cb);
         assert_eq!(s.touch(&a, now), Some(ca));
@@ -115,8 +120,8 @@ mod tests {
     fn test_reap_idle_only() {
         let mut s = Sessions::default();
         let t0 = Instant::now();
-        let (a, ca) = s.open(t0).unwrap();
-        let (b, _) = s.open(t0).unwrap();
+        let (a, ca) = s.open(t0, false).unwrap();
+        let (b, _) = s.open(t0, false).unwrap();
         let idle = Duration::from_secs(10);
         assert_eq!(s.next_expiry(idle), Some(t0 + idle));
         s.touch(&b, t0 + Duration::from_secs(8));
@@ -128,12 +133,16 @@ mod tests {
     }
 
     #[test]
-    fn test_open_refuses_over_limit() {
+    fn test_open_refuses_over_limit_with_a_root_reserve() {
         let mut s = Sessions::default();
         let now = Instant::now();
         for _ in 0..MAX_SESSIONS {
-            s.open(now).unwrap();
+            s.open(now, false).unwrap();
         }
-        assert!(matches!(s.open(now), Err(OpenError::TooMany)));
+        assert!(matches!(s.open(now, false), Err(OpenError::TooMany)));
+        for _ in 0..ROOT_RESERVE {
+            s.open(now, true).unwrap();
+        }
+        assert!(matches!(s.open(now, true), Err(OpenError::TooMany)));
     }
 }

@@ -4,7 +4,8 @@
 //! Binaries: the first call of [`built`] in a test process runs `$CARGO build -p osconfig-platform
 //! -p osconfig-modulehost -p <every module crate>` into the test's own target dir and profile (a no-op when up to
 //! date; cargo does not hold the build lock while tests run), so the tests never run a stale binary. The binaries
-//! are then `target/<profile>/osconfig-platform` and `osconfig-modulehost`, the modules `target/<profile>/lib<name>.so`.
+//! are then `target/<profile>/osconfig-platform` and `osconfig-modulehost`, the modules
+//! `target/<profile>/lib<name>.so`.
 //!
 //! A [`Platform`] copies the modules it is given to `<root>/usr/lib/osconfig/<name>.so`, writes
 //! `<root>/etc/osconfig/osconfig.json`, starts `osconfig-platform --root <root> --foreground --modulehost <host>`
