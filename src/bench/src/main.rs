@@ -8,6 +8,7 @@
 mod child;
 mod machine;
 mod mmi;
+mod platform;
 mod report;
 mod scenarios;
 mod stats;

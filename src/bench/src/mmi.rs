@@ -16,12 +16,12 @@ use crate::child::{ChildServer, Role};
 use crate::scenarios::{measure, Context, Figure};
 
 /// The modules whose host memory and size are recorded.
-const MODULES: &[&str] = &["deviceinfo", "hostname", "commandrunner", "configuration"];
+pub const MODULES: &[&str] = &["deviceinfo", "hostname", "commandrunner", "configuration"];
 const HOST: &str = "osconfig-modulehost";
 const CLIENT: &str = "osconfig-bench";
 
 /// `<dir>/lib<name>.so` as cargo names it, or `<dir>/<name>.so` as installed.
-fn module_path(ctx: &Context, name: &str) -> io::Result<PathBuf> {
+pub fn module_path(ctx: &Context, name: &str) -> io::Result<PathBuf> {
     let candidates = [ctx.bin_dir.join(format!("lib{name}.so")), ctx.bin_dir.join(format!("{name}.so"))];
     let found = candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
         io::Error::new(

@@ -108,6 +108,48 @@ pub const SCENARIOS: &[Scenario] = &[
         run: crate::mmi::get_via_host,
     },
     Scenario {
+        name: "mpi_get_inprocess",
+        what: "MpiGet DeviceInfo.osName through the platform, module in-process, kept-alive",
+        baseline: Some("uds_floor"),
+        run: crate::platform::mpi_get_inprocess,
+    },
+    Scenario {
+        name: "mpi_get_host",
+        what: "MpiGet DeviceInfo.osName through the platform, module in a host, kept-alive",
+        baseline: Some("uds_floor"),
+        run: crate::platform::mpi_get_host,
+    },
+    Scenario {
+        name: "mpi_get_inprocess_1shot",
+        what: "MpiGet DeviceInfo.osName through the platform, module in-process, one connection each",
+        baseline: Some("uds_connect_floor"),
+        run: crate::platform::mpi_get_inprocess_oneshot,
+    },
+    Scenario {
+        name: "mpi_get_host_1shot",
+        what: "MpiGet DeviceInfo.osName through the platform, module in a host, one connection each",
+        baseline: Some("uds_connect_floor"),
+        run: crate::platform::mpi_get_host_oneshot,
+    },
+    Scenario {
+        name: "mpi_throughput",
+        what: "MpiGet per second with 1, 8 and 64 kept-alive clients, against the raw floor's rate",
+        baseline: None,
+        run: crate::platform::mpi_throughput,
+    },
+    Scenario {
+        name: "platform_rss",
+        what: "platform RSS (KiB): no modules, four in-process, four in hosts (with the hosts)",
+        baseline: None,
+        run: crate::platform::platform_rss,
+    },
+    Scenario {
+        name: "first_answer",
+        what: "ms from starting the platform to its first answered MpiGet, four modules",
+        baseline: None,
+        run: crate::platform::first_answer,
+    },
+    Scenario {
         name: "host_rss",
         what: "module host RSS (KiB) after loading each module and opening a session",
         baseline: None,

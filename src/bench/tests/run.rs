@@ -18,7 +18,7 @@ fn build_modules() {
         for package in ["osconfig-modulehost", "osconfig-deviceinfo", "osconfig-hostname"] {
             cargo.args(["-p", package]);
         }
-        for package in ["osconfig-commandrunner", "osconfig-configuration"] {
+        for package in ["osconfig-commandrunner", "osconfig-configuration", "osconfig-platform"] {
             cargo.args(["-p", package]);
         }
         assert!(cargo.status().unwrap().success(), "building the modules failed");
@@ -50,11 +50,24 @@ fn test_quick_run_writes_every_figure_with_ratios_from_the_same_run() {
         assert!(figures["sizes"][format!("{module}_so_bytes")].as_u64().unwrap() > 1000);
     }
     assert!(figures["sizes"]["osconfig-modulehost_bytes"].as_u64().unwrap() > 1000);
+    let platform = &figures["platform_rss"];
+    assert_eq!(platform["hosts"], 4, "{platform}");
+    assert!(platform["platform_isolated_with_hosts_rss_kib"].as_u64() > platform["platform_isolated_rss_kib"].as_u64());
+    let rates = &figures["mpi_throughput"];
+    for key in ["inprocess_8_clients_rps", "host_64_clients_rps", "floor_1_client_rps"] {
+        assert!(rates[key].as_f64().unwrap() > 0.0, "{key}: {rates}");
+    }
+    let first = &figures["first_answer"];
+    assert!(first["host_first_answer_ms"].as_f64().unwrap() > first["process_start_floor_ms"].as_f64().unwrap() / 10.0);
     for (name, base) in [
         ("http_keepalive", "uds_floor"),
         ("http_oneshot", "uds_connect_floor"),
         ("mmi_get_inprocess", "uds_floor"),
         ("mmi_get_host", "uds_floor"),
+        ("mpi_get_inprocess", "uds_floor"),
+        ("mpi_get_host", "uds_floor"),
+        ("mpi_get_inprocess_1shot", "uds_connect_floor"),
+        ("mpi_get_host_1shot", "uds_connect_floor"),
     ] {
         let expected = figures[name]["median_us"].as_f64().unwrap() / figures[base]["median_us"].as_f64().unwrap();
         let ratio = figures[name]["ratio"].as_f64().unwrap();
