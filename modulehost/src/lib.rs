@@ -66,13 +66,12 @@ pub mod module_thread;
 pub mod privileges;
 pub mod reply;
 pub mod routes;
-pub mod session_id;
 pub mod sessions;
-pub mod signals;
 
 use std::path::Path;
 use std::time::Duration;
 
+use osconfig_http::signals::{self, Signal};
 use osconfig_http::{Server, SocketOptions};
 use osconfig_mmi::loader::Library;
 
@@ -106,7 +105,7 @@ fn target_account(options: &Options) -> Result<Option<Account>, PrivilegeError> 
 
 /// Runs a module host until SIGTERM or SIGINT (see the crate docs for the steps).
 pub fn run(options: &Options) -> Result<(), HostError> {
-    let signals = signals::block_termination();
+    let signals = signals::block();
     let account = target_account(options).map_err(HostError::Privileges)?;
 
     let parent = options.socket.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
@@ -129,7 +128,10 @@ pub fn run(options: &Options) -> Result<(), HostError> {
     // MmiGetInfo cannot make the host ignore SIGTERM: if the host has not stopped STOP_GRACE after the signal
     // (the loop not yet running, or the main thread stuck), the signal thread ends the process with exit code 6.
     let handle = server.handle();
-    signals::on_termination(signals, move || {
+    signals::spawn(signals, move |signal| {
+        if signal != Signal::Stop {
+            return; // SIGHUP: a module host has nothing to reload
+        }
         handle.shutdown();
         std::thread::sleep(STOP_GRACE);
         log::error!("still running {} ms after the stop signal; exiting", STOP_GRACE.as_millis());

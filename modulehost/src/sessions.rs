@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use osconfig_mmi::loader::{Library, Session};
 use osconfig_mmi::Errno;
 
-use crate::session_id::new_session_id;
+use osconfig_mpi::session_id::new_session_id;
 
 /// The most sessions open at once; `MmiOpen` beyond it answers `EBUSY` (16) without calling the module.
 pub const MAX_SESSIONS: usize = 256;

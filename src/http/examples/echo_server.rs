@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use osconfig_http::signals::{self, Signal};
 use osconfig_http::{Method, Request, Responder, Response, Server, SocketOptions, StatusCode};
 
 fn route(request: Request, responder: Responder) {
@@ -40,31 +41,19 @@ fn main() {
         }
     };
     let handle = server.handle();
-    // Stop cleanly (and remove the socket) on SIGINT or SIGTERM: block them here, before any thread starts, so
-    // every thread inherits the mask, and let one thread wait for them synchronously.
-    let signals = block_termination_signals();
-    std::thread::spawn(move || {
-        let mut signal = 0;
-        // SAFETY: `signals` is an initialised signal set and `signal` is valid for writes.
-        unsafe { libc::sigwait(&signals, &mut signal) };
-        handle.shutdown();
-    });
+    // Stop cleanly (and remove the socket) on SIGINT or SIGTERM.
+    let mask = signals::block();
+    if let Err(e) = signals::spawn(mask, move |signal| {
+        if signal == Signal::Stop {
+            handle.shutdown();
+        }
+    }) {
+        eprintln!("echo_server: cannot watch signals: {e}");
+        std::process::exit(1);
+    }
     println!("echo_server listening on {} (POST /echo, GET /health)", socket.display());
     if let Err(e) = server.run(route) {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
-    }
-}
-
-/// Blocks SIGINT and SIGTERM in this thread (and so in threads it starts later); returns the set.
-fn block_termination_signals() -> libc::sigset_t {
-    // SAFETY: the set is initialised by sigemptyset before it is used, and pthread_sigmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
     }
 }

@@ -14,6 +14,7 @@
 //! - [`PeerCred`]: the client's pid, uid and gid from `SO_PEERCRED`, on every [`Request`].
 //! - [`socket::bind`]: a private parent directory (0700), stale-socket removal (only when nobody answers), socket
 //!   mode (0660), removal on shutdown.
+//! - [`signals`]: SIGTERM/SIGINT/SIGHUP taken by one thread, for stopping a server cleanly.
 //! - [`Client`] and [`oneshot`]: blocking clients with a timeout, keep-alive or one connection per request, and
 //!   the same limits on what the server sends back.
 //!
@@ -46,6 +47,7 @@ mod peer;
 mod request;
 mod response;
 mod server;
+pub mod signals;
 pub mod socket;
 
 pub use client::{oneshot, Client, ClientResponse, DEFAULT_TIMEOUT};

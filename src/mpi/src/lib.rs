@@ -46,6 +46,7 @@
 mod client;
 pub mod mmi;
 pub mod mpi;
+pub mod session_id;
 pub mod wire;
 
 pub use client::{MmiCallError, MmiClient};

@@ -15,7 +15,7 @@ use crate::manager::ManagerSettings;
 use crate::orchestrator::Orchestrator;
 use crate::paths::Paths;
 use crate::routes::MpiHandler;
-use crate::signals::{self, Signal};
+use osconfig_http::signals::{self, Signal};
 
 /// Mode of `<root>/run/osconfig` and of the module hosts' socket directory.
 pub const RUN_DIR_MODE: u32 = 0o700;

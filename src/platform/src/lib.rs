@@ -72,6 +72,4 @@ pub mod orchestrator;
 pub mod paths;
 pub mod queue;
 pub mod routes;
-pub mod session_id;
 pub mod sessions;
-pub mod signals;

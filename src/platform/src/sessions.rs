@@ -6,7 +6,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::manager::ClientId;
-use crate::session_id::new_session_id;
+use osconfig_mpi::session_id::new_session_id;
 
 /// At most this many sessions are open at once for non-root callers; `MpiOpen` beyond it fails with errno 24
 /// (EMFILE).

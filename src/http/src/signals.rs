@@ -1,5 +1,14 @@
-//! Signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread and taken synchronously by one thread
-//! (`sigwait`), which turns them into [`Signal`] events for the daemon.
+//! Signals for daemons built on this crate: SIGTERM, SIGINT and SIGHUP are blocked in every thread and taken
+//! synchronously by one thread (`sigwait`), which turns them into [`Signal`] events, typically to call
+//! [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) or reload a configuration.
+//!
+//! ```no_run
+//! use osconfig_http::signals::{self, Signal};
+//! let mask = signals::block(); // first, before any thread starts
+//! # let handle: osconfig_http::ServerHandle = unimplemented!();
+//! signals::spawn(mask, move |signal| if signal == Signal::Stop { handle.shutdown() })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::thread;

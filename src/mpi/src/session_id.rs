@@ -1,4 +1,4 @@
-//! MPI session ids: 128 bits from `getrandom(2)`, written as upper-case hex in the UUID layout
+//! Session ids of the MPI and of module hosts' MMI: 128 bits from `getrandom(2)`, written as upper-case hex in the UUID layout
 //! (`F835511C-92A1-B162-49D1-3E550BDF3159`, the shape the reference shows). An id is a capability, so it is never
 //! derived from a counter, a time or an address.
 
