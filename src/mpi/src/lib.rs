@@ -43,6 +43,7 @@
 
 #![deny(missing_docs)]
 
+mod bodies;
 mod client;
 pub mod mmi;
 pub mod mpi;

@@ -5,8 +5,7 @@
 //!
 //! [`MmiClient`]: crate::MmiClient
 
-use serde_json::value::RawValue;
-
+pub use crate::bodies::{set_body, GetRequest, OpenRequest, SetRequest};
 use crate::wire::{json_string, BodyError, Fields};
 
 /// The five MMI endpoints.
@@ -59,45 +58,8 @@ pub struct GetInfoRequest {
     pub client_name: String,
 }
 
-/// `/MmiOpen/`: `{"ClientName": s, "MaxPayloadSizeBytes": n}` with `0 <= n <= u32::MAX` (0 = unlimited).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenRequest {
-    /// `ClientName`.
-    pub client_name: String,
-    /// `MaxPayloadSizeBytes`.
-    pub max_payload_size_bytes: u32,
-}
-
 /// `/MmiClose/`: `{"ClientSession": s}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloseRequest {
-    /// `ClientSession`: the id `/MmiOpen/` returned.
-    pub client_session: String,
-}
-
-/// `/MmiSet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s, "Payload": <any JSON>}`.
-#[derive(Clone, Debug)]
-pub struct SetRequest {
-    /// `ClientSession`.
-    pub client_session: String,
-    /// `ComponentName`.
-    pub component_name: String,
-    /// `ObjectName`.
-    pub object_name: String,
-    /// `Payload`: the desired object's value, the exact JSON text received.
-    pub payload: Box<RawValue>,
-}
-
-/// `/MmiGet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GetRequest {
-    /// `ClientSession`.
-    pub client_session: String,
-    /// `ComponentName`.
-    pub component_name: String,
-    /// `ObjectName`.
-    pub object_name: String,
-}
+pub type CloseRequest = crate::bodies::SessionRequest;
 
 impl GetInfoRequest {
     /// Parses a request body.
@@ -110,93 +72,6 @@ impl GetInfoRequest {
     pub fn to_body(&self) -> Vec<u8> {
         format!("{{\"ClientName\":{}}}", json_string(&self.client_name)).into_bytes()
     }
-}
-
-impl OpenRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<OpenRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(OpenRequest { client_name: f.string("ClientName")?, max_payload_size_bytes: f.u32("MaxPayloadSizeBytes")? })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        format!(
-            "{{\"ClientName\":{},\"MaxPayloadSizeBytes\":{}}}",
-            json_string(&self.client_name),
-            self.max_payload_size_bytes
-        )
-        .into_bytes()
-    }
-}
-
-impl CloseRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<CloseRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(CloseRequest { client_session: f.string("ClientSession")? })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        format!("{{\"ClientSession\":{}}}", json_string(&self.client_session)).into_bytes()
-    }
-}
-
-impl SetRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<SetRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(SetRequest {
-            client_session: f.string("ClientSession")?,
-            component_name: f.string("ComponentName")?,
-            object_name: f.string("ObjectName")?,
-            payload: f.raw_value("Payload")?,
-        })
-    }
-
-    /// The request body; `Payload` is spliced in as its raw text.
-    pub fn to_body(&self) -> Vec<u8> {
-        set_body(&self.client_session, &self.component_name, &self.object_name, self.payload.get().as_bytes())
-    }
-}
-
-impl GetRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<GetRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(GetRequest {
-            client_session: f.string("ClientSession")?,
-            component_name: f.string("ComponentName")?,
-            object_name: f.string("ObjectName")?,
-        })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        format!(
-            "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{}}}",
-            json_string(&self.client_session),
-            json_string(&self.component_name),
-            json_string(&self.object_name)
-        )
-        .into_bytes()
-    }
-}
-
-/// An `/MmiSet/` body with `payload` (JSON text the caller has validated) spliced in unchanged.
-pub(crate) fn set_body(session: &str, component: &str, object: &str, payload: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{},\"Payload\":",
-        json_string(session),
-        json_string(component),
-        json_string(object)
-    );
-    let mut body = Vec::with_capacity(head.len() + payload.len() + 1);
-    body.extend_from_slice(head.as_bytes());
-    body.extend_from_slice(payload);
-    body.push(b'}');
-    body
 }
 
 #[cfg(test)]

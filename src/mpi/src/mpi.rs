@@ -80,45 +80,17 @@ impl MpiEndpoint {
     }
 }
 
-/// `/MpiOpen/`: `{"ClientName": s, "MaxPayloadSizeBytes": n}` with `0 <= n <= u32::MAX` (0 = unlimited).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MpiOpenRequest {
-    /// `ClientName`.
-    pub client_name: String,
-    /// `MaxPayloadSizeBytes`.
-    pub max_payload_size_bytes: u32,
-}
-
+/// `/MpiOpen/`: `{"ClientName": s, "MaxPayloadSizeBytes": n}` (the same body as `/MmiOpen/`).
+pub type MpiOpenRequest = crate::bodies::OpenRequest;
 /// `/MpiClose/`: `{"ClientSession": s}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MpiCloseRequest {
-    /// `ClientSession`: the id `/MpiOpen/` returned.
-    pub client_session: String,
-}
-
+pub type MpiCloseRequest = crate::bodies::SessionRequest;
+/// `/MpiGetReported/`: `{"ClientSession": s}`.
+pub type MpiGetReportedRequest = crate::bodies::SessionRequest;
 /// `/MpiSet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s, "Payload": <any JSON>}`.
-#[derive(Clone, Debug)]
-pub struct MpiSetRequest {
-    /// `ClientSession`.
-    pub client_session: String,
-    /// `ComponentName`.
-    pub component_name: String,
-    /// `ObjectName`.
-    pub object_name: String,
-    /// `Payload`: the exact JSON text received.
-    pub payload: Box<RawValue>,
-}
-
+pub type MpiSetRequest = crate::bodies::SetRequest;
 /// `/MpiGet/`: `{"ClientSession": s, "ComponentName": s, "ObjectName": s}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MpiGetRequest {
-    /// `ClientSession`.
-    pub client_session: String,
-    /// `ComponentName`.
-    pub component_name: String,
-    /// `ObjectName`.
-    pub object_name: String,
-}
+pub type MpiGetRequest = crate::bodies::GetRequest;
+pub use crate::bodies::set_body as mpi_set_body;
 
 /// One desired object of an `MpiSetDesired` payload.
 #[derive(Clone, Debug)]
@@ -138,88 +110,6 @@ pub struct MpiSetDesiredRequest {
     pub client_session: String,
     /// The desired objects in document order (components in order, objects in order within each).
     pub objects: Vec<DesiredObject>,
-}
-
-/// `/MpiGetReported/`: `{"ClientSession": s}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MpiGetReportedRequest {
-    /// `ClientSession`.
-    pub client_session: String,
-}
-
-impl MpiOpenRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<MpiOpenRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(MpiOpenRequest {
-            client_name: f.string("ClientName")?,
-            max_payload_size_bytes: f.u32("MaxPayloadSizeBytes")?,
-        })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        format!(
-            "{{\"ClientName\":{},\"MaxPayloadSizeBytes\":{}}}",
-            json_string(&self.client_name),
-            self.max_payload_size_bytes
-        )
-        .into_bytes()
-    }
-}
-
-impl MpiCloseRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<MpiCloseRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(MpiCloseRequest { client_session: f.string("ClientSession")? })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        session_body(&self.client_session)
-    }
-}
-
-impl MpiSetRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<MpiSetRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(MpiSetRequest {
-            client_session: f.string("ClientSession")?,
-            component_name: f.string("ComponentName")?,
-            object_name: f.string("ObjectName")?,
-            payload: f.raw_value("Payload")?,
-        })
-    }
-
-    /// The request body; `Payload` is spliced in as its raw text.
-    pub fn to_body(&self) -> Vec<u8> {
-        mpi_set_body(&self.client_session, &self.component_name, &self.object_name, self.payload.get().as_bytes())
-    }
-}
-
-impl MpiGetRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<MpiGetRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(MpiGetRequest {
-            client_session: f.string("ClientSession")?,
-            component_name: f.string("ComponentName")?,
-            object_name: f.string("ObjectName")?,
-        })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        format!(
-            "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{}}}",
-            json_string(&self.client_session),
-            json_string(&self.component_name),
-            json_string(&self.object_name)
-        )
-        .into_bytes()
-    }
 }
 
 impl MpiSetDesiredRequest {
@@ -255,38 +145,6 @@ impl MpiSetDesiredRequest {
         body.push(b'}');
         body
     }
-}
-
-impl MpiGetReportedRequest {
-    /// Parses a request body.
-    pub fn from_body(body: &[u8]) -> Result<MpiGetReportedRequest, BodyError> {
-        let f = Fields::parse(body)?;
-        Ok(MpiGetReportedRequest { client_session: f.string("ClientSession")? })
-    }
-
-    /// The request body.
-    pub fn to_body(&self) -> Vec<u8> {
-        session_body(&self.client_session)
-    }
-}
-
-fn session_body(session: &str) -> Vec<u8> {
-    format!("{{\"ClientSession\":{}}}", json_string(session)).into_bytes()
-}
-
-/// An `/MpiSet/` body with `payload` (JSON text the caller has validated) spliced in unchanged.
-pub fn mpi_set_body(session: &str, component: &str, object: &str, payload: &[u8]) -> Vec<u8> {
-    let head = format!(
-        "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{},\"Payload\":",
-        json_string(session),
-        json_string(component),
-        json_string(object)
-    );
-    let mut body = Vec::with_capacity(head.len() + payload.len() + 1);
-    body.extend_from_slice(head.as_bytes());
-    body.extend_from_slice(payload);
-    body.push(b'}');
-    body
 }
 
 /// A reported (or desired) document `{"<Component>":{"<object>":<value>,...},...}` from `(component, object, value)`
@@ -505,7 +363,8 @@ impl MpiClient {
 
     /// `MpiClose` (an unknown session is not an error).
     pub fn close(&mut self, session: &str) -> Result<(), MpiCallError> {
-        self.call(MpiEndpoint::Close, &session_body(session)).map(drop)
+        self.call(MpiEndpoint::Close, &crate::bodies::SessionRequest { client_session: session.into() }.to_body())
+            .map(drop)
     }
 
     /// `MpiSet`: `payload` is the desired object's JSON text, sent unchanged after checking it is one JSON value.
@@ -541,7 +400,7 @@ impl MpiClient {
 
     /// `MpiGetReported`: the reported document's JSON text.
     pub fn get_reported(&mut self, session: &str) -> Result<Vec<u8>, MpiCallError> {
-        self.call(MpiEndpoint::GetReported, &session_body(session))
+        self.call(MpiEndpoint::GetReported, &crate::bodies::SessionRequest { client_session: session.into() }.to_body())
     }
 
     fn call(&mut self, endpoint: MpiEndpoint, body: &[u8]) -> Result<Vec<u8>, MpiCallError> {
