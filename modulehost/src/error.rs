@@ -39,8 +39,6 @@ pub enum HostError {
     Privileges(PrivilegeError),
     /// The server loop or a thread it needs failed (exit 1).
     Serve(io::Error),
-    /// The module was still inside a call when the host had to stop (exit 6).
-    StopTimeout,
 }
 
 impl HostError {
@@ -51,7 +49,6 @@ impl HostError {
             HostError::Socket { .. } => EXIT_SOCKET,
             HostError::Privileges(_) => EXIT_PRIVILEGES,
             HostError::Serve(_) => EXIT_RUNTIME,
-            HostError::StopTimeout => EXIT_STOP_TIMEOUT,
         }
     }
 }
@@ -63,7 +60,6 @@ impl fmt::Display for HostError {
             HostError::Socket { path, .. } => write!(f, "cannot serve on socket {}", path.display()),
             HostError::Privileges(_) => f.write_str("cannot drop privileges"),
             HostError::Serve(_) => f.write_str("server loop failed"),
-            HostError::StopTimeout => f.write_str("a module call was still running at shutdown"),
         }
     }
 }
@@ -75,7 +71,6 @@ impl std::error::Error for HostError {
             HostError::Socket { source, .. } => Some(source),
             HostError::Privileges(e) => Some(e),
             HostError::Serve(e) => Some(e),
-            HostError::StopTimeout => None,
         }
     }
 }
@@ -103,7 +98,6 @@ mod tests {
         assert_eq!(socket.exit_code(), 4);
         assert_eq!(HostError::Privileges(PrivilegeError::NotRoot { uid: 1 }).exit_code(), 5);
         assert_eq!(HostError::Serve(io::Error::from(io::ErrorKind::Other)).exit_code(), 1);
-        assert_eq!(HostError::StopTimeout.exit_code(), 6);
     }
 
     #[test]

@@ -16,12 +16,11 @@
 //!    current uid.
 //! 4. Starts the signal thread, then loads the module with `osconfig_mmi::loader` (absolute path, all six
 //!    symbols) and checks its `MmiGetInfo` (exit 3 with the reason on stderr).
-//! 5. Starts the module thread ([`module_thread`]: the only thread that calls the module, see there why), then
-//!    runs the `osconfig_http` server loop; routing is in [`routes`]. (The signal thread starts before step 4.)
-//! 6. On SIGTERM/SIGINT: stops the loop (the socket file is removed), drops queued calls, lets the running call
-//!    finish, closes every session (`MmiClose`), unloads the module, exit 0. If a module call is still running after
-//!    [`STOP_TIMEOUT`], exits 6 without waiting for it; if the module hangs before the loop runs (in `dlopen` or
-//!    the first `MmiGetInfo`), the signal thread exits 6 after [`STOP_GRACE`].
+//! 5. Runs the `osconfig_http` server loop; routing is in [`routes`], and module calls run on the loop's thread
+//!    ([`module`] says why). (The signal thread starts before step 4.)
+//! 6. On SIGTERM/SIGINT: stops the loop (the socket file is removed), closes every session (`MmiClose`), unloads
+//!    the module, exit 0. If the module hangs (in a call, in `dlopen` or in the first `MmiGetInfo`), the signal
+//!    thread exits 6 after [`STOP_GRACE`].
 //!
 //! ## Sessions
 //! `MmiOpen` answers a random id (16 bytes from `getrandom(2)` as `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`); at most
@@ -62,7 +61,7 @@
 
 pub mod args;
 pub mod error;
-pub mod module_thread;
+pub mod module;
 pub mod privileges;
 pub mod reply;
 pub mod routes;
@@ -73,18 +72,15 @@ use std::time::Duration;
 
 use osconfig_http::signals::{self, Signal};
 use osconfig_http::{Server, SocketOptions};
-use osconfig_mmi::loader::Library;
+use osconfig_mmi::loader::{Library, LoadedModule};
 
 use crate::args::Options;
 use crate::error::HostError;
-use crate::module_thread::ModuleThread;
+use crate::module::HostedModule;
 use crate::privileges::{Account, HandedOverSocket, PrivilegeError};
 
-/// How long a stopping host waits for a running module call before exiting with code 6.
-pub const STOP_TIMEOUT: Duration = Duration::from_millis(500);
-
 /// How long after SIGTERM/SIGINT the signal thread lets the host stop on its own before it exits the process
-/// itself (code 6): covers a module stuck while loading, before the loop and [`STOP_TIMEOUT`] apply.
+/// itself (code 6): covers a module stuck in a call, while loading, or in its first `MmiGetInfo`.
 pub const STOP_GRACE: Duration = Duration::from_millis(900);
 
 /// The account to switch to, if any: `--user` other than 0 (and other than the current uid when not root).
@@ -128,13 +124,16 @@ pub fn run(options: &Options) -> Result<(), HostError> {
     // MmiGetInfo cannot make the host ignore SIGTERM: if the host has not stopped STOP_GRACE after the signal
     // (the loop not yet running, or the main thread stuck), the signal thread ends the process with exit code 6.
     let handle = server.handle();
+    let socket = options.socket.clone();
     signals::spawn(signals, move |signal| {
         if signal != Signal::Stop {
             return; // SIGHUP: a module host has nothing to reload
         }
         handle.shutdown();
         std::thread::sleep(STOP_GRACE);
-        log::error!("still running {} ms after the stop signal; exiting", STOP_GRACE.as_millis());
+        log::error!("still running {} ms after the stop signal (the module hangs); exiting", STOP_GRACE.as_millis());
+        // The loop never got to remove its socket: do it here, so the next host starts cleanly.
+        let _ = std::fs::remove_file(&socket);
         std::process::exit(error::EXIT_STOP_TIMEOUT);
     })
     .map_err(HostError::Serve)?;
@@ -151,15 +150,10 @@ pub fn run(options: &Options) -> Result<(), HostError> {
         info.user_account
     );
 
-    let module = ModuleThread::start(library).map_err(HostError::Serve)?;
-    let link = module.link();
+    let mut module = HostedModule::new(LoadedModule::from_library(library));
     log::info!("serving the MMI on {}", options.socket.display());
-    let served = server.run(move |request, responder| routes::route(request, responder, &link));
-    let stopped = module.stop(STOP_TIMEOUT);
-    served.map_err(HostError::Serve)?;
-    if !stopped {
-        return Err(HostError::StopTimeout);
-    }
+    // The handler owns the module: when the loop ends it is dropped, which closes every session and unloads it.
+    server.run(move |request, responder| routes::route(request, responder, &mut module)).map_err(HostError::Serve)?;
     log::info!("stopped");
     Ok(())
 }

@@ -1,14 +1,14 @@
-//! All routing: one `match (method, route)`. Bodies are parsed here (a bad one is answered 400 at once, on the
-//! event loop's thread); valid calls go to the module thread.
+//! All routing: one `match (method, route)`. Bodies are parsed here (a bad one is answered 400); valid calls run on
+//! the module at once (see [`crate::module`] for why on this thread).
 
 use osconfig_http::{Method, Request, Responder};
 use osconfig_mpi::{CloseRequest, GetInfoRequest, GetRequest, OpenRequest, SetRequest};
 
-use crate::module_thread::{Call, ModuleLink};
+use crate::module::{Call, HostedModule};
 use crate::reply;
 
-/// Answers or forwards one request.
-pub fn route(request: Request, responder: Responder, module: &ModuleLink) {
+/// Answers one request.
+pub fn route(request: Request, responder: Responder, module: &mut HostedModule) {
     let body = request.body.as_slice();
     let call = match (&request.method, request.route()) {
         (Method::Post, "/MmiGetInfo") => GetInfoRequest::from_body(body).map(Call::GetInfo),
@@ -23,7 +23,7 @@ pub fn route(request: Request, responder: Responder, module: &ModuleLink) {
         }
     };
     match call {
-        Ok(call) => module.submit(call, responder),
+        Ok(call) => responder.respond(reply::outcome(module.call(call))),
         Err(e) => {
             log::warn!("{} from pid {}: {e}", request.route(), request.peer.pid);
             responder.respond(reply::bad_request(&e));

@@ -1,26 +1,31 @@
-//! The open sessions of the module: random id -> loader session. Lives on the module thread only.
+//! The open sessions of the module: random id -> the loaded module's session.
 
 use std::collections::HashMap;
 
-use osconfig_mmi::loader::{Library, Session};
+use osconfig_mmi::loader::{LoadedModule, SessionId};
 use osconfig_mmi::Errno;
-
 use osconfig_mpi::session_id::new_session_id;
 
 /// The most sessions open at once; `MmiOpen` beyond it answers `EBUSY` (16) without calling the module.
 pub const MAX_SESSIONS: usize = 256;
 
-/// The sessions of one loaded module, by id. Dropping the table closes every session (`MmiClose`).
+/// The sessions of one loaded module, by id. Dropping the table closes every session (`MmiClose`) and unloads the
+/// module.
 #[derive(Debug)]
-pub struct Sessions<'lib> {
-    library: &'lib Library,
-    open: HashMap<String, Session<'lib>>,
+pub struct Sessions {
+    module: LoadedModule,
+    open: HashMap<String, SessionId>,
 }
 
-impl<'lib> Sessions<'lib> {
-    /// An empty table for `library`.
-    pub fn new(library: &'lib Library) -> Sessions<'lib> {
-        Sessions { library, open: HashMap::new() }
+impl Sessions {
+    /// An empty table for `module`.
+    pub fn new(module: LoadedModule) -> Sessions {
+        Sessions { module, open: HashMap::new() }
+    }
+
+    /// The module.
+    pub fn module(&self) -> &LoadedModule {
+        &self.module
     }
 
     /// `MmiOpen`: a new session under a fresh random id.
@@ -33,7 +38,7 @@ impl<'lib> Sessions<'lib> {
             log::error!("cannot make a session id: {e}");
             Errno::EIO
         })?;
-        let session = self.library.open(client_name, max_payload_size_bytes)?;
+        let session = self.module.open(client_name, max_payload_size_bytes)?;
         log::info!("opened session for {client_name:?} (max payload {max_payload_size_bytes} bytes)");
         self.open.insert(id.clone(), session);
         Ok(id)
@@ -43,7 +48,7 @@ impl<'lib> Sessions<'lib> {
     pub fn close(&mut self, id: &str) -> bool {
         match self.open.remove(id) {
             Some(session) => {
-                drop(session);
+                self.module.close(session);
                 log::info!("closed a session ({} left)", self.open.len());
                 true
             }
@@ -51,9 +56,21 @@ impl<'lib> Sessions<'lib> {
         }
     }
 
-    /// The session with this id.
-    pub fn get(&self, id: &str) -> Option<&Session<'lib>> {
-        self.open.get(id)
+    /// `MmiSet` on the session with this id (`EINVAL` for an unknown id).
+    pub fn set(&self, id: &str, component: &str, object: &str, payload: &[u8]) -> Result<(), Errno> {
+        self.module.set(self.session(id)?, component, object, payload)
+    }
+
+    /// `MmiGet` on the session with this id (`EINVAL` for an unknown id).
+    pub fn get(&self, id: &str, component: &str, object: &str) -> Result<Vec<u8>, Errno> {
+        self.module.get(self.session(id)?, component, object)
+    }
+
+    fn session(&self, id: &str) -> Result<SessionId, Errno> {
+        self.open.get(id).copied().ok_or_else(|| {
+            log::debug!("call on an unknown session");
+            Errno::EINVAL
+        })
     }
 
     /// How many sessions are open.
@@ -65,11 +82,14 @@ impl<'lib> Sessions<'lib> {
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
     }
+}
 
-    /// Closes every session.
-    pub fn close_all(&mut self) {
+impl Drop for Sessions {
+    fn drop(&mut self) {
         let n = self.open.len();
-        self.open.clear();
+        for (_, session) in self.open.drain() {
+            self.module.close(session);
+        }
         if n > 0 {
             log::info!("closed {n} session(s)");
         }
