@@ -26,6 +26,9 @@ pub enum Role {
     Http,
     /// Bind the socket and do nothing: the memory of an idle process, the baseline of memory figures.
     Idle,
+    /// Bind the socket, then keep every core busy at the lowest priority (`--busy`): the cores never sleep, so
+    /// wake-up latency of idle cores (large on virtual machines) stays out of the figures.
+    Spin,
 }
 
 impl Role {
@@ -36,12 +39,13 @@ impl Role {
             Role::ConnectFloor => "--serve-connect-floor",
             Role::Http => "--serve-http",
             Role::Idle => "--serve-idle",
+            Role::Spin => "--serve-spin",
         }
     }
 
     /// The role a hidden argument names.
     pub fn from_flag(flag: &str) -> Option<Role> {
-        [Role::Floor, Role::ConnectFloor, Role::Http, Role::Idle].into_iter().find(|r| r.flag() == flag)
+        [Role::Floor, Role::ConnectFloor, Role::Http, Role::Idle, Role::Spin].into_iter().find(|r| r.flag() == flag)
     }
 
     /// Serves forever on `socket` (the parent kills the process).
@@ -54,6 +58,23 @@ impl Role {
                 loop {
                     std::thread::park();
                 }
+            }
+            Role::Spin => {
+                let _listener = UnixListener::bind(socket)?;
+                // SAFETY: nice has no memory-safety preconditions.
+                unsafe { libc::nice(19) };
+                let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                let spinners: Vec<_> = (0..cores)
+                    .map(|_| {
+                        std::thread::spawn(|| loop {
+                            std::hint::spin_loop();
+                        })
+                    })
+                    .collect();
+                for spinner in spinners {
+                    let _ = spinner.join();
+                }
+                Ok(())
             }
             Role::Http => {
                 let server = Server::bind(socket, SocketOptions::default())?.with_server_header("OSConfig");

@@ -20,8 +20,9 @@ use child::Role;
 use report::Row;
 use scenarios::{Context, Effort, SCENARIOS};
 
-const USAGE: &str = "usage: osconfig-bench [--json <file>] [--quick] [--bin <dir>] [--list] [scenario...]\n\
-  --bin: where osconfig-modulehost and the module libraries are (default: this program's folder)";
+const USAGE: &str = "usage: osconfig-bench [--json <file>] [--quick] [--busy] [--bin <dir>] [--list] [scenario...]\n\
+  --bin: where osconfig-modulehost and the module libraries are (default: this program's folder)\n\
+  --busy: keep every core busy at the lowest priority while measuring (no idle-core wake-up latency)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     }
     let mut json_out: Option<PathBuf> = None;
     let mut effort = Effort::FULL;
+    let mut busy = false;
     let mut bin_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default();
     let mut chosen: Vec<&str> = Vec::new();
     let mut iter = args.iter();
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
                 None => return usage_error("--json needs a file"),
             },
             "--quick" => effort = Effort::QUICK,
+            "--busy" => busy = true,
             "--bin" => match iter.next() {
                 Some(dir) => bin_dir = dir.into(),
                 None => return usage_error("--bin needs a folder"),
@@ -73,6 +76,13 @@ fn main() -> ExitCode {
             || SCENARIOS.iter().any(|s| chosen.contains(&s.name) && s.baseline == Some(name))
     };
     let ctx = Context { effort, bin_dir };
+    let _spinner = match busy.then(|| child::ChildServer::start(Role::Spin)).transpose() {
+        Ok(spinner) => spinner,
+        Err(e) => {
+            eprintln!("osconfig-bench: cannot start the spinner: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut rows: Vec<Row<'_>> = Vec::new();
     for scenario in SCENARIOS.iter().filter(|s| wanted(s.name)) {
         eprintln!("running {} ...", scenario.name);
@@ -90,7 +100,7 @@ fn main() -> ExitCode {
         };
         rows.push(Row { scenario, figure, ratio });
     }
-    let machine = machine::describe();
+    let machine = machine::describe() + if busy { " (--busy: cores kept awake)" } else { " (idle cores)" };
     let date = machine::now_utc();
     println!("machine: {machine}\ndate: {date}\n{}", report::table(&rows));
     if let Some(path) = json_out {
