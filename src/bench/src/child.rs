@@ -26,8 +26,9 @@ pub enum Role {
     Http,
     /// Bind the socket and do nothing: the memory of an idle process, the baseline of memory figures.
     Idle,
-    /// Bind the socket, then keep every core busy at the lowest priority (`--busy`): the cores never sleep, so
-    /// wake-up latency of idle cores (large on virtual machines) stays out of the figures.
+    /// Bind the socket, then keep every core busy with `SCHED_IDLE` threads (`--busy`): the cores never sleep, so
+    /// wake-up latency of idle cores (large on virtual machines) stays out of the figures, and any real thread that
+    /// wakes preempts a spinner at once.
     Spin,
 }
 
