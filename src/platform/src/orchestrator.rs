@@ -109,6 +109,23 @@ impl Worker {
     }
 }
 
+/// How long the idle worker looks for the next request before it sleeps.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// `try_recv` in a loop for at most `limit`.
+fn spin_recv(rx: &Receiver<Message>, limit: std::time::Duration) -> Option<Message> {
+    let start = Instant::now();
+    loop {
+        if let Ok(message) = rx.try_recv() {
+            return Some(message);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::hint::spin_loop();
+    }
+}
+
 /// The worker's state.
 struct State {
     manager: ModulesManager,
@@ -124,9 +141,15 @@ impl State {
     fn serve(&mut self, rx: &Receiver<Message>) {
         loop {
             let wait = self.next_deadline().map(|at| at.saturating_duration_since(Instant::now()));
-            let first = match wait {
-                Some(wait) => rx.recv_timeout(wait),
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            // A request usually follows the last answer within microseconds (a client's next call): look for it
+            // briefly before sleeping, so the I/O thread can hand it over without waking this thread from sleep.
+            let spun = spin_recv(rx, SPIN);
+            let first = match (spun, wait) {
+                (Some(message), _) => Ok(message),
+                (None, wait) => match wait {
+                    Some(wait) => rx.recv_timeout(wait),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                },
             };
             match first {
                 Ok(message) => {
