@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fs;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::thread;
@@ -372,4 +373,27 @@ fn test_reported_document_with_the_reference_osconfig_json() {
     let device_info: Vec<&str> = document["DeviceInfo"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(device_info.first(), Some(&"osName"));
     assert_eq!(device_info.last(), Some(&"osConfigVersion"));
+}
+
+/// Modules resolve device paths under the platform's `--root`, in-process as well as in hosts: DeviceInfo reads the
+/// root's os-release and HostName writes the root's /etc/hostname (never this machine's).
+#[test]
+fn test_modules_see_the_root_in_process_and_in_hosts() {
+    let machine_hostname = fs::read("/etc/hostname").ok();
+    for in_process in [true, false] {
+        let options = Options { modules: vec!["deviceinfo", "hostname"], in_process, ..Options::default() };
+        let platform = Platform::start("root-seen", options);
+        fs::write(platform.root.join("etc/os-release"), "NAME=\"Root Test OS\"\nVERSION_ID=\"7.1\"\n").unwrap();
+        let mut client = platform.client();
+        let session = client.open("root-test", 0).unwrap();
+        assert_eq!(
+            client.get(&session, "DeviceInfo", "osName").unwrap(),
+            br#""Root Test OS""#,
+            "in_process {in_process}"
+        );
+        client.set(&session, "HostName", "desiredName", br#""root-test-box""#).unwrap();
+        assert_eq!(fs::read_to_string(platform.root.join("etc/hostname")).unwrap(), "root-test-box\n");
+        assert_eq!(fs::read("/etc/hostname").ok(), machine_hostname, "the machine's file is untouched");
+        assert!(platform.root.join("var/log").is_dir(), "logs go under the root");
+    }
 }

@@ -61,6 +61,9 @@ fn initial_config(path: &Path) -> (Config, Vec<String>) {
 /// Runs the daemon until SIGTERM/SIGINT; the process exit code.
 pub fn run(args: &Args) -> i32 {
     let started = Instant::now();
+    // In-process modules resolve every device path (and their log files) under OSCONFIG_ROOT, read from this
+    // process's environment: set it to --root before any thread exists (hosts get it explicitly as well).
+    std::env::set_var(osconfig_storage::ROOT_ENV, &args.root);
     let mask = signals::block();
     let paths = Paths::new(&args.root, args.config.as_deref(), args.socket.as_deref());
     let (config, warnings) = initial_config(&paths.config);
