@@ -286,17 +286,22 @@ fn test_priorities_order_simultaneous_requests() {
         format!(r#"{{"ClientSession":{session},"ComponentName":"HostName","ObjectName":"name"}}"#),
     );
     thread::sleep(Duration::from_millis(100));
+    // The high-priority call takes 200 ms itself, so the order shows in the answer times without racing the
+    // client threads' clocks: served first, the low one is answered at least ~200 ms after the running call.
     let high = timed(
         &platform.socket,
-        "MpiGet",
-        format!(r#"{{"ClientSession":{session},"ComponentName":"DeviceInfo","ObjectName":"osName"}}"#),
+        "MpiSet",
+        format!(r#"{{"ClientSession":{session},"ComponentName":"Fixture","ObjectName":"slow","Payload":200}}"#),
     );
     let (slow_at, slow_status) = slow.join().unwrap();
     let (low_at, low_status) = low.join().unwrap();
     let (high_at, high_status) = high.join().unwrap();
     assert_eq!((slow_status, low_status, high_status), (200, 200, 200));
-    assert!(slow_at <= high_at, "the running call finishes first");
-    assert!(high_at < low_at, "DeviceInfo (listed first) was served before HostName (not listed) though it came later");
+    assert!(high_at >= slow_at + Duration::from_millis(150), "the running call finishes first");
+    assert!(
+        low_at >= slow_at + Duration::from_millis(150),
+        "Fixture (listed) was served before HostName (not listed) though it came later"
+    );
 }
 
 #[test]

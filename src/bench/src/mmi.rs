@@ -105,6 +105,10 @@ fn mmi_error(e: impl std::fmt::Display) -> io::Error {
 
 /// `MmiGet(DeviceInfo, osName)` through the loader, in this process.
 pub fn get_inprocess(ctx: &Context) -> io::Result<Figure> {
+    // The module resolves its paths and its log file under OSCONFIG_ROOT: a scratch root, never the machine's.
+    let root = std::env::temp_dir().join(format!("osconfig-bench-inprocess-{}", std::process::id()));
+    std::fs::create_dir_all(&root)?;
+    std::env::set_var("OSCONFIG_ROOT", &root);
     let library = Library::load(module_path(ctx, "deviceinfo")?).map_err(mmi_error)?;
     let session = library.open(CLIENT, 0).map_err(|e| mmi_error(format!("{e:?}")))?;
     let latency = measure(ctx.effort.kept, || {
@@ -112,6 +116,7 @@ pub fn get_inprocess(ctx: &Context) -> io::Result<Figure> {
     })?;
     drop(session);
     library.unload().map_err(mmi_error)?;
+    let _ = std::fs::remove_dir_all(&root);
     Ok(Figure::Latency(latency))
 }
 

@@ -426,6 +426,9 @@ fn test_in_process_module_is_called_directly() {
     root.add(&artifacts().deviceinfo, "deviceinfo.so");
     let mut settings = root.settings();
     settings.in_process = vec!["Fixture".into()];
+    // An in-process module reads OSCONFIG_ROOT from this process (the platform sets it from --root): its log file
+    // then lands under the test root, not in the machine's /var/log.
+    std::env::set_var("OSCONFIG_ROOT", &root.dir);
     let mut manager = ModulesManager::start(settings);
     assert_eq!(pid_of(&manager, "Fixture"), None, "no host for an in-process module");
     manager.open(5, "inproc-client", 99);
