@@ -1,7 +1,6 @@
 //! The server: one `mio` event loop over a `UnixListener`, per-connection state machines, and handlers that may
 //! answer later from any thread.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::unix::net::UnixListener as StdUnixListener;
@@ -9,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -20,11 +19,6 @@ use crate::peer::PeerCred;
 use crate::request::Request;
 use crate::response::{overloaded, Response, StatusCode};
 use crate::socket::{self, SocketFile, SocketOptions};
-
-/// While one answer handed to another thread is outstanding, the loop polls without sleeping for this long before
-/// it blocks: an answer that comes back within it is picked up without waking a sleeping thread (which costs far
-/// more, most of all on virtual machines). Handlers that answer at once never trigger it.
-pub const ANSWER_SPIN: Duration = Duration::from_micros(50);
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -135,8 +129,6 @@ pub struct Server {
     limits: Limits,
     server_header: Option<&'static str>,
     socket_file: Option<SocketFile>,
-    /// Requests handed to the handler whose answers have not been applied yet.
-    in_flight: Cell<usize>,
 }
 
 impl Server {
@@ -162,15 +154,7 @@ impl Server {
             shutdown: AtomicBool::new(false),
             loop_thread: OnceLock::new(),
         });
-        Ok(Server {
-            poll,
-            listener,
-            shared,
-            limits: Limits::default(),
-            server_header: None,
-            socket_file: None,
-            in_flight: Cell::new(0),
-        })
+        Ok(Server { poll, listener, shared, limits: Limits::default(), server_header: None, socket_file: None })
     }
 
     /// Replaces the limits.
@@ -205,22 +189,9 @@ impl Server {
         let mut requests: Vec<(u64, Request)> = Vec::new();
         let mut next_sweep: Option<Instant> = None;
         let mut chunk = vec![0u8; READ_CHUNK];
-        let mut spin_until: Option<Instant> = None;
 
         while !self.shared.shutdown.load(Ordering::Acquire) {
-            let before = Instant::now();
-            // Spin for a lone outstanding answer only: with several, the loop has work coming anyway, and spinning
-            // would take the CPU from the threads and processes producing those answers.
-            spin_until = match (self.in_flight.get(), spin_until) {
-                (1, None) => Some(before + ANSWER_SPIN),
-                (1, until) => until,
-                _ => None,
-            };
-            let timeout = if spin_until.is_some_and(|until| before < until) {
-                Some(Duration::ZERO)
-            } else {
-                next_sweep.map(|at| at.saturating_duration_since(before))
-            };
+            let timeout = next_sweep.map(|at| at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -300,7 +271,6 @@ impl Server {
 
     fn dispatch<H: Handler>(&self, token: Token, requests: &mut Vec<(u64, Request)>, handler: &mut H) {
         for (seq, request) in requests.drain(..) {
-            self.in_flight.set(self.in_flight.get() + 1);
             let responder = Responder { token, seq, shared: Some(Arc::clone(&self.shared)) };
             handler.handle(request, responder);
         }
@@ -312,7 +282,6 @@ impl Server {
             (&mut *work.conns, &mut *work.dirty, &mut *work.requests, &mut *work.chunk);
         loop {
             let completions = std::mem::take(&mut *self.shared.completions.lock().unwrap_or_else(|e| e.into_inner()));
-            self.in_flight.set(self.in_flight.get().saturating_sub(completions.len()));
             for (token, seq, response) in completions {
                 if let Some(entry) = conns.get_mut(&token) {
                     entry.conn.complete(seq, response);
