@@ -1,13 +1,13 @@
 //! The server: one `mio` event loop over a `UnixListener`, per-connection state machines, and handlers that may
 //! answer later from any thread.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::{self, ThreadId};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mio::net::{UnixListener, UnixStream};
@@ -37,6 +37,12 @@ impl<F: FnMut(Request, Responder) + Send + 'static> Handler for F {
     }
 }
 
+thread_local! {
+    /// The address of the [`Shared`] whose loop runs on this thread (0: none), so a responder knows whether it
+    /// answers on its loop's own thread. (`try_with`: a responder dropped while thread-locals are torn down just wakes.)
+    static CURRENT_LOOP: Cell<usize> = const { Cell::new(0) };
+}
+
 /// State shared by the loop, its responders and its handles.
 #[derive(Debug)]
 struct Shared {
@@ -44,7 +50,6 @@ struct Shared {
     waker: Waker,
     wake_pending: AtomicBool,
     shutdown: AtomicBool,
-    loop_thread: OnceLock<ThreadId>,
 }
 
 impl Shared {
@@ -76,7 +81,9 @@ impl Responder {
 
     fn deliver(shared: &Arc<Shared>, token: Token, seq: u64, response: Response) {
         shared.completions.lock().unwrap_or_else(|e| e.into_inner()).push((token, seq, response));
-        if shared.loop_thread.get() != Some(&thread::current().id()) {
+        // Answers given on the loop's own thread (inside `handle`) are applied before the loop polls again: no wake.
+        let on_loop = CURRENT_LOOP.try_with(|current| current.get() == Arc::as_ptr(shared) as usize).unwrap_or(false);
+        if !on_loop {
             shared.wake();
         }
     }
@@ -152,7 +159,6 @@ impl Server {
             waker,
             wake_pending: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
-            loop_thread: OnceLock::new(),
         });
         Ok(Server { poll, listener, shared, limits: Limits::default(), server_header: None, socket_file: None })
     }
@@ -181,7 +187,7 @@ impl Server {
 
     /// Runs the loop until [`ServerHandle::shutdown`]; returns an error only if polling itself fails.
     pub fn run<H: Handler>(mut self, mut handler: H) -> io::Result<()> {
-        let _ = self.shared.loop_thread.set(thread::current().id());
+        CURRENT_LOOP.with(|current| current.set(Arc::as_ptr(&self.shared) as usize));
         let mut events = Events::with_capacity(256);
         let mut conns: HashMap<Token, Entry> = HashMap::new();
         let mut next_token = FIRST_CONNECTION;
@@ -225,6 +231,7 @@ impl Server {
             let _ = self.poll.registry().deregister(entry.conn.stream_mut());
         }
         drop(self.socket_file.take());
+        CURRENT_LOOP.with(|current| current.set(0));
         Ok(())
     }
 
