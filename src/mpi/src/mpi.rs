@@ -431,20 +431,7 @@ fn interpret(endpoint: MpiEndpoint, response: ClientResponse) -> Result<Vec<u8>,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn missing(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
-        match e {
-            Err(BodyError::Missing { key }) => key,
-            other => panic!("expected Missing, got {other:?}"),
-        }
-    }
-
-    fn wrong(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
-        match e {
-            Err(BodyError::WrongType { key, .. }) => key,
-            other => panic!("expected WrongType, got {other:?}"),
-        }
-    }
+    use crate::wire::test_support::{missing, wrong};
 
     #[test]
     fn test_endpoint_paths_routes_and_get() {

@@ -181,3 +181,25 @@ mod tests {
         assert_eq!(json_string("a\"b\n"), r#""a\"b\n""#);
     }
 }
+
+/// Assertions the body tests of both APIs share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::BodyError;
+
+    /// The key a parse reported missing (panics on any other outcome).
+    pub(crate) fn missing(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
+        match e {
+            Err(BodyError::Missing { key }) => key,
+            other => panic!("expected Missing, got {other:?}"),
+        }
+    }
+
+    /// The key a parse reported with the wrong type (panics on any other outcome).
+    pub(crate) fn wrong(e: Result<impl std::fmt::Debug, BodyError>) -> &'static str {
+        match e {
+            Err(BodyError::WrongType { key, .. }) => key,
+            other => panic!("expected WrongType, got {other:?}"),
+        }
+    }
+}
