@@ -73,15 +73,6 @@ impl Sessions {
         })
     }
 
-    /// How many sessions are open.
-    pub fn len(&self) -> usize {
-        self.open.len()
-    }
-
-    /// Whether no session is open.
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
-    }
 }
 
 impl Drop for Sessions {

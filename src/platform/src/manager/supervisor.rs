@@ -132,7 +132,6 @@ impl Supervised {
         who: &ClientInfo,
         op: Op<'_>,
     ) -> Result<Vec<u8>, i32> {
-        self.last_used = Instant::now();
         let info = &self.info;
         let result = match &mut self.backend {
             Backend::InProcess(module) => match op {
@@ -143,6 +142,7 @@ impl Supervised {
             },
             Backend::Hosted(hosted) => hosted.call(ctx, &info.name, info.user_account, client, who, op),
         };
+        // Idle time counts from the end of the last call (nothing else runs on this thread meanwhile).
         self.last_used = Instant::now();
         result
     }
