@@ -72,7 +72,6 @@ impl Sessions {
             Errno::EINVAL
         })
     }
-
 }
 
 impl Drop for Sessions {
