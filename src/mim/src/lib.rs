@@ -1,0 +1,4 @@
+//! # osconfig-mim: Module Interface Models
+//!
+//! (being written)
+#![deny(missing_docs)]
