@@ -53,6 +53,11 @@ impl Built {
         self.dir.join("osconfig-modulehost")
     }
 
+    /// `target/<profile>/osconfigctl`.
+    pub fn osconfigctl(&self) -> PathBuf {
+        self.dir.join("osconfigctl")
+    }
+
     /// `target/<profile>/lib<name>.so`.
     pub fn module(&self, name: &str) -> PathBuf {
         self.dir.join(format!("lib{name}.so"))
@@ -80,7 +85,7 @@ pub fn built() -> &'static Built {
                 command.args(["--profile", other]);
             }
         }
-        for krate in ["osconfig-platform", "osconfig-modulehost"].into_iter().chain(MODULES.iter().map(|m| m.1)) {
+        for krate in ["osconfig-platform", "osconfig-modulehost", "osconfig-cli"].into_iter().chain(MODULES.iter().map(|m| m.1)) {
             command.args(["-p", krate]);
         }
         let status = command.status().expect("run cargo build");
