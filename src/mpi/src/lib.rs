@@ -53,7 +53,7 @@ pub mod wire;
 pub use client::{MmiCallError, MmiClient};
 pub use mmi::{CloseRequest, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest, SetRequest};
 pub use mpi::{
-    DesiredObject, MpiCallError, MpiClient, MpiCloseRequest, MpiEndpoint, MpiGetReportedRequest, MpiGetRequest,
+    parse_desired_document, DesiredObject, DocumentError, MpiCallError, MpiClient, MpiCloseRequest, MpiEndpoint, MpiGetReportedRequest, MpiGetRequest,
     MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest,
 };
 pub use wire::BodyError;

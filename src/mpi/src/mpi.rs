@@ -147,6 +147,66 @@ impl MpiSetDesiredRequest {
     }
 }
 
+/// Why a desired document (`{"<Component>":{"<object>":<value>,...},...}`: the DC file, the `Payload` of
+/// `MpiSetDesired`) was refused as a whole.
+#[derive(Debug)]
+pub enum DocumentError {
+    /// Not valid JSON (or not UTF-8): the byte offset of the error, and the parser's message.
+    NotJson {
+        /// Offset of the byte where parsing failed (0-based; the end of the text for a truncated document).
+        offset: usize,
+        /// The parser's message (with its line and column).
+        message: String,
+    },
+    /// Valid JSON, but not an object.
+    NotObject,
+    /// The value of this component is not an object.
+    ComponentNotObject(String),
+}
+
+impl fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocumentError::NotJson { offset, message } => write!(f, "not valid json at byte {offset}: {message}"),
+            DocumentError::NotObject => f.write_str("not a json object of components"),
+            DocumentError::ComponentNotObject(c) => write!(f, "component {c:?}: its value is not an object of objects"),
+        }
+    }
+}
+
+impl std::error::Error for DocumentError {}
+
+/// The byte offset of a 1-based `line`/`column` position in `text` (serde_json's error position; its column counts
+/// bytes); clamped to the text's length.
+fn byte_offset(text: &[u8], line: usize, column: usize) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        text.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line - 2).map_or(text.len(), |(i, _)| i + 1)
+    };
+    (line_start + column.saturating_sub(1)).min(text.len())
+}
+
+/// Parses a desired document into its objects in document order, each value as its exact JSON text.
+pub fn parse_desired_document(text: &[u8]) -> Result<Vec<DesiredObject>, DocumentError> {
+    let whole: Box<RawValue> = serde_json::from_slice(text).map_err(|e| DocumentError::NotJson {
+        offset: if e.line() == 0 { text.len() } else { byte_offset(text, e.line(), e.column()) },
+        message: e.to_string(),
+    })?;
+    let components = object_members(whole.get()).ok_or(DocumentError::NotObject)?;
+    let mut objects = Vec::new();
+    for (component_name, component_text) in components {
+        let members =
+            object_members(component_text).ok_or_else(|| DocumentError::ComponentNotObject(component_name.clone()))?;
+        for (object_name, value_text) in members {
+            let payload: Box<RawValue> =
+                serde_json::from_str(value_text).map_err(|e| DocumentError::NotJson { offset: 0, message: e.to_string() })?;
+            objects.push(DesiredObject { component_name: component_name.clone(), object_name, payload });
+        }
+    }
+    Ok(objects)
+}
+
 /// A reported (or desired) document `{"<Component>":{"<object>":<value>,...},...}` from `(component, object, value)`
 /// triples: components in first-appearance order, each with its objects in the order given; values (valid JSON
 /// text) are spliced in unchanged. Compact, no white space added.
@@ -432,6 +492,28 @@ fn interpret(endpoint: MpiEndpoint, response: ClientResponse) -> Result<Vec<u8>,
 mod tests {
     use super::*;
     use crate::wire::test_support::{missing, wrong};
+
+    #[test]
+    fn test_parse_desired_document_order_offsets_and_shape() {
+        let objects = parse_desired_document(br#"{"B":{"y":1,"x":{"k" : 2}},"A":{"z":"s"}}"#).unwrap();
+        let flat: Vec<(&str, &str, &str)> =
+            objects.iter().map(|o| (o.component_name.as_str(), o.object_name.as_str(), o.payload.get())).collect();
+        assert_eq!(flat, [("B", "y", "1"), ("B", "x", r#"{"k" : 2}"#), ("A", "z", r#""s""#)]);
+        assert!(parse_desired_document(b"{}").unwrap().is_empty());
+        match parse_desired_document(b"{\"A\":\n {\"b\": tru}}") {
+            Err(DocumentError::NotJson { offset, .. }) => assert!((13..=17).contains(&offset), "offset {offset}"),
+            other => panic!("{other:?}"),
+        }
+        match parse_desired_document(b"{\"A\":{\"b\":1}") {
+            Err(DocumentError::NotJson { offset, .. }) => assert_eq!(offset, 11),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse_desired_document(b"[1]"), Err(DocumentError::NotObject)));
+        assert!(matches!(
+            parse_desired_document(br#"{"A":{"b":1},"C":[1]}"#),
+            Err(DocumentError::ComponentNotObject(c)) if c == "C"
+        ));
+    }
 
     #[test]
     fn test_endpoint_paths_routes_and_get() {
