@@ -7,7 +7,7 @@
 //! ## Reported objects and their sources
 //! | object | source | example |
 //! |---|---|---|
-//! | `osName` | `NAME` in `<root>/etc/os-release` (else `<root>/usr/lib/os-release`) | "Debian GNU/Linux" |
+//! | `osName` | first word of `PRETTY_NAME` in `<root>/etc/os-release` (else `<root>/usr/lib/os-release`), else of `ID` | "Debian", "Ubuntu", "Poky" |
 //! | `osVersion` | `VERSION_ID`, else `VERSION`, same file | "12" |
 //! | `cpuType` | `uname(2)` machine | "aarch64" |
 //! | `cpuVendorId` | `/proc/cpuinfo` `vendor_id`; on ARM the `CPU implementer` name | "GenuineIntel", "ARM" |
@@ -21,6 +21,9 @@
 //! | `systemCapabilities` | SMBIOS version and CPU count (see [`system`]) | "smbios-3.0.0 dmi-3.0.0 smp" |
 //! | `systemConfiguration` | DMI chassis, family, SKU, UUID; device-tree `compatible` (see [`system`]) | "chassis=desktop family=Virtual Machine" |
 //! | `osConfigVersion` | this crate's version | "0.1.0" |
+//!
+//! `osName` follows the reference (see [`os_release`]); `osVersion` does not copy its bug: the reference reports `""`
+//! on Debian 12 (its `VERSION=` parsing trips on the `VERSION_ID=` line), we report `VERSION_ID` ("12").
 //!
 //! Values are read at every `MmiGet`. Anything missing is `""` (`0` for the memory sizes), never an error.
 //! `/proc` and `uname` are always the live system; the other files are read under the root (env

@@ -1,4 +1,16 @@
 //! `os-release(5)` parsing: the OS name and version.
+//!
+//! `osName` is what the reference agent reports: the first word of `PRETTY_NAME` ("Debian" for
+//! `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"`, "Ubuntu", "Poky" on Yocto), else the first word of `ID` when
+//! `PRETTY_NAME` is absent or blank, else `""`. Values are unquoted the shell way first (the reference blanks the
+//! quote characters out instead; for well-formed files both give the same word).
+//!
+//! `osVersion` is `VERSION_ID`, else `VERSION`. Here the reference is wrong and is not followed: it greps `VERSION=`,
+//! which also matches `VERSION_ID=` and `VERSION_CODENAME=` lines, and cuts the joined text at the first `=` and the
+//! first space, so on Debian 12 it reports `""`; we report `"12"`.
+//!
+//! Files: `/etc/os-release`, else `/usr/lib/os-release` as `os-release(5)` says (the reference reads only
+//! `/etc/os-release` and reports nothing without it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,7 +21,7 @@ pub const OS_RELEASE_FILES: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release
 /// The OS facts DeviceInfo reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OsRelease {
-    /// `NAME`, e.g. "Debian GNU/Linux".
+    /// The first word of `PRETTY_NAME`, else of `ID`, e.g. "Debian".
     pub name: String,
     /// `VERSION_ID`, or `VERSION` when there is no `VERSION_ID`.
     pub version: String,
@@ -27,19 +39,22 @@ fn read_file(path: &Path) -> Option<OsRelease> {
 
 /// Parses the text of an os-release file.
 pub fn parse(text: &str) -> OsRelease {
-    let mut name = None;
+    let mut pretty_name = None;
+    let mut id = None;
     let mut version_id = None;
     let mut version = None;
     for (key, value) in text.lines().filter_map(parse_line) {
         match key {
-            "NAME" => name = Some(value),
+            "PRETTY_NAME" => pretty_name = Some(value),
+            "ID" => id = Some(value),
             "VERSION_ID" => version_id = Some(value),
             "VERSION" => version = Some(value),
             _ => {}
         }
     }
+    let first_word = |v: Option<String>| v.as_deref().and_then(|v| v.split_whitespace().next()).map(str::to_string);
     OsRelease {
-        name: name.unwrap_or_default(),
+        name: first_word(pretty_name).or_else(|| first_word(id)).unwrap_or_default(),
         version: version_id.filter(|v| !v.is_empty()).or(version).unwrap_or_default(),
     }
 }
@@ -92,14 +107,37 @@ mod tests {
         let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
                     VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nID=debian\n";
         let os = parse(text);
-        assert_eq!(os.name, "Debian GNU/Linux");
+        assert_eq!(os.name, "Debian");
         assert_eq!(os.version, "12");
     }
 
     #[test]
+    fn test_parse_name_first_word_of_pretty_name() {
+        let ubuntu = "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\n\
+                      VERSION=\"22.04.4 LTS (Jammy Jellyfish)\"\nID=ubuntu\nID_LIKE=debian\n";
+        assert_eq!(parse(ubuntu), OsRelease { name: "Ubuntu".into(), version: "22.04".into() });
+        let poky = "ID=poky\nNAME=\"Poky (Yocto Project Reference Distro)\"\nVERSION=\"5.0.3 (scarthgap)\"\n\
+                    VERSION_ID=5.0.3\nPRETTY_NAME=\"Poky (Yocto Project Reference Distro) 5.0.3 (scarthgap)\"\n";
+        assert_eq!(parse(poky), OsRelease { name: "Poky".into(), version: "5.0.3".into() });
+        // Unquoted and single-quoted values, blanks inside the quotes.
+        assert_eq!(parse("PRETTY_NAME=Alpine\n").name, "Alpine");
+        assert_eq!(parse("PRETTY_NAME='  Fedora Linux 40'\n").name, "Fedora");
+    }
+
+    #[test]
+    fn test_parse_name_falls_back_to_id() {
+        // VERSION_ID before ID, as the reference's `grep ID=` would trip on: ours takes the ID line.
+        let os = parse("NAME=\"Some Linux\"\nVERSION_ID=7\nID=\"somelinux\"\nID_LIKE=\"rhel fedora\"\n");
+        assert_eq!(os, OsRelease { name: "somelinux".into(), version: "7".into() });
+        assert_eq!(parse("PRETTY_NAME=\"\"\nID=blank\n").name, "blank");
+        assert_eq!(parse("PRETTY_NAME=\"   \"\nID=spaces\n").name, "spaces");
+        assert_eq!(parse("NAME=OnlyName\n").name, "");
+    }
+
+    #[test]
     fn test_parse_unquoted_and_single_quotes() {
-        let os = parse("NAME=Poky\nVERSION_ID='4.0.1'\n");
-        assert_eq!(os.name, "Poky");
+        let os = parse("ID=poky\nVERSION_ID='4.0.1'\n");
+        assert_eq!(os.name, "poky");
         assert_eq!(os.version, "4.0.1");
     }
 
@@ -113,9 +151,9 @@ mod tests {
 
     #[test]
     fn test_parse_escapes_comments_and_garbage() {
-        let text = "# comment\n\n  NAME=\"My \\\"quoted\\\" OS\"  \nnot a line\n=x\nBAD KEY=1\n";
+        let text = "# comment\n\n  PRETTY_NAME=\"\\\"My\\\" quoted OS\"  \nnot a line\n=x\nBAD KEY=1\n";
         let os = parse(text);
-        assert_eq!(os.name, "My \"quoted\" OS");
+        assert_eq!(os.name, "\"My\"");
         assert_eq!(os.version, "");
     }
 
@@ -125,13 +163,45 @@ mod tests {
     }
 
     #[test]
+    fn test_read_name_from_planted_distribution_files() {
+        let dir = temp_root("distros");
+        let resolve = resolver(&dir);
+        let cases: [(&[u8], &str, &str); 4] = [
+            (
+                b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n\
+                  VERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
+                "Debian",
+                "12",
+            ),
+            (
+                b"PRETTY_NAME=\"Ubuntu 24.04 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"24.04\"\nVERSION=\"24.04 LTS (Noble Numbat)\"\n\
+                  ID=ubuntu\nID_LIKE=debian\n",
+                "Ubuntu",
+                "24.04",
+            ),
+            (
+                b"ID=poky\nNAME=\"Poky (Yocto Project Reference Distro)\"\nVERSION=\"4.0.18 (kirkstone)\"\n\
+                  VERSION_ID=4.0.18\nPRETTY_NAME=\"Poky (Yocto Project Reference Distro) 4.0.18 (kirkstone)\"\n",
+                "Poky",
+                "4.0.18",
+            ),
+            (b"NAME=\"Tiny Linux\"\nVERSION_ID=3.1\nID=tiny\n", "tiny", "3.1"),
+        ];
+        for (text, name, version) in cases {
+            plant(&dir, "/etc/os-release", text);
+            assert_eq!(read(&resolve), OsRelease { name: name.into(), version: version.into() });
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn test_read_prefers_etc_then_usr_lib() {
         let dir = temp_root("osrel");
-        plant(&dir, "/usr/lib/os-release", b"NAME=Lib\nVERSION_ID=1\n");
+        plant(&dir, "/usr/lib/os-release", b"PRETTY_NAME=\"Lib OS 1\"\nVERSION_ID=1\n");
         let resolve = resolver(&dir);
         assert_eq!(read(&resolve).name, "Lib");
-        plant(&dir, "/etc/os-release", b"NAME=Etc\nVERSION_ID=2\n");
-        assert_eq!(read(&resolve).name, "Etc");
+        plant(&dir, "/etc/os-release", b"ID=etc\nVERSION_ID=2\n");
+        assert_eq!(read(&resolve).name, "etc");
         fs::remove_dir_all(&dir).unwrap();
         assert_eq!(read(&resolve), OsRelease::default());
     }

@@ -39,7 +39,11 @@ fn meminfo_kb(key: &str) -> u64 {
 fn test_deviceinfo_module_through_c_abi() {
     let root = std::env::temp_dir().join(format!("osconfig-deviceinfo-abi-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
-    plant(&root, "/etc/os-release", b"NAME=\"Planted OS\"\nVERSION=\"9 (test)\"\nVERSION_ID='9.1'\nID=planted\n");
+    plant(
+        &root,
+        "/etc/os-release",
+        b"PRETTY_NAME=\"Planted OS 9\"\nNAME=\"Planted OS\"\nVERSION=\"9 (test)\"\nVERSION_ID='9.1'\nID=planted\n",
+    );
     plant(&root, "/sys/class/dmi/id/sys_vendor", b"Planted Vendor\n");
     plant(&root, "/sys/class/dmi/id/product_name", b"Planted Box\n");
     plant(&root, "/sys/class/dmi/id/product_version", b"rev-3\n");
@@ -58,7 +62,8 @@ fn test_deviceinfo_module_through_c_abi() {
     let session = lib.open("abi-test", 0).unwrap();
 
     // Planted files.
-    assert_eq!(get(&session, "osName"), json!("Planted OS"));
+    // osName: the first word of PRETTY_NAME, as the reference reports it.
+    assert_eq!(get(&session, "osName"), json!("Planted"));
     assert_eq!(get(&session, "osVersion"), json!("9.1"));
     assert_eq!(get(&session, "productVendor"), json!("Planted Vendor"));
     assert_eq!(get(&session, "productName"), json!("Planted Box"));
@@ -97,11 +102,11 @@ fn test_deviceinfo_module_through_c_abi() {
     }
     plant(&root, "/proc/device-tree/model", b"Raspberry Pi 4 Model B Rev 1.4\0");
     plant(&root, "/proc/device-tree/compatible", b"raspberrypi,4-model-b\0brcm,bcm2711\0");
-    plant(&root, "/usr/lib/os-release", b"NAME=Fallback\nVERSION=\"rolling\"\n");
+    plant(&root, "/usr/lib/os-release", b"NAME=Fallback\nID=fallback\nVERSION=\"rolling\"\n");
     assert_eq!(get(&session, "productName"), json!("Raspberry Pi 4 Model B Rev 1.4"));
     assert_eq!(get(&session, "productVendor"), json!("raspberrypi"));
     assert_eq!(get(&session, "systemConfiguration"), json!("compatible=raspberrypi,4-model-b"));
-    assert_eq!(get(&session, "osName"), json!("Fallback"));
+    assert_eq!(get(&session, "osName"), json!("fallback"), "no PRETTY_NAME: ID");
     assert_eq!(get(&session, "osVersion"), json!("rolling"));
 
     // No desired objects: every set is EPERM, whatever the payload.
