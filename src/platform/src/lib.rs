@@ -68,6 +68,7 @@ pub mod auth;
 pub mod config;
 pub mod daemon;
 pub mod manager;
+pub mod notify;
 pub mod orchestrator;
 pub mod paths;
 pub mod queue;
