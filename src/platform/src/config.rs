@@ -42,8 +42,11 @@ pub struct Config {
     pub model_version: i64,
     /// `ReportingIntervalSeconds` 1..=86400 (the agent's).
     pub reporting_interval_seconds: u64,
-    /// `LocalManagement` 0/1 (the agent's).
+    /// `LocalManagement` 0/1: the Watcher applies the desired file and writes the reported file.
     pub local_management: bool,
+    /// `DesiredReapplySeconds` 0..=86400 (ours): how often the Watcher applies the last good desired document again
+    /// (drift correction); default `ReportingIntervalSeconds`; 0 turns re-applying off.
+    pub desired_reapply_seconds: u64,
     /// `IotHubManagement` 0/1 (the agent's).
     pub iot_hub_management: bool,
     /// `IotHubProtocol` 0 auto, 1 MQTT, 2 MQTT over WebSocket (the agent's).
@@ -85,6 +88,7 @@ impl Default for Config {
             model_version: 16,
             reporting_interval_seconds: 30,
             local_management: false,
+            desired_reapply_seconds: 30,
             iot_hub_management: false,
             iot_hub_protocol: 0,
             git_management: false,
@@ -164,13 +168,14 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, ConfigError> {
     };
     let mut r = Reader { map: &map, warnings: Vec::new() };
     let d = Config::default();
-    let config = Config {
+    let mut config = Config {
         logging_level: r.int("LoggingLevel", 0, 7, d.logging_level),
         max_log_size: r.int("MaxLogSize", 1024, 1 << 30, d.max_log_size as i64) as u64,
         max_log_size_debug_multiplier: r.int("MaxLogSizeDebugMultiplier", 1, 100, 5) as u64,
         model_version: r.int("ModelVersion", 1, i64::from(u32::MAX), d.model_version),
         reporting_interval_seconds: r.int("ReportingIntervalSeconds", 1, 86_400, 30) as u64,
         local_management: r.flag("LocalManagement"),
+        desired_reapply_seconds: 0,
         iot_hub_management: r.flag("IotHubManagement"),
         iot_hub_protocol: r.int("IotHubProtocol", 0, 2, 0),
         git_management: r.flag("GitManagement"),
@@ -198,7 +203,17 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, ConfigError> {
         mpi_session_idle_timeout: r.seconds("MpiSessionIdleTimeoutSeconds", 1, 604_800, d.mpi_session_idle_timeout),
         in_process_modules: r.strings("InProcessModules"),
     };
-    Ok(Loaded { config, warnings: r.warnings })
+    let reapply_default = config.reporting_interval_seconds as i64;
+    config.desired_reapply_seconds = r.int("DesiredReapplySeconds", 0, 86_400, reapply_default) as u64;
+    let mut warnings = r.warnings;
+    if config.git_management || !config.git_repository_url.is_empty() || !config.git_branch.is_empty() {
+        warnings.push(
+            "GitManagement, GitRepositoryUrl, GitBranch: git management is not supported by this platform; ignored \
+             (use the desired file or an MPI client)"
+                .to_string(),
+        );
+    }
+    Ok(Loaded { config, warnings })
 }
 
 struct Reader<'a> {
@@ -326,6 +341,24 @@ mod tests {
         assert_eq!(c.module_idle_unload, Duration::from_secs(9));
         assert_eq!(c.mpi_session_idle_timeout, Duration::from_secs(120));
         assert_eq!(c.in_process_modules, ["DeviceInfo"]);
+    }
+
+    #[test]
+    fn test_parse_desired_reapply_defaults_to_reporting_interval() {
+        assert_eq!(parse(br#"{"ReportingIntervalSeconds":7}"#).unwrap().config.desired_reapply_seconds, 7);
+        let c = parse(br#"{"ReportingIntervalSeconds":7,"DesiredReapplySeconds":0}"#).unwrap().config;
+        assert_eq!(c.desired_reapply_seconds, 0);
+        let clamped = parse(br#"{"DesiredReapplySeconds":100000}"#).unwrap();
+        assert_eq!(clamped.config.desired_reapply_seconds, 86_400);
+        assert_eq!(clamped.warnings.len(), 1);
+    }
+
+    #[test]
+    fn test_parse_git_management_warns_not_supported() {
+        let loaded = parse(br#"{"GitManagement":1,"GitRepositoryUrl":"https://x/y.git","GitBranch":"main"}"#).unwrap();
+        assert!(loaded.config.git_management);
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("not supported"), "{:?}", loaded.warnings);
     }
 
     #[test]

@@ -12,9 +12,12 @@ use crate::args::{Args, EXIT_OK, EXIT_SOCKET, EXIT_STARTUP};
 use crate::auth::Authorizer;
 use crate::config::{self, Config};
 use crate::manager::ManagerSettings;
+use crate::notify::Notifier;
 use crate::orchestrator::Orchestrator;
 use crate::paths::Paths;
 use crate::routes::MpiHandler;
+use crate::shared::Shared;
+use crate::watcher::{self, Watcher, WatcherConfig};
 use osconfig_http::signals::{self, Signal};
 
 /// Mode of `<root>/run/osconfig` and of the module hosts' socket directory.
@@ -104,15 +107,34 @@ pub fn run(args: &Args) -> i32 {
     let handle = server.handle();
     let auth = Arc::new(Mutex::new(Authorizer::from_config(&config)));
     let settings = manager_settings(&paths, &host_binary, &config);
-    let (orchestrator, worker) = match Orchestrator::start(config.clone(), settings) {
-        Ok(started) => started,
+    let (desired, reported) = watcher::files(&paths.root);
+    let shared = Shared::new(desired, reported);
+    let notifier = Notifier::from_env();
+    let (orchestrator, worker) =
+        match Orchestrator::start(config.clone(), settings, Arc::clone(&shared), notifier.clone()) {
+            Ok(started) => started,
+            Err(e) => {
+                log::error!("cannot start the orchestrator: {e}");
+                return EXIT_STARTUP;
+            }
+        };
+    let watcher = match Watcher::start(&paths.root, WatcherConfig::from_config(&config), orchestrator.clone(), shared) {
+        Ok(watcher) => Arc::new(Mutex::new(watcher)),
         Err(e) => {
-            log::error!("cannot start the orchestrator: {e}");
+            log::error!("cannot start the watcher: {e}");
             return EXIT_STARTUP;
         }
     };
 
-    let reloader = Reloader { paths: paths.clone(), host_binary, config, log, auth: Arc::clone(&auth) };
+    let reloader = Reloader {
+        paths: paths.clone(),
+        host_binary,
+        config,
+        log,
+        auth: Arc::clone(&auth),
+        watcher: Arc::clone(&watcher),
+        notifier: notifier.clone(),
+    };
     let stopper = orchestrator.clone();
     let stopped_at = Arc::new(Mutex::new(None::<Instant>));
     let stopped_at_signal = Arc::clone(&stopped_at);
@@ -121,6 +143,8 @@ pub fn run(args: &Args) -> i32 {
         Signal::Reload => reloader.reload(&stopper),
         Signal::Stop => {
             *stopped_at_signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            notifier.stopping();
+            watcher.lock().unwrap_or_else(|e| e.into_inner()).stop();
             stopper.stop();
             handle.shutdown();
         }
@@ -171,10 +195,13 @@ struct Reloader {
     config: Config,
     log: LogHandle,
     auth: Arc<Mutex<Authorizer>>,
+    watcher: Arc<Mutex<Watcher>>,
+    notifier: Notifier,
 }
 
 impl Reloader {
     fn reload(&mut self, orchestrator: &Orchestrator) {
+        self.notifier.reloading();
         match config::load(&self.paths.config) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
@@ -191,5 +218,8 @@ impl Reloader {
         self.log.set_max_size(log_size(&self.config));
         *self.auth.lock().unwrap_or_else(|e| e.into_inner()) = Authorizer::from_config(&self.config);
         orchestrator.reload(self.config.clone(), manager_settings(&self.paths, &self.host_binary, &self.config));
+        self.watcher.lock().unwrap_or_else(|e| e.into_inner()).configure(WatcherConfig::from_config(&self.config));
+        // The reload is queued behind calls in flight; systemd only needs to know the configuration was taken.
+        self.notifier.ready();
     }
 }

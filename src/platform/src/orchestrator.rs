@@ -12,11 +12,26 @@
 //! answers `{"<Component>":{"<object>":<value>,...},...}` grouped by component in first-appearance order, compact,
 //! each value exactly as the module returned it (the reference pretty-prints; its clients parse the JSON either way).
 //!
+//! Every desired payload (`MpiSet`, each object of `MpiSetDesired`) is checked against the MIM of its module first
+//! ([`osconfig_mim::Catalog`], loaded from `<module dir>/mim/<module file stem>.json` of the modules in use after
+//! each (re)load): a payload that breaks it never reaches the module and fails like a module's own rejection,
+//! 500 `"22"` (`EINVAL`), with one log line naming component, object, setting and what was expected.
+//!
+//! Callers: the MPI server's routes ([`Waiter::Mpi`]) and in-process clients such as the Watcher
+//! ([`Waiter::Local`], see [`crate::local`]), which also get each failed object of an `MpiSetDesired`. An
+//! in-process client may name a *source* in [`Orchestrator::submit_from`]: when `Priorities` lists that name, its
+//! calls rank at that place instead of by component.
+//!
+//! The worker also sends systemd's `WATCHDOG=1` every half `WATCHDOG_USEC` ([`crate::notify`]), between calls, so
+//! a stuck worker stops the pings and systemd restarts the service; and `READY=1` once the modules are identified.
+//!
 //! [`MAX_SESSIONS`]: crate::sessions::MAX_SESSIONS
 //! [`ROOT_RESERVE`]: crate::sessions::ROOT_RESERVE
 
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -26,16 +41,70 @@ use osconfig_mpi::wire::{errno_body, json_string};
 
 use crate::config::Config;
 use crate::manager::{ManagerSettings, ModulesManager};
+use crate::notify::Notifier;
 use crate::queue::{Call, Queue};
 use crate::sessions::{OpenError, Sessions};
+use crate::shared::Shared;
+use crate::status;
 
 /// Errno of an unknown session, component or object.
 pub const EINVAL: i32 = 22;
 
+/// One object of an `MpiSetDesired` that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFailure {
+    /// The component.
+    pub component: String,
+    /// The object.
+    pub object: String,
+    /// The errno it failed with.
+    pub errno: i32,
+    /// The MIM violation, when the payload was refused before the module saw it.
+    pub violation: Option<String>,
+}
+
+/// A call's outcome: the MPI answer, and for `MpiSetDesired` each object that failed.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The answer an MPI client gets.
+    pub response: Response,
+    /// `MpiSetDesired`: the failed objects, in document order (empty otherwise).
+    pub failures: Vec<ObjectFailure>,
+}
+
+/// Who waits for a call's answer.
+#[derive(Debug)]
+pub enum Waiter {
+    /// An MPI client on the socket.
+    Mpi(Responder),
+    /// An in-process client; a dropped receiver is not an error.
+    Local(Sender<Answer>),
+}
+
+impl Waiter {
+    fn answer(self, answer: &Answer) {
+        match self {
+            Waiter::Mpi(responder) => responder.respond(answer.response.clone()),
+            Waiter::Local(tx) => {
+                let _ = tx.send(answer.clone());
+            }
+        }
+    }
+
+    fn refuse(self, response: Response) {
+        match self {
+            Waiter::Mpi(responder) => responder.respond(response),
+            Waiter::Local(tx) => {
+                let _ = tx.send(Answer { response, failures: Vec::new() });
+            }
+        }
+    }
+}
+
 /// What the worker is sent.
 #[derive(Debug)]
 enum Message {
-    Request { route: &'static str, body: Vec<u8>, call: Call, responder: Responder },
+    Request { route: &'static str, body: Vec<u8>, call: Call, waiter: Waiter, source: Option<&'static str> },
     Reload { config: Box<Config>, settings: Box<ManagerSettings> },
     Stop,
 }
@@ -56,19 +125,36 @@ pub struct Worker {
 impl Orchestrator {
     /// Starts the worker: it starts the Modules Manager with `settings` (on its own thread, so the socket can
     /// accept requests meanwhile; they wait in the channel) and then serves requests.
-    pub fn start(config: Config, settings: ManagerSettings) -> io::Result<(Orchestrator, Worker)> {
+    pub fn start(
+        config: Config,
+        settings: ManagerSettings,
+        shared: Arc<Shared>,
+        notifier: Notifier,
+    ) -> io::Result<(Orchestrator, Worker)> {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
         let thread = thread::Builder::new().name("orchestrator".into()).spawn(move || {
             let started = Instant::now();
+            let module_dirs = settings.module_dirs.clone();
             let manager = ModulesManager::start(settings);
             log::info!(
                 "modules manager started in {} ms; components: {:?}",
                 started.elapsed().as_millis(),
                 manager.components()
             );
-            let mut state =
-                State { manager, config, sessions: Sessions::default(), queue: Queue::default(), reap_at: None };
+            shared.set_catalog(load_catalog(&manager, &module_dirs));
+            notifier.ready();
+            let watchdog_at = notifier.watchdog_interval().map(|every| Instant::now() + every);
+            let mut state = State {
+                manager,
+                config,
+                sessions: Sessions::default(),
+                queue: Queue::default(),
+                reap_at: None,
+                shared,
+                notifier,
+                watchdog_at,
+            };
             state.serve(&rx);
             state.shutdown();
             let _ = done_tx.send(());
@@ -76,12 +162,25 @@ impl Orchestrator {
         Ok((Orchestrator { tx }, Worker { thread, done }))
     }
 
-    /// Hands a request to the worker. If the worker has stopped, answers 503.
+    /// Hands a request of an MPI client to the worker. If the worker has stopped, answers 503.
     pub fn submit(&self, route: &'static str, body: Vec<u8>, call: Call, responder: Responder) {
-        if let Err(mpsc::SendError(Message::Request { responder, .. })) =
-            self.tx.send(Message::Request { route, body, call, responder })
+        self.submit_from(None, route, body, call, Waiter::Mpi(responder));
+    }
+
+    /// Hands a request to the worker on behalf of `source` (a name `Priorities` may list; `None`: rank by
+    /// component). If the worker has stopped, the waiter gets 503.
+    pub fn submit_from(
+        &self,
+        source: Option<&'static str>,
+        route: &'static str,
+        body: Vec<u8>,
+        call: Call,
+        waiter: Waiter,
+    ) {
+        if let Err(mpsc::SendError(Message::Request { waiter, .. })) =
+            self.tx.send(Message::Request { route, body, call, waiter, source })
         {
-            responder.respond(Response::new(StatusCode::ServiceUnavailable));
+            waiter.refuse(Response::new(StatusCode::ServiceUnavailable));
         }
     }
 
@@ -126,14 +225,48 @@ fn spin_recv(rx: &Receiver<Message>, limit: std::time::Duration) -> Option<Messa
     }
 }
 
+/// The MIM of each module in use: `<module dir>/mim/<file stem>.json` for a module in one of `module_dirs`.
+/// A module without one is served unchecked; an unreadable or invalid MIM is logged and skipped.
+fn load_catalog(manager: &ModulesManager, module_dirs: &[PathBuf]) -> osconfig_mim::Catalog {
+    let mut catalog = osconfig_mim::Catalog::default();
+    for report in manager.reports() {
+        let Some(path) = mim_path(&report.path, module_dirs) else { continue };
+        if !path.exists() {
+            log::info!("module {}: no MIM at {}; its payloads are not checked", report.name, path.display());
+            continue;
+        }
+        match osconfig_mim::Mim::load(&path) {
+            Ok(mim) => {
+                log::info!("module {}: MIM {} checks components {:?}", report.name, path.display(), mim.components());
+                catalog.add(mim);
+            }
+            Err(e) => log::error!("module {}: {e}; its payloads are not checked", report.name),
+        }
+    }
+    catalog
+}
+
+/// `<dir>/mim/<stem>.json` for the module file `<dir>/<stem>.so`.
+fn mim_path(module: &Path, module_dirs: &[PathBuf]) -> Option<PathBuf> {
+    let dir = module.parent()?;
+    if !module_dirs.iter().any(|d| d == dir) {
+        return None;
+    }
+    Some(dir.join("mim").join(format!("{}.json", module.file_stem()?.to_string_lossy())))
+}
+
 /// The worker's state.
 struct State {
     manager: ModulesManager,
     config: Config,
     sessions: Sessions,
-    queue: Queue<Responder>,
+    queue: Queue<Waiter>,
     /// No session expires before this (a lower bound: using a session only moves its expiry later).
     reap_at: Option<Instant>,
+    shared: Arc<Shared>,
+    notifier: Notifier,
+    /// When the next `WATCHDOG=1` is due (systemd's watchdog on).
+    watchdog_at: Option<Instant>,
 }
 
 impl State {
@@ -168,14 +301,9 @@ impl State {
                     }
                 }
                 let Some(job) = self.queue.pop() else { break };
-                let response = self.run(job.call);
-                let mut waiters = job.waiters.into_iter();
-                let last = waiters.next_back();
-                for waiter in waiters {
-                    waiter.respond(response.clone());
-                }
-                if let Some(last) = last {
-                    last.respond(response);
+                let answer = self.run(job.call);
+                for waiter in job.waiters {
+                    waiter.answer(&answer);
                 }
                 // Under a steady stream of requests the queue may never run dry: keep ticking anyway.
                 self.housekeeping();
@@ -187,14 +315,16 @@ impl State {
     /// Queues a request or applies a control message; `false` on Stop.
     fn accept(&mut self, message: Message) -> bool {
         match message {
-            Message::Request { route, body, call, responder } => {
-                self.queue.push(route, body, call, responder, &self.config.priorities);
+            Message::Request { route, body, call, waiter, source } => {
+                self.queue.push_from(source, route, body, call, waiter, &self.config.priorities);
                 true
             }
             Message::Reload { config, settings } => {
                 self.config = *config;
                 self.reap_at = self.sessions.next_expiry(self.config.mpi_session_idle_timeout);
+                let module_dirs = settings.module_dirs.clone();
                 self.manager.reload(*settings);
+                self.shared.set_catalog(load_catalog(&self.manager, &module_dirs));
                 log::info!("configuration reloaded; components: {:?}", self.manager.components());
                 true
             }
@@ -208,16 +338,20 @@ impl State {
         }
     }
 
-    /// When the worker must wake up without a request: the manager's next tick or the next session expiry.
+    /// When the worker must wake up without a request: the manager's next tick, the next session expiry or the
+    /// next watchdog ping.
     fn next_deadline(&self) -> Option<Instant> {
-        match (self.manager.next_tick(), self.reap_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.manager.next_tick(), self.reap_at, self.watchdog_at].into_iter().flatten().min()
     }
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
+        if let Some(at) = self.watchdog_at.filter(|&at| at <= now) {
+            self.notifier.watchdog();
+            let every = self.notifier.watchdog_interval().unwrap_or_default();
+            // Catch up from `now` (not from `at`) after a long call: one ping, not a burst.
+            self.watchdog_at = Some(if at + every > now { at + every } else { now + every });
+        }
         if self.manager.next_tick().is_some_and(|at| at <= now) {
             self.manager.tick(now);
         }
@@ -245,7 +379,20 @@ impl State {
     }
 
     /// Runs one call.
-    fn run(&mut self, call: Call) -> Response {
+    fn run(&mut self, call: Call) -> Answer {
+        let mut failures = Vec::new();
+        let response = self.run_call(call, &mut failures);
+        Answer { response, failures }
+    }
+
+    /// The MIM check of one desired payload: the violation's text, logged.
+    fn violation(&self, what: &str, component: &str, object: &str, payload: &[u8]) -> Option<String> {
+        let violation = self.shared.catalog().check_desired(component, object, payload).err()?.to_string();
+        log::warn!("{what} refused by the MIM: {violation}");
+        Some(violation)
+    }
+
+    fn run_call(&mut self, call: Call, failures: &mut Vec<ObjectFailure>) -> Response {
         let now = Instant::now();
         match call {
             Call::Open(r, root) => match self.sessions.open(now, root) {
@@ -274,7 +421,11 @@ impl State {
             }
             Call::Set(r) => {
                 let Some(client) = self.sessions.touch(&r.client_session, now) else { return unknown_session() };
-                match self.manager.set(client, &r.component_name, &r.object_name, r.payload.get().as_bytes()) {
+                let payload = r.payload.get().as_bytes();
+                if self.violation("MpiSet", &r.component_name, &r.object_name, payload).is_some() {
+                    return failure(EINVAL);
+                }
+                match self.manager.set(client, &r.component_name, &r.object_name, payload) {
                     Ok(()) => Response::ok(Vec::new()),
                     Err(errno) => {
                         log::info!("MpiSet {}.{} failed: errno {errno}", r.component_name, r.object_name);
@@ -296,21 +447,24 @@ impl State {
                 let Some(client) = self.sessions.touch(&r.client_session, now) else { return unknown_session() };
                 let mut first_failure = None;
                 for object in &r.objects {
-                    let result = self.manager.set(
-                        client,
-                        &object.component_name,
-                        &object.object_name,
-                        object.payload.get().as_bytes(),
-                    );
+                    let (component, name) = (&object.component_name, &object.object_name);
+                    let payload = object.payload.get().as_bytes();
+                    let violation = self.violation("desired object", component, name, payload);
+                    let result = match violation {
+                        Some(_) => Err(EINVAL),
+                        None => self.manager.set(client, component, name, payload),
+                    };
                     match result {
-                        Ok(()) => log::info!("desired {}.{}: applied", object.component_name, object.object_name),
+                        Ok(()) => log::info!("desired {component}.{name}: applied"),
                         Err(errno) => {
-                            log::warn!(
-                                "desired {}.{}: failed with errno {errno}",
-                                object.component_name,
-                                object.object_name
-                            );
+                            log::warn!("desired {component}.{name}: failed with errno {errno}");
                             first_failure.get_or_insert(errno);
+                            failures.push(ObjectFailure {
+                                component: component.clone(),
+                                object: name.clone(),
+                                errno,
+                                violation,
+                            });
                         }
                     }
                 }
@@ -330,6 +484,10 @@ impl State {
                 let entries: Vec<(&str, &str, &[u8])> =
                     values.iter().map(|(e, v)| (e.component.as_str(), e.object.as_str(), v.as_slice())).collect();
                 Response::ok(reported_body(&entries))
+            }
+            Call::Modules => Response::ok(status::modules_body(&self.manager.reports(), &self.shared.catalog())),
+            Call::Status => {
+                Response::ok(status::status_body(&self.shared, self.sessions.len(), self.manager.reports().len()))
             }
         }
     }

@@ -25,6 +25,10 @@ pub enum Call {
     SetDesired(MpiSetDesiredRequest),
     /// `MpiGetReported`.
     GetReported(MpiGetReportedRequest),
+    /// Our extension `/PlatformModules` (no session, no module call).
+    Modules,
+    /// Our extension `/PlatformStatus` (no session, no module call).
+    Status,
 }
 
 /// Rank of calls on components not in the priority list.
@@ -35,7 +39,7 @@ impl Call {
     pub fn rank(&self, priorities: &[String]) -> usize {
         let of = |component: &str| priorities.iter().position(|p| p == component).map_or(UNLISTED, |i| i + 1);
         match self {
-            Call::Open(..) | Call::Close(_) => 0,
+            Call::Open(..) | Call::Close(_) | Call::Modules | Call::Status => 0,
             Call::Set(r) => of(&r.component_name),
             Call::Get(r) => of(&r.component_name),
             Call::SetDesired(r) => r.objects.iter().map(|o| of(&o.component_name)).min().unwrap_or(UNLISTED),
@@ -82,6 +86,20 @@ impl<W> Default for Queue<W> {
 impl<W> Queue<W> {
     /// Queues a call, or adds `waiter` to an identical queued one.
     pub fn push(&mut self, route: &'static str, body: Vec<u8>, call: Call, waiter: W, priorities: &[String]) {
+        self.push_from(None, route, body, call, waiter, priorities);
+    }
+
+    /// [`Queue::push`] for a call made on behalf of `source`: when `priorities` lists that name, the call ranks
+    /// at its place (sessions' `MpiOpen`/`MpiClose` keep rank 0).
+    pub fn push_from(
+        &mut self,
+        source: Option<&str>,
+        route: &'static str,
+        body: Vec<u8>,
+        call: Call,
+        waiter: W,
+        priorities: &[String],
+    ) {
         if call.merges() {
             if let Some(twin) = self.jobs.iter_mut().find(|j| j.route == route && j.body == body) {
                 twin.waiters.push(waiter);
@@ -90,7 +108,11 @@ impl<W> Queue<W> {
             }
         }
         self.seq += 1;
-        let rank = call.rank(priorities);
+        let by_source = source.and_then(|name| priorities.iter().position(|p| p == name)).map(|i| i + 1);
+        let rank = match (&call, by_source) {
+            (Call::Open(..) | Call::Close(_), _) | (_, None) => call.rank(priorities),
+            (_, Some(rank)) => rank,
+        };
         self.jobs.push(Job { route, body, call, waiters: vec![waiter], rank, seq: self.seq });
     }
 
@@ -176,5 +198,20 @@ mod tests {
         q.push("/MpiSetDesired", Vec::new(), Call::SetDesired(desired), 7, &priorities);
         assert_eq!(order(&mut q), [vec![5], vec![3], vec![2], vec![4], vec![7], vec![1], vec![6]]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn test_push_from_listed_source_ranks_by_source() {
+        let priorities = vec!["High".to_string(), "LocalManagement".to_string()];
+        let mut q = Queue::default();
+        let (body, call) = get("a", "High");
+        q.push("/MpiGet", body, call, 1, &priorities);
+        let (body, call) = get("b", "Unlisted");
+        q.push_from(Some("LocalManagement"), "/MpiGet", body, call, 2, &priorities);
+        let (body, call) = get("c", "Other");
+        q.push("/MpiGet", body, call, 3, &priorities);
+        let (body, call) = get("d", "High");
+        q.push_from(Some("NotListed"), "/MpiGet", body, call, 4, &priorities);
+        assert_eq!(order(&mut q), [vec![1], vec![4], vec![2], vec![3]]);
     }
 }

@@ -1,5 +1,8 @@
 //! The MPI's routing, on the event loop's thread: authorization (403), one `match (method, route)` (404), strict
 //! body parsing (400), then the call goes to the [`Orchestrator`]. Nothing here waits on a module.
+//!
+//! Besides the six MPI calls, two read-only extensions of ours (see [`crate::status`]): `GET`/`POST`
+//! `/PlatformModules` and `/PlatformStatus`, which ignore any body and need no session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,6 +87,8 @@ impl Handler for MpiHandler {
             (Method::Post | Method::Get, "/MpiGetReported") => {
                 ("/MpiGetReported", parse(body, MpiGetReportedRequest::from_body, Call::GetReported))
             }
+            (Method::Post | Method::Get, "/PlatformModules") => ("/PlatformModules", Ok(Call::Modules)),
+            (Method::Post | Method::Get, "/PlatformStatus") => ("/PlatformStatus", Ok(Call::Status)),
             (method, _) => {
                 log::debug!("no MPI route for {} {} (pid {})", method.as_str(), request.path, peer.pid);
                 responder.respond(Response::new(StatusCode::NotFound));

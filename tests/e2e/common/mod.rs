@@ -85,7 +85,9 @@ pub fn built() -> &'static Built {
                 command.args(["--profile", other]);
             }
         }
-        for krate in ["osconfig-platform", "osconfig-modulehost", "osconfig-cli"].into_iter().chain(MODULES.iter().map(|m| m.1)) {
+        for krate in
+            ["osconfig-platform", "osconfig-modulehost", "osconfig-cli"].into_iter().chain(MODULES.iter().map(|m| m.1))
+        {
             command.args(["-p", krate]);
         }
         let status = command.status().expect("run cargo build");
@@ -105,6 +107,8 @@ pub struct Options {
     pub in_process: bool,
     /// Raw bytes written as `osconfig.json` instead of `config` (for invalid files).
     pub raw_config: Option<&'static [u8]>,
+    /// Install the MIMs of our modules (`<root>/usr/lib/osconfig/mim/<name>.json`), as the install step does.
+    pub mims: bool,
 }
 
 impl Default for Options {
@@ -114,6 +118,7 @@ impl Default for Options {
             config: Some(serde_json::json!({})),
             in_process: false,
             raw_config: None,
+            mims: false,
         }
     }
 }
@@ -148,6 +153,9 @@ impl Platform {
         fs::create_dir_all(root.join("etc/osconfig")).unwrap();
         for name in &options.modules {
             fs::copy(built.module(name), module_dir.join(format!("{name}.so"))).unwrap();
+        }
+        if options.mims {
+            install_mims(&root);
         }
         if let Some(mut config) = options.config.clone() {
             if options.in_process {
@@ -283,6 +291,17 @@ impl Drop for Platform {
             let _ = child.wait();
         }
         let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Copies our modules' MIMs from their crates to `<root>/usr/lib/osconfig/mim/<name>.json`.
+pub fn install_mims(root: &Path) {
+    let dir = root.join("usr/lib/osconfig/mim");
+    fs::create_dir_all(&dir).unwrap();
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/modules");
+    for (name, _, _) in MODULES.iter().filter(|m| m.0 != "fixture") {
+        let from = modules.join(name).join("mim").join(format!("{name}.json"));
+        fs::copy(&from, dir.join(format!("{name}.json"))).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     }
 }
 

@@ -81,7 +81,12 @@ impl InProcess {
         }
     }
 
-    /// Number of open sessions.
+    /// The module file.
+    pub(crate) fn path(&self) -> &Path {
+        self.module.library().path()
+    }
+
+    /// Open MMI sessions.
     pub(crate) fn session_count(&self) -> usize {
         self.sessions.len()
     }

@@ -178,6 +178,55 @@ pub struct ManagerSettings {
     pub in_process: Vec<String>,
 }
 
+/// A module's state as `/PlatformModules` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleState {
+    /// Its host runs (or it is loaded in-process).
+    Running,
+    /// No host runs; one is started on the next call (a short-lived module after its idle time, or after a
+    /// clean exit).
+    Idle,
+    /// It crashed and its restart back-off has not passed: calls fail with [`ERR_BACKOFF`].
+    Restarting,
+    /// It crashed too often: calls fail with [`ERR_QUARANTINED`] until SIGHUP or a restart of the platform.
+    Quarantined,
+}
+
+impl ModuleState {
+    /// The state's name on the wire: `running`, `idle`, `restarting`, `quarantined`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleState::Running => "running",
+            ModuleState::Idle => "idle",
+            ModuleState::Restarting => "restarting",
+            ModuleState::Quarantined => "quarantined",
+        }
+    }
+}
+
+/// One module in use (see [`ModulesManager::reports`]).
+#[derive(Debug, Clone)]
+pub struct ModuleReport {
+    /// `MmiGetInfo` `Name`.
+    pub name: String,
+    /// The module file.
+    pub path: PathBuf,
+    /// `major.minor.patch.tweak`.
+    pub version: String,
+    /// The components it serves (a component claimed by a newer module is not listed).
+    pub components: Vec<String>,
+    /// `Lifetime` (0, 1, 2).
+    pub lifetime: u8,
+    /// Loaded in the platform process.
+    pub in_process: bool,
+    /// Its running host's pid.
+    pub host_pid: Option<u32>,
+    /// See [`ModuleState`].
+    pub state: ModuleState,
+    /// Crashes within the crash window.
+    pub crashes: usize,
+}
+
 /// The MPI layer's handle for one MPI session.
 pub type ClientId = u64;
 
@@ -352,6 +401,19 @@ impl ModulesManager {
             self.components.keys().collect::<Vec<_>>(),
             started.elapsed().as_millis()
         );
+    }
+
+    /// Every module in use, in discovery order, with the components it serves (for `/PlatformModules`).
+    pub fn reports(&self) -> Vec<ModuleReport> {
+        let now = Instant::now();
+        self.modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let served = self.components.iter().filter(|(_, &at)| at == i).map(|(c, _)| c.clone()).collect();
+                m.report(served, now)
+            })
+            .collect()
     }
 
     /// Test and diagnostics view: (component, module name, host pid if running, quarantined, open sessions).

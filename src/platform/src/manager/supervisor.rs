@@ -224,6 +224,40 @@ impl Supervised {
         }
     }
 
+    /// What `/PlatformModules` shows of this module, serving `components`.
+    pub(crate) fn report(&self, components: Vec<String>, now: Instant) -> super::ModuleReport {
+        let info = &self.info;
+        let (path, in_process, state, crashes) = match &self.backend {
+            Backend::InProcess(m) => (m.path().to_path_buf(), true, super::ModuleState::Running, 0),
+            Backend::Hosted(h) => {
+                let state = if h.crashes.quarantined() {
+                    super::ModuleState::Quarantined
+                } else if h.crashes.backoff_left(now).is_some() {
+                    super::ModuleState::Restarting
+                } else if h.host.is_some() {
+                    super::ModuleState::Running
+                } else {
+                    super::ModuleState::Idle
+                };
+                (h.module.clone(), false, state, h.crashes.count())
+            }
+        };
+        super::ModuleReport {
+            name: info.name.clone(),
+            path,
+            version: format!(
+                "{}.{}.{}.{}",
+                info.version_major, info.version_minor, info.version_patch, info.version_tweak
+            ),
+            components,
+            lifetime: info.lifetime as u8,
+            in_process,
+            host_pid: self.host_pid(),
+            state,
+            crashes,
+        }
+    }
+
     /// Open MMI sessions of this module.
     pub(crate) fn session_count(&self) -> usize {
         match &self.backend {
