@@ -117,6 +117,13 @@ mod tests {
     }
 
     #[test]
+    fn test_catalog_is_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Catalog>();
+        send_sync::<Violation>();
+    }
+
+    #[test]
     fn test_add_counts_components() {
         let mut catalog = Catalog::default();
         assert!(catalog.is_empty());

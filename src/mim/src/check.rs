@@ -313,25 +313,26 @@ mod tests {
         passes(&s, json!({"a": null, "b": 1}));
     }
 
-    #[test]
-    fn test_check_depth_bound() {
-        // Parsing never builds a schema deeper than MAX_DEPTH; build one by hand to test the check's own bound.
-        let mut deep = Schema::Primitive(Primitive::String);
+    /// `levels` object schemas nested through the field "a" around a string, and a payload that fills them.
+    fn nested(levels: usize) -> (Schema, Value) {
+        let mut schema = Schema::Primitive(Primitive::String);
         let mut value = json!("leaf");
-        for _ in 0..MAX_DEPTH {
-            deep = Schema::Object(vec![Field { name: "a".into(), schema: deep }]);
+        for _ in 0..levels {
+            schema = Schema::Object(vec![Field { name: "a".into(), schema }]);
             value = json!({ "a": value });
         }
-        let (path, message) = fault(&deep, value).unwrap();
+        (schema, value)
+    }
+
+    #[test]
+    fn test_check_depth_bound() {
+        // Parsing never builds a schema deeper than MAX_DEPTH; build them by hand to test the check's own bound.
+        let (schema, value) = nested(MAX_DEPTH - 1);
+        passes(&schema, value);
+        let (schema, value) = nested(MAX_DEPTH);
+        let (path, message) = fault(&schema, value).unwrap();
         assert_eq!(message, format!("nested deeper than {MAX_DEPTH} levels"));
         assert_eq!(path, vec!["a"; MAX_DEPTH].join("."));
-        let Schema::Object(fields) = deep else { unreachable!() };
-        let (shallower, value) = (&fields[0].schema, json!({"a": "leaf"}));
-        let mut inner = value;
-        for _ in 1..MAX_DEPTH - 1 {
-            inner = json!({ "a": inner });
-        }
-        passes(shallower, inner);
     }
 
     #[test]

@@ -47,7 +47,7 @@
 //! Schemas nest at most [`MAX_DEPTH`] levels (the schema of an object is level 1): a deeper MIM is refused by
 //! [`Mim::parse`] and a check never recurses deeper, so neither can overflow the stack. Payloads nested deeper than
 //! serde_json's limit of 128 are not JSON; a payload deeper than its schema fails with a wrong type where the schema
-//! ends.
+//! ends. Messages quote at most 64 characters of a string value (then `...`), JSON-escaped so they stay one line.
 //!
 //! ## Errors
 //!
@@ -104,5 +104,5 @@ pub use model::Mim;
 pub use violation::{Violation, ViolationKind};
 
 /// How many levels schemas may nest, and so how deep a payload is checked: the schema of a MIM object is level 1,
-/// each object field, map value and array element one level more. The reference MIMs use at most 3.
+/// each object field, map value and array element one level more. The reference MIMs use at most 4.
 pub const MAX_DEPTH: usize = 32;
