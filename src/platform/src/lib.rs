@@ -2,7 +2,11 @@
 //!
 //! `osconfig-platform` serves the **MPI** (the REST API the agent and other management authorities call) on a Unix
 //! socket and runs the modules through the **Modules Manager** ([`manager`]), one call at a time through the
-//! **Orchestrator** ([`orchestrator`]).
+//! **Orchestrator** ([`orchestrator`]), which checks desired payloads against the modules' MIMs first. With
+//! `LocalManagement` 1 the **Watcher** ([`watcher`]) applies `<root>/etc/osconfig/osconfig_desired.json` when it
+//! changes and keeps `<root>/etc/osconfig/osconfig_reported.json` up to date, as an in-process MPI client
+//! ([`local`]). Under systemd (`Type=notify`) it sends `READY=1` once the modules are identified and `WATCHDOG=1`
+//! from the orchestrator's worker ([`notify`]).
 //!
 //! ## Command line ([`args`])
 //! ```text
@@ -32,6 +36,9 @@
 //! `MpiAllowedGroups`), 500 with `"<errno>"` for a failed call (`"22"`: unknown session, component or object). See
 //! [`orchestrator`] for what each call answers and [`queue`] for the ordering rules (duplicates merged,
 //! `Priorities`).
+//!
+//! Two read-only extensions of ours, `/PlatformModules` and `/PlatformStatus` ([`status`]), serve `osconfigctl
+//! modules` and `osconfigctl status`; reference clients never call them.
 //!
 //! Sessions ([`sessions`]): ids are 128 random bits (`getrandom`), at most 1024 open (plus 64 for root); a
 //! session unused for `MpiSessionIdleTimeoutSeconds` (default 3600 s) is closed, since a client may vanish without
