@@ -1,21 +1,28 @@
 //! The command engine: per-client histories shared by all sessions, worker threads, persistence.
+//!
+//! Persistence goes to the cache file ([`crate::cache`]), shared by every client and every process that loads the
+//! module. This process writes only its own clients' entries and keeps the others as it read them. Before each
+//! request (`open_client` at MmiOpen, `apply` at MmiSet) and before each write the engine looks at the file: when it
+//! changed since this process last read or wrote it, it is read again, and every client this process holds whose
+//! entries the file no longer has is reset (its history, running commands included, and its last payload are
+//! forgotten: a running command's process goes on, its end is no longer recorded). Removing the file is therefore a
+//! reset, seen by a running module at the next MmiOpen or MmiSet of any client; MmiGet alone does not look at the
+//! file (it is polled).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use osconfig_storage::Store;
-
 use crate::arguments::{Action, CommandArguments};
-use crate::history::{client_key, Entry, History, HistoryFull, MAX_HISTORY};
+use crate::cache::{self, Document, FileId};
+use crate::history::{Entry, History, HistoryFull, MAX_HISTORY};
+use crate::legacy;
 use crate::power;
 use crate::process::{self, Control, Ending};
 use crate::status::{single_line, CommandStatus, State, RESULT_CANCELED};
-
-/// Name of the module's state store (see [`osconfig_storage::Store::for_module`]).
-pub const STORE_NAME: &str = "commandrunner";
 
 /// Stack size of a worker thread.
 const WORKER_STACK_BYTES: usize = 256 * 1024;
@@ -45,6 +52,23 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
+/// Where an engine keeps its histories.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The cache file.
+    pub cache: PathBuf,
+    /// The per-client store of earlier releases, read once for migration (`None`: no migration).
+    pub legacy_dir: Option<PathBuf>,
+}
+
+impl Paths {
+    /// The device paths: `<root>/etc/osconfig/osconfig_commandrunner.cache` (root from env `OSCONFIG_ROOT`) and
+    /// the old store `<state base>/commandrunner` (see [`legacy`]).
+    pub fn from_env() -> Paths {
+        Paths { cache: osconfig_storage::under_root(cache::CACHE_PATH), legacy_dir: Some(legacy::default_dir()) }
+    }
+}
+
 /// The command tables of all clients. Cheap to clone (shared state); one [`Engine::global`] serves the module.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -53,68 +77,119 @@ pub struct Engine {
 
 #[derive(Debug)]
 struct Shared {
-    store: Option<Store>,
+    paths: Option<Paths>,
     clients: Mutex<HashMap<String, History>>,
-    /// Generation last written per client; also serializes the writes.
-    written: Mutex<HashMap<String, u64>>,
+    /// The file as last seen; also serializes reading and writing it. Lock order: `disk`, then `clients`.
+    disk: Mutex<Disk>,
     next_seq: AtomicU64,
 }
 
-/// A persisted snapshot waiting to be written (taken under the clients lock, written after it is released).
-struct Snapshot {
-    client: String,
-    generation: u64,
-    json: String,
+/// What this process knows of the cache file.
+#[derive(Debug, Default)]
+struct Disk {
+    /// Identity of the file as this process last read or wrote it (`None`: there was none).
+    seen: Option<FileId>,
+    /// Its content: every client's entries (other processes' clients are written back as read).
+    doc: Document,
+    /// Generation of each of our clients' histories last written.
+    written: HashMap<String, u64>,
 }
 
 impl Engine {
-    /// An engine persisting to `store` (`None`: memory only).
-    pub fn new(store: Option<Store>) -> Engine {
+    /// An engine persisting to `paths` (`None`: memory only).
+    pub fn new(paths: Option<Paths>) -> Engine {
         Engine {
             shared: Arc::new(Shared {
-                store,
+                paths,
                 clients: Mutex::new(HashMap::new()),
-                written: Mutex::new(HashMap::new()),
+                disk: Mutex::new(Disk::default()),
                 next_seq: AtomicU64::new(1),
             }),
         }
     }
 
-    /// The process-wide engine, persisting to `Store::for_module("commandrunner")`; if that store cannot be
-    /// opened the error is logged and the engine keeps its history in memory only.
+    /// The process-wide engine, persisting to [`Paths::from_env`] (read once per load of the library).
     pub fn global() -> &'static Engine {
         static GLOBAL: OnceLock<Engine> = OnceLock::new();
-        GLOBAL.get_or_init(|| match Store::for_module(STORE_NAME) {
-            Ok(store) => Engine::new(Some(store)),
-            Err(e) => {
-                log::error!("CommandRunner history will not survive a restart: {e}");
-                Engine::new(None)
-            }
-        })
+        GLOBAL.get_or_init(|| Engine::new(Some(Paths::from_env())))
     }
 
-    /// Load `client`'s persisted history if it is not loaded yet (done at MmiOpen so status is there at once).
+    /// Look at the cache file (see the module docs) and load `client`'s history if it is not loaded yet (done at
+    /// MmiOpen so status is there at once, and again before each request).
     pub fn open_client(&self, client: &str) {
+        let Some(paths) = &self.shared.paths else {
+            self.lock().entry(client.to_string()).or_default();
+            return;
+        };
+        let mut disk = self.disk();
+        self.sync(paths, &mut disk);
         let mut clients = self.lock();
-        self.history(&mut clients, client);
+        if clients.contains_key(client) {
+            return;
+        }
+        let next_seq = || self.shared.next_seq.fetch_add(1, Ordering::Relaxed);
+        let mut migrated = false;
+        let h = if let Some(entries) = disk.doc.get(client) {
+            if let Some(dir) = &paths.legacy_dir {
+                // Stale once the cache file holds the client: it must never come back after a reset.
+                if let Err(e) = legacy::remove(dir, client) {
+                    log::error!("CommandRunner: cannot remove the old history of {client:?} in {}: {e}", dir.display());
+                }
+            }
+            // The document was checked when read; this cannot fail.
+            cache::client_history(entries, next_seq).unwrap_or_default()
+        } else if let Some(dir) = &paths.legacy_dir {
+            match legacy::read(dir, client, next_seq) {
+                Ok(Some(h)) => {
+                    log::info!("CommandRunner: migrating {} commands of {client:?} from {}", h.len(), dir.display());
+                    migrated = true;
+                    h
+                }
+                Ok(None) => History::default(),
+                Err(e) => {
+                    log::error!("CommandRunner: ignoring and removing the unreadable old history {e}");
+                    if let Err(e) = legacy::remove(dir, client) {
+                        log::error!("CommandRunner: cannot remove it: {e}");
+                    }
+                    History::default()
+                }
+            }
+        } else {
+            History::default()
+        };
+        if !h.is_empty() {
+            log::info!("CommandRunner: loaded {} commands of {client:?}", h.len());
+        }
+        let mut h = h;
+        // A migrated history is written to the cache file at once.
+        h.generation = u64::from(migrated);
+        clients.insert(client.to_string(), h);
+        drop(clients);
+        if migrated {
+            self.write_client(paths, &mut disk, client);
+            if let (Some(dir), true) = (&paths.legacy_dir, disk.written.contains_key(client)) {
+                if let Err(e) = legacy::remove(dir, client) {
+                    log::error!("CommandRunner: cannot remove the migrated old history of {client:?}: {e}");
+                }
+            }
+        }
     }
 
     /// The reported `commandStatus` of `client`.
     pub fn status(&self, client: &str) -> CommandStatus {
-        let mut clients = self.lock();
-        self.history(&mut clients, client).current_status()
+        self.lock().get(client).map(History::current_status).unwrap_or_default()
     }
 
     /// The status of one command of `client`, if it is in the history.
     pub fn command_status(&self, client: &str, command_id: &str) -> Option<CommandStatus> {
-        let mut clients = self.lock();
-        self.history(&mut clients, client).find(command_id).map(|e| e.status.clone())
+        self.lock().get(client)?.find(command_id).map(|e| e.status.clone())
     }
 
     /// Apply a validated `commandArguments` payload for `client`. Returns at once; commands run on worker threads.
     pub fn apply(&self, client: &str, args: &CommandArguments) -> Result<(), CommandError> {
+        self.open_client(client);
         let mut clients = self.lock();
-        let h = self.history(&mut clients, client);
+        let h = history(&mut clients, client);
         if h.last_payload.as_ref() == Some(args) {
             log::debug!("CommandRunner: same commandArguments as last time, nothing to do");
             return Ok(());
@@ -145,34 +220,46 @@ impl Engine {
                 h.set_current(&args.command_id);
             }
             Action::Reboot | Action::Shutdown | Action::RunCommand => {
-                if let Some(e) = h.find(&args.command_id) {
-                    if e.args == *args {
-                        log::info!("CommandRunner: {:?} already ran, not running it again", args.command_id);
-                        return Ok(());
+                if let Some(e) = h.find_mut(&args.command_id) {
+                    match &e.args {
+                        Some(known) if known == args => {
+                            log::info!("CommandRunner: {:?} already ran, not running it again", args.command_id);
+                            return Ok(());
+                        }
+                        Some(_) => return Err(CommandError::CommandIdInUse(args.command_id.clone())),
+                        None => {
+                            // Loaded from a reference cache entry, which does not record the request: as the
+                            // reference does, take this request as that command's and do not run it again.
+                            log::info!(
+                                "CommandRunner: {:?} already ran (recorded without its request)",
+                                e.status.command_id
+                            );
+                            e.args = Some(args.clone());
+                        }
                     }
-                    return Err(CommandError::CommandIdInUse(args.command_id.clone()));
+                } else {
+                    let command_line = power::command_line(args.action, &args.arguments).unwrap_or_default();
+                    let control = Arc::new(Control::default());
+                    let seq = self.shared.next_seq.fetch_add(1, Ordering::Relaxed);
+                    let status = CommandStatus {
+                        command_id: args.command_id.clone(),
+                        result_code: 0,
+                        text_result: String::new(),
+                        current_state: State::Running,
+                    };
+                    let entry = Entry { args: Some(args.clone()), status, seq, control: Some(Arc::clone(&control)) };
+                    h.push(entry).map_err(|HistoryFull| CommandError::TooManyRunning)?;
+                    h.set_current(&args.command_id);
+                    log::info!("CommandRunner: starting {:?} ({:?}): {command_line}", args.command_id, args.action);
+                    start = Some((command_line, seq, control));
                 }
-                let command_line = power::command_line(args.action, &args.arguments).unwrap_or_default();
-                let control = Arc::new(Control::default());
-                let seq = self.shared.next_seq.fetch_add(1, Ordering::Relaxed);
-                let status = CommandStatus {
-                    command_id: args.command_id.clone(),
-                    result_code: 0,
-                    text_result: String::new(),
-                    current_state: State::Running,
-                };
-                let entry = Entry { args: args.clone(), status, seq, control: Some(Arc::clone(&control)) };
-                h.push(entry).map_err(|HistoryFull| CommandError::TooManyRunning)?;
-                h.set_current(&args.command_id);
-                log::info!("CommandRunner: starting {:?} ({:?}): {command_line}", args.command_id, args.action);
-                start = Some((command_line, seq, control));
             }
         }
         h.last_payload = Some(args.clone());
-        let snapshot = snapshot(h, client);
+        h.generation += 1;
         drop(clients);
         // Persist before starting anything, so a reboot is recorded (and not repeated) when the device comes back.
-        self.persist(snapshot);
+        self.save(client);
         if let Some((command_line, seq, control)) = start {
             self.start_worker(client, args, command_line, seq, control);
         }
@@ -200,8 +287,7 @@ impl Engine {
     /// Record the end of command `seq` (unless it was dropped from the history meanwhile) and persist.
     fn finish(&self, client: &str, seq: u64, (state, code): (State, i64), output: &str, single: bool) {
         let mut clients = self.lock();
-        let h = self.history(&mut clients, client);
-        let Some(e) = h.find_seq_mut(seq) else {
+        let Some(e) = clients.get_mut(client).and_then(|h| h.find_seq_mut(seq)) else {
             log::info!("CommandRunner: a finished command was already dropped from the history");
             return;
         };
@@ -213,78 +299,124 @@ impl Engine {
         e.control = None;
         log::info!(
             "CommandRunner: {:?} ended, state {}, resultCode {}",
-            e.args.command_id,
+            e.status.command_id,
             e.status.current_state.value(),
             e.status.result_code
         );
-        let snapshot = snapshot(h, client);
+        if let Some(h) = clients.get_mut(client) {
+            h.generation += 1;
+        }
         drop(clients);
-        self.persist(snapshot);
+        self.save(client);
     }
 
-    /// The client's history, loaded from the store on first use.
-    fn history<'a>(&self, clients: &'a mut HashMap<String, History>, client: &str) -> &'a mut History {
-        clients.entry(client.to_string()).or_insert_with(|| self.load(client))
-    }
-
-    fn load(&self, client: &str) -> History {
-        let Some(store) = &self.shared.store else {
-            return History::default();
-        };
-        let key = client_key(client);
-        let bytes = match store.read(&key) {
-            Ok(Some(b)) => b,
-            Ok(None) => return History::default(),
-            Err(e) => {
-                log::error!("CommandRunner: cannot read the history of {client:?}: {e}");
-                return History::default();
-            }
-        };
-        let parsed = serde_json::from_slice(&bytes).map_err(|e| e.to_string()).and_then(|v: serde_json::Value| {
-            // Long client names share a key prefix (see client_key): only the file of this very client counts.
-            match v.get("client").and_then(serde_json::Value::as_str) {
-                Some(name) if name == client => {}
-                other => return Err(format!("it belongs to client {other:?}")),
-            }
-            History::from_json(&v, || self.shared.next_seq.fetch_add(1, Ordering::Relaxed))
-        });
-        match parsed {
-            Ok(h) => {
-                log::info!("CommandRunner: loaded {} commands of {client:?}", h.len());
-                h
-            }
-            Err(e) => {
-                log::error!("CommandRunner: ignoring the unreadable history {}/{key}: {e}", store.dir().display());
-                History::default()
-            }
-        }
-    }
-
-    fn persist(&self, snapshot: Snapshot) {
-        let Some(store) = &self.shared.store else {
+    /// Look at the cache file, then write `client`'s history if it changed since it was last written.
+    fn save(&self, client: &str) {
+        let Some(paths) = &self.shared.paths else {
             return;
         };
-        let mut written = self.shared.written.lock().unwrap_or_else(|p| p.into_inner());
-        if written.get(&snapshot.client).is_some_and(|&g| g >= snapshot.generation) {
+        let mut disk = self.disk();
+        self.sync(paths, &mut disk);
+        self.write_client(paths, &mut disk, client);
+    }
+
+    /// Re-read the cache file if it changed since this process last read or wrote it; reset the clients it no
+    /// longer holds; set an unusable file aside.
+    fn sync(&self, paths: &Paths, disk: &mut Disk) {
+        let now = match cache::current_id(&paths.cache) {
+            Ok(id) => id,
+            Err(e) => {
+                log::error!("CommandRunner: cannot look at {}: {e}", paths.cache.display());
+                return;
+            }
+        };
+        if now == disk.seen {
             return;
         }
-        match store.write(&client_key(&snapshot.client), snapshot.json.as_bytes()) {
-            Ok(()) => {
-                written.insert(snapshot.client, snapshot.generation);
+        let doc = match cache::load(&paths.cache) {
+            Ok(Some((doc, id))) => {
+                disk.seen = Some(id);
+                doc
             }
-            Err(e) => log::error!("CommandRunner: cannot save the history of {:?}: {e}", snapshot.client),
+            Ok(None) => {
+                disk.seen = None;
+                Document::new()
+            }
+            Err(reason) => {
+                let file = paths.cache.display();
+                match cache::set_aside(&paths.cache) {
+                    Ok(aside) => {
+                        log::error!(
+                            "CommandRunner: unusable history file {file} ({reason}): set aside as {}, the histories \
+                             start empty",
+                            aside.display()
+                        );
+                        disk.seen = None;
+                    }
+                    Err(e) => {
+                        log::error!(
+                            "CommandRunner: unusable history file {file} ({reason}), cannot set it aside ({e}): the \
+                             histories start empty and the next save replaces it"
+                        );
+                        disk.seen = now;
+                    }
+                }
+                Document::new()
+            }
+        };
+        let mut clients = self.lock();
+        for (name, h) in clients.iter_mut() {
+            if !doc.contains_key(name) && (!h.is_empty() || h.last_payload.is_some()) {
+                log::info!("CommandRunner: {} no longer holds the history of {name:?}: reset", paths.cache.display());
+                *h = History::default();
+                disk.written.remove(name);
+            }
+        }
+        disk.doc = doc;
+    }
+
+    /// Write `client`'s entries into the cache file if they changed since they were last written.
+    fn write_client(&self, paths: &Paths, disk: &mut Disk, client: &str) {
+        let (entries, generation) = {
+            let clients = self.lock();
+            let Some(h) = clients.get(client) else {
+                return;
+            };
+            if h.generation <= disk.written.get(client).copied().unwrap_or(0)
+                || (h.is_empty() && !disk.doc.contains_key(client))
+            {
+                return;
+            }
+            (cache::client_json(h), h.generation)
+        };
+        let previous = disk.doc.insert(client.to_string(), entries);
+        match cache::write(&paths.cache, &disk.doc) {
+            Ok(id) => {
+                disk.seen = id;
+                disk.written.insert(client.to_string(), generation);
+            }
+            Err(e) => {
+                log::error!("CommandRunner: cannot save the history of {client:?} to {}: {e}", paths.cache.display());
+                match previous {
+                    Some(p) => disk.doc.insert(client.to_string(), p),
+                    None => disk.doc.remove(client),
+                };
+            }
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, History>> {
         self.shared.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn disk(&self) -> MutexGuard<'_, Disk> {
+        self.shared.disk.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
-/// Bump the generation and serialize the history.
-fn snapshot(h: &mut History, client: &str) -> Snapshot {
-    h.generation += 1;
-    Snapshot { client: client.to_string(), generation: h.generation, json: h.to_json(client).to_string() }
+/// The client's history (empty if it was never loaded).
+fn history<'a>(clients: &'a mut HashMap<String, History>, client: &str) -> &'a mut History {
+    clients.entry(client.to_string()).or_default()
 }
 
 #[cfg(test)]
@@ -294,13 +426,22 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Instant;
 
-    fn temp_store(tag: &str) -> (PathBuf, Store) {
+    /// A fresh temporary root and the engine paths in it.
+    fn temp_paths(tag: &str) -> (PathBuf, Paths) {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("cr-engine-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(&dir.join("state")).unwrap();
-        (dir, store)
+        std::fs::create_dir_all(&dir).unwrap();
+        let paths = Paths {
+            cache: dir.join("etc/osconfig/osconfig_commandrunner.cache"),
+            legacy_dir: Some(dir.join("var/lib/osconfig/commandrunner")),
+        };
+        (dir, paths)
+    }
+
+    fn cache_json(paths: &Paths) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&paths.cache).unwrap()).unwrap()
     }
 
     fn args(v: serde_json::Value) -> CommandArguments {
@@ -329,8 +470,8 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let (busy, generation) = e.lock().get(client).map_or((false, 0), |h| (h.has_workers(), h.generation));
-            let written = e.shared.written.lock().unwrap().get(client).copied().unwrap_or(0);
-            if !busy && (written >= generation || e.shared.store.is_none()) {
+            let written = e.disk().written.get(client).copied().unwrap_or(0);
+            if !busy && (written >= generation || e.shared.paths.is_none()) {
                 return;
             }
             assert!(Instant::now() < deadline, "workers of {client} still busy");
@@ -377,8 +518,7 @@ mod tests {
 
     #[test]
     fn test_apply_cancel_gives_125_canceled() {
-        let (dir, _store) = temp_store("cancel");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (dir, _paths) = temp_paths("cancel");
         let marker = dir.join("survived");
         let e = Engine::new(None);
         run(&e, "c", "long", &format!("echo begin; sleep 3; touch {}", marker.display()), 0);
@@ -427,8 +567,8 @@ mod tests {
 
     #[test]
     fn test_apply_duplicate_payload_is_noop() {
-        let (dir, store) = temp_store("dup");
-        let e = Engine::new(Some(store));
+        let (dir, paths) = temp_paths("dup");
+        let e = Engine::new(Some(paths));
         let counter = dir.join("count");
         let cmd = format!("echo x >> {}", counter.display());
         run(&e, "c", "once", &cmd, 0);
@@ -474,32 +614,37 @@ mod tests {
 
     #[test]
     fn test_apply_persists_across_new_engine() {
-        let (dir, store) = temp_store("persist");
-        let e = Engine::new(Some(store.clone()));
+        let (dir, paths) = temp_paths("persist");
+        let e = Engine::new(Some(paths.clone()));
         run(&e, "client/one", "p1", "echo persisted", 0);
         wait_done(&e, "client/one", "p1");
         run(&e, "client/one", "p2", "exit 4", 0);
         wait_done(&e, "client/one", "p2");
         e.apply("client/one", &args(json!({"commandId":"p1","action":4}))).unwrap();
+        wait_idle(&e, "client/one");
+        let file = cache_json(&paths);
+        assert_eq!(file["client/one"][0]["reported"], true);
+        assert_eq!(file["client/one"][1]["arguments"]["arguments"], "exit 4");
 
-        let again = Engine::new(Some(store.clone()));
+        let again = Engine::new(Some(paths.clone()));
+        again.open_client("client/one");
         let s = again.status("client/one");
         assert_eq!((s.command_id.as_str(), s.text_result.as_str()), ("p1", "persisted\n"));
         assert_eq!(again.command_status("client/one", "p2").unwrap().result_code, 4);
         // The reloaded history still deduplicates.
         again.apply("client/one", &args(json!({"commandId":"p2","arguments":"exit 4","action":3}))).unwrap();
         assert_eq!(again.command_status("client/one", "p2").unwrap().current_state, State::Failed);
-        wait_idle(&e, "client/one");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn test_load_running_command_reported_interrupted() {
-        let (dir, store) = temp_store("interrupted");
-        let e = Engine::new(Some(store.clone()));
+        let (dir, paths) = temp_paths("interrupted");
+        let e = Engine::new(Some(paths.clone()));
         run(&e, "c", "r", "sleep 30", 0);
         // A second engine reading the file sees the command recorded as running: as after a crash.
-        let after = Engine::new(Some(store.clone()));
+        let after = Engine::new(Some(paths.clone()));
+        after.open_client("c");
         let s = after.status("c");
         assert_eq!((s.command_id.as_str(), s.current_state, s.result_code), ("r", State::Failed, -1));
         e.apply("c", &args(json!({"commandId":"r","action":5}))).unwrap();
@@ -508,28 +653,133 @@ mod tests {
     }
 
     #[test]
-    fn test_load_history_of_other_client_ignored() {
-        let (dir, store) = temp_store("otherclient");
-        let e = Engine::new(Some(store.clone()));
-        run(&e, "a", "x", "true", 0);
-        wait_done(&e, "a", "x");
-        wait_idle(&e, "a");
-        let file = store.read(&client_key("a")).unwrap().unwrap();
-        store.write(&client_key("b"), &file).unwrap();
-        assert_eq!(Engine::new(Some(store.clone())).status("b"), CommandStatus::default());
-        assert_eq!(Engine::new(Some(store)).status("a").command_id, "x");
+    fn test_engines_sharing_the_file_keep_each_others_clients() {
+        let (dir, paths) = temp_paths("shared");
+        let a = Engine::new(Some(paths.clone()));
+        let b = Engine::new(Some(paths.clone()));
+        run(&a, "a", "x", "true", 0);
+        wait_done(&a, "a", "x");
+        wait_idle(&a, "a");
+        run(&b, "b", "y", "true", 0);
+        wait_done(&b, "b", "y");
+        wait_idle(&b, "b");
+        run(&a, "a", "x2", "true", 0);
+        wait_done(&a, "a", "x2");
+        wait_idle(&a, "a");
+        let file = cache_json(&paths);
+        assert_eq!(file["a"].as_array().unwrap().len(), 2);
+        assert_eq!(file["b"][0]["commandId"], "y");
+        // Another process's write is not a reset of this one's clients.
+        assert_eq!(a.status("a").command_id, "x2");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn test_load_corrupt_history_starts_empty() {
-        let (dir, store) = temp_store("corrupt");
-        store.write(&client_key("c"), b"{not json").unwrap();
-        let e = Engine::new(Some(store));
-        assert_eq!(e.status("c"), CommandStatus::default());
+    fn test_removed_file_resets_at_next_open_or_set() {
+        let (dir, paths) = temp_paths("reset");
+        let e = Engine::new(Some(paths.clone()));
         run(&e, "c", "x", "true", 0);
         wait_done(&e, "c", "x");
         wait_idle(&e, "c");
+        std::fs::remove_file(&paths.cache).unwrap();
+        // MmiGet alone does not look at the file.
+        assert_eq!(e.status("c").command_id, "x");
+        e.open_client("c");
+        assert_eq!(e.status("c"), CommandStatus::default());
+        // The same request runs again after a reset, and only the new history is written.
+        run(&e, "c", "x", "true", 0);
+        wait_done(&e, "c", "x");
+        wait_idle(&e, "c");
+        assert_eq!(cache_json(&paths)["c"].as_array().unwrap().len(), 1);
+
+        // A Set sees a removal too; a command running at the reset is no longer tracked.
+        run(&e, "c", "slow", "sleep 0.3", 0);
+        std::fs::remove_file(&paths.cache).unwrap();
+        run(&e, "c", "next", "true", 0);
+        assert!(e.command_status("c", "slow").is_none());
+        wait_done(&e, "c", "next");
+        std::thread::sleep(Duration::from_millis(500));
+        wait_idle(&e, "c");
+        let file = cache_json(&paths);
+        assert_eq!(file["c"].as_array().unwrap().len(), 1, "{file}");
+        assert_eq!(file["c"][0]["commandId"], "next");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_corrupt_file_set_aside_and_history_starts_empty() {
+        let (dir, paths) = temp_paths("corrupt");
+        std::fs::create_dir_all(paths.cache.parent().unwrap()).unwrap();
+        std::fs::write(&paths.cache, b"{\"c\": [{\"commandId\": \"x\", \"resultCode\": \"zero\"}]}").unwrap();
+        let e = Engine::new(Some(paths.clone()));
+        e.open_client("c");
+        assert_eq!(e.status("c"), CommandStatus::default());
+        let aside = dir.join("etc/osconfig/osconfig_commandrunner.cache.corrupt");
+        assert!(std::fs::read_to_string(aside).unwrap().contains("zero"));
+        assert!(!paths.cache.exists());
+        run(&e, "c", "x", "true", 0);
+        wait_done(&e, "c", "x");
+        wait_idle(&e, "c");
+        assert_eq!(cache_json(&paths)["c"][0]["commandId"], "x");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_reference_entry_without_request_is_not_run_again() {
+        let (dir, paths) = temp_paths("reference");
+        std::fs::create_dir_all(paths.cache.parent().unwrap()).unwrap();
+        let reference = "{\n    \"c\": [\n        {\n            \"commandId\": \"boot\",\n            \"currentState\": 2,\n            \"resultCode\": 0\n        }\n    ]\n}";
+        std::fs::write(&paths.cache, reference).unwrap();
+        let marker = dir.join("ran");
+        let e = Engine::new(Some(paths.clone()));
+        e.open_client("c");
+        assert_eq!(e.status("c").command_id, "boot");
+        let request = json!({"commandId":"boot","arguments":format!("touch {}", marker.display()),"action":3});
+        e.apply("c", &args(request.clone())).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!marker.exists());
+        // The request is recorded now: a different one with the same id is refused.
+        let err = e.apply("c", &args(json!({"commandId":"boot","arguments":"true","action":3}))).unwrap_err();
+        assert_eq!(err, CommandError::CommandIdInUse("boot".into()));
+        assert_eq!(
+            cache_json(&paths)["c"][0]["arguments"],
+            request.as_object().map(|_| args(request.clone()).to_json()).unwrap()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_old_location_migrated_once() {
+        let (dir, paths) = temp_paths("migrate");
+        let old_dir = paths.legacy_dir.clone().unwrap();
+        std::fs::create_dir_all(&old_dir).unwrap();
+        let old = json!({"version":1,"client":"c","current":"m","lastPayload":null,"commands":[
+            {"arguments":{"commandId":"m","arguments":"echo m","timeout":0,"singleLineTextResult":false,"action":3},
+             "status":{"commandId":"m","resultCode":0,"textResult":"m\n","currentState":2}}]});
+        std::fs::write(legacy::file_of(&old_dir, "c"), old.to_string()).unwrap();
+        let e = Engine::new(Some(paths.clone()));
+        e.open_client("c");
+        assert_eq!(e.status("c").text_result, "m\n");
+        assert_eq!(cache_json(&paths)["c"][0]["textResult"], "m\n");
+        assert!(!legacy::file_of(&old_dir, "c").exists(), "the old file is read once");
+        // A reset does not bring the old history back.
+        std::fs::remove_file(&paths.cache).unwrap();
+        let fresh = Engine::new(Some(paths.clone()));
+        fresh.open_client("c");
+        assert_eq!(fresh.status("c"), CommandStatus::default());
+        // An old file of a client the cache file already holds is stale: removed unread.
+        run(&fresh, "stale", "s", "true", 0);
+        wait_done(&fresh, "stale", "s");
+        wait_idle(&fresh, "stale");
+        let mut stale = old.clone();
+        stale["client"] = json!("stale");
+        assert!(!old_dir.exists(), "the emptied old directory is removed");
+        std::fs::create_dir_all(&old_dir).unwrap();
+        std::fs::write(legacy::file_of(&old_dir, "stale"), stale.to_string()).unwrap();
+        let third = Engine::new(Some(paths.clone()));
+        third.open_client("stale");
+        assert_eq!(third.status("stale").command_id, "s");
+        assert!(!old_dir.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

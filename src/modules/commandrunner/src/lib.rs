@@ -34,21 +34,44 @@
 //!   `textResult` is cut (at a character boundary) so the whole serialized `commandStatus` fits the session's
 //!   `maxPayloadSizeBytes` (0 = unlimited); `singleLineTextResult` replaces `\n` and `\r` by spaces.
 //! - History: the last 10 commands per client name (from `MmiOpen`), shared by all sessions of that client in the
-//!   process (running commands are never dropped; when all 10 run, a new one gets `EBUSY`). Each change is saved
-//!   atomically through `osconfig_storage::Store::for_module("commandrunner")`, one key per client
-//!   ([`history::client_key`]), and loaded at the client's first `MmiOpen` after a restart. A command that was
-//!   running when the process ended is reported as failed, resultCode -1, textResult
-//!   `"interrupted: the module stopped while the command was running"`.
+//!   process (running commands are never dropped; when all 10 run, a new one gets `EBUSY`).
 //! - Validation: a non-object payload, wrong field types, an unknown action, a negative timeout, an empty commandId
 //!   (allowed only with action 0), empty `arguments` for runCommand, and unknown components or objects give
 //!   `EINVAL` with an error log line. Refresh and cancel payloads need only `commandId` and `action`; absent fields
 //!   default to `""`, 0 and false; unknown fields are ignored.
 //! - `MmiClose` never waits for commands: they go on and their result is recorded for the client.
 //!
+//! ## Persistence: `<root>/etc/osconfig/osconfig_commandrunner.cache`
+//! The histories live where the reference agent keeps them, in one file for all clients (root from env
+//! `OSCONFIG_ROOT`, default `/`), mode 0600, replaced atomically at each change (temporary file in the same
+//! directory, fsync, rename, fsync of the directory). The layout is the reference's (client name to an array of
+//! `{commandId, resultCode, currentState}`, oldest first) plus keys of ours the reference ignores (`textResult`,
+//! `arguments`, `reported`): see [`cache`]. So a device upgraded from the reference agent keeps its history (its
+//! file is read as is and only rewritten when a history changes), and the file stays readable by the reference.
+//! - A client's history is loaded at its first `MmiOpen`. A command that was running when the process ended is
+//!   reported as failed, resultCode -1, textResult `"interrupted: the module stopped while the command was running"`.
+//! - Reset: removing the file starts every client over. A loaded module notices at the next `MmiOpen` or `MmiSet`
+//!   of any client (not at `MmiGet`, which is polled): the histories the file no longer holds, running commands
+//!   included (their processes go on untracked), and the last payloads are forgotten; so the same request runs
+//!   again. A new load of the module simply finds no file.
+//! - A file that is not a regular file, larger than [`cache::MAX_CACHE_BYTES`], not JSON or not of the layout is
+//!   renamed to `osconfig_commandrunner.cache.corrupt` with an error log line; the histories start empty and the
+//!   module works on.
+//! - Commands recorded by the reference have no request stored: re-applying a reboot, shutdown or runCommand with
+//!   such a commandId does not run it again (as in the reference) and records the request.
+//! - The last accepted payload is not saved: after a restart the saved history alone recognises a re-applied
+//!   request (a re-applied refresh or cancel changes nothing that matters).
+//! - Migration: the per-client files of earlier releases (`<state base>/commandrunner/`, see [`legacy`]) are read
+//!   once: adopted into the cache file when it does not hold the client, then deleted (deleted unread when it does),
+//!   so a reset can never bring them back.
+//! - Several processes may load the module (platform, module host, test tools): each writes only its own clients'
+//!   entries and keeps the others as it read them. There is no lock between processes: two writes in the same
+//!   instant can lose one of them, and one process per client name is assumed.
+//!
 //! ## Environment
 //! `OSCONFIG_REBOOT_COMMAND`, `OSCONFIG_SHUTDOWN_COMMAND` (read at each request), and through osconfig-storage
-//! `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` (history in `<state base>/commandrunner/`; read once, at the first
-//! `MmiOpen` of the process or of a fresh load of the library).
+//! `OSCONFIG_ROOT` (the cache file's root) and `OSCONFIG_STATE_DIR` (only to find the old history to migrate); both
+//! read once, at the first `MmiOpen` of the process or of a fresh load of the library.
 //!
 //! ## Limits
 //! - A command's background children that keep its output open are waited for 0.5 s after the shell exits; output
@@ -57,6 +80,10 @@
 //! - Lifetime 1 (keep loaded): do not unload the library while commands run; their worker threads execute its code.
 //! - Deduplication by commandId covers the 10 kept commands (and the last payload): a reboot request re-applied
 //!   after 10 newer commands of the same client would run again.
+//! - Saved `textResult`s are cut to [`cache::MAX_SAVED_TEXT_BYTES`] of JSON text; a whole file over
+//!   [`cache::MAX_CACHE_BYTES`] is not written (error log line).
+//! - The file is read with a check that it is a regular file; a FIFO swapped in between that check and the open
+//!   (only root can, in `/etc/osconfig`) would block the read.
 //! - The stop signals are sent with the shell's `kill` builtin (`/bin/sh -c 'kill -15 -<pgid>'`), keeping the
 //!   crate free of `unsafe`.
 //!
@@ -75,9 +102,11 @@
 #![deny(missing_docs)]
 
 pub mod arguments;
+pub mod cache;
 pub mod capture;
 pub mod engine;
 pub mod history;
+pub mod legacy;
 mod module;
 pub mod power;
 pub mod process;

@@ -53,6 +53,9 @@ pub const RESULT_CANCELED: i64 = 125;
 /// resultCode of a command that was running when the module's process ended (reported after a restart).
 pub const RESULT_INTERRUPTED: i64 = -1;
 
+/// textResult of a command that was running when the module's process ended (reported after a restart).
+pub const INTERRUPTED_TEXT: &str = "interrupted: the module stopped while the command was running";
+
 /// The `commandStatus` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandStatus {
@@ -79,6 +82,14 @@ impl Default for CommandStatus {
 }
 
 impl CommandStatus {
+    /// Record that the command's process did not survive a restart: state failed, resultCode
+    /// [`RESULT_INTERRUPTED`], textResult [`INTERRUPTED_TEXT`].
+    pub fn mark_interrupted(&mut self) {
+        self.current_state = State::Failed;
+        self.result_code = RESULT_INTERRUPTED;
+        self.text_result = INTERRUPTED_TEXT.to_string();
+    }
+
     /// The JSON value, keys in MIM order.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
@@ -104,19 +115,24 @@ impl CommandStatus {
         shorter.text_result.clear();
         let base = compact_len(&shorter.to_json());
         let budget = max_bytes.saturating_sub(base);
-        let mut used = 0;
-        let mut end = 0;
-        for (i, c) in self.text_result.char_indices() {
-            let n = escaped_len(c);
-            if used + n > budget {
-                break;
-            }
-            used += n;
-            end = i + c.len_utf8();
-        }
-        shorter.text_result.push_str(&self.text_result[..end]);
+        shorter.text_result.push_str(prefix_within_escaped(&self.text_result, budget));
         shorter.to_json()
     }
+}
+
+/// The longest prefix of `text` (cut at a character boundary) whose JSON-escaped form takes at most `max_bytes`.
+pub fn prefix_within_escaped(text: &str, max_bytes: usize) -> &str {
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in text.char_indices() {
+        let n = escaped_len(c);
+        if used + n > max_bytes {
+            break;
+        }
+        used += n;
+        end = i + c.len_utf8();
+    }
+    &text[..end]
 }
 
 /// Replace line breaks with spaces (`singleLineTextResult`).

@@ -1,5 +1,6 @@
 //! CommandRunner through the real C ABI: the built `libcommandrunner.so` is loaded with the osconfig-mmi loader,
-//! with `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` in a temporary directory and the reboot and shutdown commands replaced
+//! with `OSCONFIG_ROOT` / `OSCONFIG_STATE_DIR` in a temporary directory (the history file is
+//! `<root>/etc/osconfig/osconfig_commandrunner.cache`; `tests/cache.rs` tests it in depth) and the reboot and shutdown commands replaced
 //! (env `OSCONFIG_REBOOT_COMMAND` / `OSCONFIG_SHUTDOWN_COMMAND`) by commands that write marker files.
 //!
 //! Restarts are tested twice: unload + reload of the library in this process, and a fresh process (this test binary
@@ -226,13 +227,15 @@ fn test_commandrunner_through_c_abi() {
     assert_eq!(before_unload["textResult"], "rebooting\n");
     fs::remove_file(dir.join("rebooted")).unwrap();
 
-    // Persisted through osconfig-storage: <OSCONFIG_STATE_DIR>/commandrunner/, dir 0700, file 0600.
-    let store_dir = dir.join("state/commandrunner");
-    assert_eq!(mode(&store_dir), 0o700);
-    let files: Vec<PathBuf> = fs::read_dir(&store_dir).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(mode(&files[0]), 0o600);
-    assert!(fs::read_to_string(&files[0]).unwrap().contains("\"last\""));
+    // Persisted where the reference keeps it: <root>/etc/osconfig/osconfig_commandrunner.cache, mode 0600; nothing
+    // in the old state directory.
+    let cache = dir.join("root/etc/osconfig/osconfig_commandrunner.cache");
+    assert_eq!(mode(&cache), 0o600);
+    let saved: Value = serde_json::from_slice(&fs::read(&cache).unwrap()).unwrap();
+    let entries = saved[CLIENT].as_array().unwrap();
+    assert_eq!(entries.len(), 10);
+    assert_eq!(entries[9]["commandId"], "last");
+    assert!(!dir.join("state/commandrunner").exists());
     assert!(!dir.join("rebooted").exists());
 
     // MmiClose does not wait for a running command; its result is still recorded for the client.
