@@ -30,7 +30,9 @@
 //! | `{"type":"map","mapKey":{"schema":"string"},"mapValue":{"schema":..}}` | an object whose every value is `null` (an entry to remove) or matches `mapValue` |
 //! | `{"type":"array","elementSchema":..}` | an array whose every item matches `elementSchema` |
 //!
-//! JSON `null` where a typed value is expected is a wrong type (`found null`), except as a map value.
+//! JSON `null` where a typed value is expected is a wrong type (`found null`), except as a map value (an entry to
+//! remove) and as a setting of an object (counted as absent, as modules such as CommandRunner read it, and as twin
+//! patches send it).
 //!
 //! ## What is checked and what is not
 //!
