@@ -12,11 +12,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: cross/stage.sh <out> [--target <triple>]}
 shift
+# cargo's output directory: $CARGO_TARGET_DIR when set (relative to the workspace, where cargo runs), else target/.
+target_dir=${CARGO_TARGET_DIR:-target}
+case "$target_dir" in /*) ;; *) target_dir="$here/$target_dir" ;; esac
 target_args=()
-build_dir="$here/target/release"
+build_dir="$target_dir/release"
 if [ "${1:-}" = "--target" ]; then
   target_args=(--target "${2:?--target needs a triple}")
-  build_dir="$here/target/$2/release"
+  build_dir="$target_dir/$2/release"
 fi
 modules=(deviceinfo hostname commandrunner configuration)
 
