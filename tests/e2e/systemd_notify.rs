@@ -51,6 +51,11 @@ impl Service {
     /// Builds a root with DeviceInfo and the fixture module, binds `<root>/notify.sock`, and starts the platform with
     /// `NOTIFY_SOCKET` and `WATCHDOG_USEC` (plus `extra_env`). Does not wait for anything.
     fn start(tag: &str, extra_env: &[(&str, &str)]) -> Service {
+        Service::start_with(tag, extra_env, json!({ "ModuleCallTimeoutSeconds": 10 }))
+    }
+
+    /// [`Service::start`] with `config` as `osconfig.json`.
+    fn start_with(tag: &str, extra_env: &[(&str, &str)], config: serde_json::Value) -> Service {
         let built = built();
         let root = temp_dir(tag);
         let module_dir = root.join("usr/lib/osconfig");
@@ -58,7 +63,7 @@ impl Service {
         for name in ["deviceinfo", "fixture"] {
             fs::copy(built.module(name), module_dir.join(format!("{name}.so"))).unwrap();
         }
-        write_config(&root, &json!({ "ModuleCallTimeoutSeconds": 10 }));
+        write_config(&root, &config);
         fs::write(
             root.join("etc/os-release"),
             format!("NAME={OS_NAME}\nPRETTY_NAME=\"{OS_NAME} 1 (test)\"\nID={OS_NAME}\nVERSION_ID=1\n"),
@@ -315,4 +320,33 @@ fn test_notify_watchdog_off_for_another_pid() {
     service.wait_for("READY=1", 0, NOTIFY_LIMIT);
     service.collect_for(WATCHDOG * 2);
     assert!(!service.texts().contains(&"WATCHDOG=1"), "WATCHDOG=1 sent for another pid: {:?}", service.texts());
+}
+
+#[test]
+fn test_notify_watchdog_stops_when_the_orchestrator_is_stuck() {
+    // An in-process module that hangs has no deadline: once the call overruns its budget (1 s call timeout plus
+    // 1 s slack), the pings stop, so systemd would restart the platform.
+    let config = json!({ "ModuleCallTimeoutSeconds": 1, "InProcessModules": ["Fixture"] });
+    let mut service = Service::start_with("notify-stuck", &[], config);
+    service.wait_for("READY=1", 0, NOTIFY_LIMIT);
+    let socket = service.socket.clone();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let mut mpi = osconfig_mpi::MpiClient::new(&socket).with_timeout(Duration::from_secs(30));
+        let session = mpi.open("notify-hang", 0).expect("MpiOpen");
+        let _ = mpi.get(&session, "Fixture", "hang");
+    });
+    service.collect_for(Duration::from_millis(3500));
+    let quiet_from = started + Duration::from_millis(2500);
+    assert_eq!(
+        service.watchdogs_between(quiet_from, started + Duration::from_millis(3500)),
+        0,
+        "WATCHDOG=1 while the orchestrator is stuck: {:?}",
+        service.texts()
+    );
+    assert!(service.watchdogs_between(started, started + Duration::from_millis(1000)) > 0, "pings before the overrun");
+    let log = service.stderr_text();
+    assert!(log.contains("overran its job's time budget"), "{log}");
+    service.signal(libc::SIGTERM);
+    assert!(service.wait_exit(Duration::from_secs(3)).is_some(), "a stuck platform still exits on SIGTERM");
 }

@@ -6,7 +6,7 @@
 //! `LocalManagement` 1 the **Watcher** ([`watcher`]) applies `<root>/etc/osconfig/osconfig_desired.json` when it
 //! changes and keeps `<root>/etc/osconfig/osconfig_reported.json` up to date, as an in-process MPI client
 //! ([`local`]). Under systemd (`Type=notify`) it sends `READY=1` once the modules are identified and `WATCHDOG=1`
-//! from the orchestrator's worker ([`notify`]).
+//! while the orchestrator's worker is within its job's time budget ([`watchdog`]).
 //!
 //! ## Command line ([`args`])
 //! ```text
@@ -84,4 +84,5 @@ pub mod routes;
 pub mod sessions;
 pub mod shared;
 pub mod status;
+pub mod watchdog;
 pub mod watcher;

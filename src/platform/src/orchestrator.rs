@@ -22,8 +22,9 @@
 //! in-process client may name a *source* in [`Orchestrator::submit_from`]: when `Priorities` lists that name, its
 //! calls rank at that place instead of by component.
 //!
-//! The worker also sends systemd's `WATCHDOG=1` every half `WATCHDOG_USEC` ([`crate::notify`]), between calls, so
-//! a stuck worker stops the pings and systemd restarts the service; and `READY=1` once the modules are identified.
+//! The worker sends systemd's `READY=1` once the modules are identified ([`crate::notify`]), and stamps each job's
+//! time budget (its module calls' deadlines plus [`JOB_SLACK`](crate::watchdog::JOB_SLACK)) for the watchdog
+//! ([`crate::watchdog`]): a worker stuck past it stops the `WATCHDOG=1` pings and systemd restarts the service.
 //!
 //! [`MAX_SESSIONS`]: crate::sessions::MAX_SESSIONS
 //! [`ROOT_RESERVE`]: crate::sessions::ROOT_RESERVE
@@ -46,6 +47,7 @@ use crate::queue::{Call, Queue};
 use crate::sessions::{OpenError, Sessions};
 use crate::shared::Shared;
 use crate::status;
+use crate::watchdog::{self, Health, JOB_SLACK};
 
 /// Errno of an unknown session, component or object.
 pub const EINVAL: i32 = 22;
@@ -144,7 +146,8 @@ impl Orchestrator {
             );
             shared.set_catalog(load_catalog(&manager, &module_dirs));
             notifier.ready();
-            let watchdog_at = notifier.watchdog_interval().map(|every| Instant::now() + every);
+            let health = Health::default();
+            watchdog::start(&notifier, &health);
             let mut state = State {
                 manager,
                 config,
@@ -152,8 +155,7 @@ impl Orchestrator {
                 queue: Queue::default(),
                 reap_at: None,
                 shared,
-                notifier,
-                watchdog_at,
+                health,
             };
             state.serve(&rx);
             state.shutdown();
@@ -264,9 +266,8 @@ struct State {
     /// No session expires before this (a lower bound: using a session only moves its expiry later).
     reap_at: Option<Instant>,
     shared: Arc<Shared>,
-    notifier: Notifier,
-    /// When the next `WATCHDOG=1` is due (systemd's watchdog on).
-    watchdog_at: Option<Instant>,
+    /// The job's time budget, for systemd's watchdog.
+    health: Health,
 }
 
 impl State {
@@ -301,7 +302,9 @@ impl State {
                     }
                 }
                 let Some(job) = self.queue.pop() else { break };
+                self.health.busy(self.budget(&job.call));
                 let answer = self.run(job.call);
+                self.health.idle();
                 for waiter in job.waiters {
                     waiter.answer(&answer);
                 }
@@ -323,7 +326,11 @@ impl State {
                 self.config = *config;
                 self.reap_at = self.sessions.next_expiry(self.config.mpi_session_idle_timeout);
                 let module_dirs = settings.module_dirs.clone();
+                // Stopping hosts and identifying every module again: a call's deadline per module, and then some.
+                let modules = self.manager.reports().len() as u32 + 1;
+                self.health.busy(settings.call_timeout.saturating_mul(modules) + JOB_SLACK);
                 self.manager.reload(*settings);
+                self.health.idle();
                 self.shared.set_catalog(load_catalog(&self.manager, &module_dirs));
                 log::info!("configuration reloaded; components: {:?}", self.manager.components());
                 true
@@ -338,20 +345,24 @@ impl State {
         }
     }
 
-    /// When the worker must wake up without a request: the manager's next tick, the next session expiry or the
-    /// next watchdog ping.
+    /// When the worker must wake up without a request: the manager's next tick or the next session expiry.
     fn next_deadline(&self) -> Option<Instant> {
-        [self.manager.next_tick(), self.reap_at, self.watchdog_at].into_iter().flatten().min()
+        [self.manager.next_tick(), self.reap_at].into_iter().flatten().min()
+    }
+
+    /// How long `call` may take: each module call's deadline, plus [`JOB_SLACK`].
+    fn budget(&self, call: &Call) -> Duration {
+        let calls = match call {
+            Call::Set(_) | Call::Get(_) => 1,
+            Call::SetDesired(r) => r.objects.len(),
+            Call::GetReported(_) => self.config.reported.len(),
+            Call::Open(..) | Call::Close(_) | Call::Modules | Call::Status => 1,
+        };
+        self.config.module_call_timeout.saturating_mul(calls as u32) + JOB_SLACK
     }
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
-        if let Some(at) = self.watchdog_at.filter(|&at| at <= now) {
-            self.notifier.watchdog();
-            let every = self.notifier.watchdog_interval().unwrap_or_default();
-            // Catch up from `now` (not from `at`) after a long call: one ping, not a burst.
-            self.watchdog_at = Some(if at + every > now { at + every } else { now + every });
-        }
         if self.manager.next_tick().is_some_and(|at| at <= now) {
             self.manager.tick(now);
         }
