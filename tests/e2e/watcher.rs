@@ -138,7 +138,8 @@ fn test_refused_dc_files_change_nothing_and_say_why() {
     write_renamed(&root, &desired_name("alpha"));
     wait_rc_name(&platform, "alpha");
 
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    type Make = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Make)> = vec![
         ("not valid json at byte", Box::new(|root| write_renamed(root, b"{\"HostName\": {\"desiredName\": \"zeta\""))),
         (
             "against the MIM: HostName.desiredName: expected a string, found",

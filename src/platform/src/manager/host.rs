@@ -74,7 +74,13 @@ impl Host {
                 );
             }
         }
-        command.env("OSCONFIG_ROOT", launch.root).stdin(Stdio::null()).process_group(0);
+        command.env(osconfig_storage::ROOT_ENV, launch.root).stdin(Stdio::null()).process_group(0);
+        // systemd's notification socket is the platform's alone (hosts and the commands they run must not
+        // answer for it).
+        for key in [crate::notify::NOTIFY_SOCKET_ENV, crate::notify::WATCHDOG_USEC_ENV, crate::notify::WATCHDOG_PID_ENV]
+        {
+            command.env_remove(key);
+        }
         // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
         // async-signal-safe and touches no memory of the parent.
         unsafe {
