@@ -12,6 +12,7 @@ mod platform;
 mod report;
 mod scenarios;
 mod stats;
+mod watcher;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,7 +99,8 @@ fn main() -> ExitCode {
             (Some(this), Some(base)) => Some(this.median_us / base.median_us),
             _ => None,
         };
-        rows.push(Row { scenario, figure, ratio });
+        let base = base.and_then(|b| b.figure.latency());
+        rows.push(Row { scenario, figure, ratio, base });
     }
     let machine = machine::describe() + if busy { " (--busy: cores kept awake)" } else { " (idle cores)" };
     let date = machine::now_utc();

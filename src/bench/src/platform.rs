@@ -31,7 +31,7 @@ enum Mode {
 }
 
 /// A platform process on a staged temporary root; stopped and cleaned up on drop.
-struct Platform {
+pub struct Platform {
     child: Child,
     dir: PathBuf,
     socket: PathBuf,
@@ -41,21 +41,25 @@ struct Platform {
 impl Platform {
     /// Stages a root with the four modules (or none) and starts the platform on it, without waiting.
     fn spawn(ctx: &Context, mode: Mode, with_modules: bool, tag: &str) -> io::Result<Platform> {
-        let dir = std::env::temp_dir().join(format!("osconfig-bench-platform-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let modules_dir = dir.join("usr/lib/osconfig");
-        std::fs::create_dir_all(&modules_dir)?;
-        std::fs::create_dir_all(dir.join("etc/osconfig"))?;
-        if with_modules {
-            for module in MODULES {
-                std::fs::copy(module_path(ctx, module)?, modules_dir.join(format!("{module}.so")))?;
-            }
-        }
         let in_process: Vec<&str> = match mode {
             Mode::InProcess => vec!["DeviceInfo", "HostName", "CommandRunner", "Configuration"],
             Mode::Isolated => vec![],
         };
         let config = json!({"LoggingLevel": 3, "InProcessModules": in_process});
+        Platform::spawn_with(ctx, if with_modules { MODULES } else { &[] }, &config, tag)
+    }
+
+    /// Stages a root with `modules` (file stems, as in [`MODULES`]) and `config` as its `osconfig.json`, and
+    /// starts the platform on it, without waiting.
+    fn spawn_with(ctx: &Context, modules: &[&str], config: &serde_json::Value, tag: &str) -> io::Result<Platform> {
+        let dir = std::env::temp_dir().join(format!("osconfig-bench-platform-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let modules_dir = dir.join("usr/lib/osconfig");
+        std::fs::create_dir_all(&modules_dir)?;
+        std::fs::create_dir_all(dir.join("etc/osconfig"))?;
+        for module in modules {
+            std::fs::copy(module_path(ctx, module)?, modules_dir.join(format!("{module}.so")))?;
+        }
         std::fs::write(dir.join("etc/osconfig/osconfig.json"), config.to_string())?;
         let socket = dir.join("run/osconfig/mpid.sock");
         let started = Instant::now();
@@ -76,6 +80,18 @@ impl Platform {
         let mut platform = Platform::spawn(ctx, mode, with_modules, tag)?;
         platform.first_answer()?;
         Ok(platform)
+    }
+
+    /// Starts the platform with `modules` and `config` on a staged root and waits until it answers `MpiOpen`.
+    pub fn start_with(ctx: &Context, modules: &[&str], config: &serde_json::Value, tag: &str) -> io::Result<Platform> {
+        let mut platform = Platform::spawn_with(ctx, modules, config, tag)?;
+        platform.first_answer()?;
+        Ok(platform)
+    }
+
+    /// The staged root the platform runs on (`--root`).
+    pub fn root(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Polls until one `MpiOpen` and one `MpiGet` of `DeviceInfo.osName` (when modules are staged) are answered;

@@ -28,20 +28,25 @@ pub struct Effort {
     pub kept: usize,
     /// Round trips measured with one connection each.
     pub oneshot: usize,
+    /// Changes of the desired file measured (local management).
+    pub changes: usize,
 }
 
 impl Effort {
     /// The full run recorded in BENCHMARKS.md.
-    pub const FULL: Effort = Effort { kept: 20_000, oneshot: 5_000 };
+    pub const FULL: Effort = Effort { kept: 20_000, oneshot: 5_000, changes: 200 };
     /// A quick run that checks every scenario works (used by the tests).
-    pub const QUICK: Effort = Effort { kept: 500, oneshot: 200 };
+    pub const QUICK: Effort = Effort { kept: 500, oneshot: 200, changes: 20 };
 }
 
-/// One measured figure: a latency, or named values (memory in KiB as `rss_kib`, sizes in bytes).
+/// One measured figure: a latency, several named latencies, or named values (memory in KiB as `rss_kib`, sizes in
+/// bytes).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Figure {
     /// Round-trip latency; compared with the scenario's baseline.
     Latency(Latency),
+    /// Named latencies of one scenario, each compared with the scenario's baseline.
+    Latencies(Vec<(&'static str, Latency)>),
     /// Named values, each with its unit in the name.
     Values(Vec<(String, serde_json::Value)>),
 }
@@ -51,7 +56,7 @@ impl Figure {
     pub fn latency(&self) -> Option<Latency> {
         match self {
             Figure::Latency(latency) => Some(*latency),
-            Figure::Values(_) => None,
+            Figure::Latencies(_) | Figure::Values(_) => None,
         }
     }
 }
@@ -148,6 +153,12 @@ pub const SCENARIOS: &[Scenario] = &[
         what: "ms from starting the platform to its first answered MpiGet, four modules",
         baseline: None,
         run: crate::platform::first_answer,
+    },
+    Scenario {
+        name: "watcher",
+        what: "rename of a new desired file to HostName applying it and to the reported file showing it (module in a host)",
+        baseline: Some("uds_floor"),
+        run: crate::watcher::desired_to_reported,
     },
     Scenario {
         name: "host_rss",

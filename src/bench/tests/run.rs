@@ -59,6 +59,17 @@ fn test_quick_run_writes_every_figure_with_ratios_from_the_same_run() {
     }
     let first = &figures["first_answer"];
     assert!(first["host_first_answer_ms"].as_f64().unwrap() > first["process_start_floor_ms"].as_f64().unwrap() / 10.0);
+    let watcher = &figures["watcher"];
+    assert_eq!(watcher["baseline"], "uds_floor", "{watcher}");
+    for name in ["to_module", "to_reported"] {
+        let median = watcher[format!("{name}_median_us")].as_f64().unwrap();
+        assert!(median > 0.0 && watcher[format!("{name}_p99_us")].as_f64().unwrap() >= median, "{watcher}");
+        let expected = median / figures["uds_floor"]["median_us"].as_f64().unwrap();
+        let ratio = watcher[format!("{name}_ratio")].as_f64().unwrap();
+        assert!((ratio - expected).abs() <= 0.01 * expected + 0.02, "{name}: {ratio} vs {expected}");
+    }
+    // The module applies the change before the reported file is written.
+    assert!(watcher["to_reported_median_us"].as_f64() >= watcher["to_module_median_us"].as_f64(), "{watcher}");
     for (name, base) in [
         ("http_keepalive", "uds_floor"),
         ("http_oneshot", "uds_connect_floor"),
