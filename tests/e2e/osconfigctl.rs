@@ -6,6 +6,8 @@ mod common;
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -37,13 +39,12 @@ impl Run {
 
 /// Runs `osconfigctl <args>` with `stdin` (empty if `None`).
 fn ctl_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(built().osconfigctl())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run osconfigctl");
+    run_ctl(Command::new(built().osconfigctl()).args(args), stdin)
+}
+
+fn run_ctl(command: &mut Command, stdin: Option<&[u8]>) -> Run {
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run osconfigctl");
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.unwrap_or_default()).unwrap();
     drop(input);
@@ -183,6 +184,8 @@ fn test_mim_violations_are_quoted_and_nothing_is_sent() {
     let platform = Platform::start("ctl-mim", Options { mims: true, ..Options::default() });
     let root = platform.root.to_str().unwrap();
     let before = at(&platform, &["get", "HostName", "name", "--json"]).json();
+    ctl(&["get", "HostName", "nope", "--root", root])
+        .fails(1, "HostName has no object \"nope\" (its MIM names: name, hosts, desiredName, desiredHosts)");
 
     let run = ctl(&["set", "HostName", "desiredName", "42", "--root", root]);
     run.fails(2, "rejected by the installed MIMs, nothing sent (1 violation):\n  HostName.desiredName: ");
@@ -298,4 +301,25 @@ fn test_help_and_usage() {
     assert!(get_help.stdout.contains("--socket <path>") && get_help.stdout.contains("exit codes:"), "{get_help:?}");
     ctl(&["reported", "extra"]).fails(2, "unexpected argument 'extra'");
     ctl(&["frob"]).fails(2, "unknown command 'frob'");
+}
+
+#[test]
+fn test_permission_denied_for_a_caller_the_platform_refuses() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run osconfigctl as another user");
+        return;
+    }
+    let platform = Platform::start("ctl-perm", Options::default());
+    let socket = platform.socket.to_str().unwrap();
+    let as_nobody = |args: &[&str]| run_ctl(Command::new(built().osconfigctl()).args(args).uid(65534).gid(65534), None);
+    let expected = "permission denied: run as root or join a group listed in MpiAllowedGroups";
+    // The socket's directory is 0700 root: connect(2) is refused.
+    as_nobody(&["get", "DeviceInfo", "osName", "--socket", socket]).fails(4, expected);
+    // Let the socket be reached: the platform itself refuses the uid (403), on the MPI and on the extensions.
+    fs::set_permissions(platform.root.join("run/osconfig"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&platform.socket, fs::Permissions::from_mode(0o666)).unwrap();
+    as_nobody(&["get", "DeviceInfo", "osName", "--socket", socket]).fails(4, expected);
+    assert!(platform.wait_log("uid 65534", std::time::Duration::from_secs(5)), "{}", platform.stderr_text());
+    as_nobody(&["modules", "--socket", socket]).fails(4, expected);
 }

@@ -41,6 +41,13 @@ impl LocalMims {
         self.catalog.check_desired(component, object, payload).map_err(|v| v.to_string())
     }
 
+    /// The objects the installed MIM of `component` names, reported ones first; `None` without a MIM.
+    pub fn objects(&self, component: &str) -> Option<Vec<&str>> {
+        let mut objects = self.catalog.reported_objects(component)?;
+        objects.extend(self.catalog.desired_objects(component)?);
+        Some(objects)
+    }
+
     /// Warns on stderr about each skipped MIM file (its objects go unchecked).
     pub fn warn_skipped(&self) {
         for (path, reason) in &self.skipped {
@@ -75,6 +82,8 @@ mod tests {
         assert_eq!(mims.skipped.len(), 1, "{:?}", mims.skipped);
         assert!(mims.skipped[0].0.ends_with("broken.json"));
         assert_eq!(mims.check("HostName", "desiredName", br#""box""#), Ok(()));
+        assert_eq!(mims.objects("HostName"), Some(vec!["name", "desiredName"]));
+        assert_eq!(mims.objects("Other"), None);
         let violation = mims.check("HostName", "desiredName", b"42").unwrap_err();
         assert!(violation.starts_with("HostName.desiredName: "), "{violation}");
         assert!(!violation.contains('\n'));
