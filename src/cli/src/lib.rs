@@ -112,6 +112,8 @@
 //! - `modules` and `status` need a platform with our extension endpoints (an answer 404 says so); they are read
 //!   with one request each over a new connection, outside [`osconfig_mpi::MpiClient`] (see
 //!   [`client::extension`]).
+//! - A session is closed on every return path, but not when `osconfigctl` is killed during a call: the platform
+//!   closes it after `MpiSessionIdleTimeoutSeconds`.
 //! - A value printed for people is re-indented by `serde_json`: numbers may be written differently (`2.50` as
 //!   `2.5`); `--json` prints the exact text.
 //! - In-process, a module that crashes ends `osconfigctl` (use `--host`); one that hangs is abandoned after

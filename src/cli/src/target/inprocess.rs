@@ -1,7 +1,8 @@
 //! The in-process backend: `dlopen` the module into this process and call it on a worker thread.
 //!
-//! osconfig-mmi's [`Session`] borrows its [`Library`], so the pair lives on the stack of one worker thread per
-//! loaded module; the runner sends it requests over a channel and waits for each answer at most the call timeout.
+//! osconfig-mmi's [`Session`](osconfig_mmi::loader::Session) borrows its [`Library`], so the pair lives on the
+//! stack of one worker thread per loaded module; the runner sends it requests over a channel and waits for each
+//! answer at most the call timeout.
 //! A module that hangs is reported as [`TargetError::Hung`] and abandoned (its thread stays blocked until the
 //! process exits; it is never unloaded). A module that crashes takes this process with it: use the module host
 //! backend for modules that may crash.
