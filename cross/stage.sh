@@ -33,3 +33,4 @@ if [ ${#target_args[@]} -eq 0 ] && [ ! -e "$out/etc/os-release" ] && [ -e /etc/o
   cp /etc/os-release "$out/etc/os-release"
 fi
 echo "staged into $out; run: $out/usr/bin/osconfig-platform --root $out --foreground"
+echo "local management: write $out/etc/osconfig/osconfig_desired.json, read $out/etc/osconfig/osconfig_reported.json"
