@@ -39,20 +39,22 @@
 //!
 //! Exit codes ([`client::error`]):
 //!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | ok |
-//! | 1 | the call failed: the module's errno, named (`errno 22 EINVAL (invalid argument)`), an unknown component, an unexpected answer |
-//! | 2 | usage error or invalid input: bad JSON, not a desired document, a MIM violation, an unreadable file |
-//! | 3 | the platform is not running at the socket (`platform not running at <socket> (start osconfig-platform, or pass --socket/--root)`) or did not answer in time |
-//! | 4 | permission denied: the platform refused the caller (403) or the socket cannot be opened (`run as root or join a group listed in MpiAllowedGroups`) |
+//! - **0** ok.
+//! - **1** the call failed: the module's errno, named (`errno 22 EINVAL (invalid argument)`), an unknown
+//!   component, an unexpected answer.
+//! - **2** usage error or invalid input: bad JSON, not a desired document, a MIM violation, an unreadable file.
+//! - **3** the platform is not running at the socket (`platform not running at <socket> (start
+//!   osconfig-platform, or pass --socket/--root)`) or did not answer in time.
+//! - **4** permission denied: the platform refused the caller (403) or the socket cannot be opened (`run as root
+//!   or join a group listed in MpiAllowedGroups`).
 //!
 //! ```no_run
 //! // What `osconfigctl get DeviceInfo osName --json` does:
 //! use osconfig_cli::client::{connection::Connection, options::CommonArgs};
 //! let args = CommonArgs::parse(&["DeviceInfo".into(), "osName".into(), "--json".into()])?;
 //! let mut platform = Connection::new(args.socket_path(), args.timeout);
-//! let value = platform.in_session("MpiGet DeviceInfo.osName", |mpi, session| mpi.get(session, "DeviceInfo", "osName"))?;
+//! let value =
+//!     platform.in_session("MpiGet DeviceInfo.osName", |mpi, session| mpi.get(session, "DeviceInfo", "osName"))?;
 //! println!("{}", String::from_utf8_lossy(&value));   // e.g. "Ubuntu"
 //! # Ok::<(), osconfig_cli::client::error::CtlError>(())
 //! ```

@@ -147,9 +147,8 @@ mod tests {
             c.error("MpiGet C.o", MpiCallError::Platform(22)),
             CtlError::Errno { call, errno: 22, .. } if call == "MpiGet C.o"
         ));
-        assert!(
-            matches!(c.error("MpiSet C.o", MpiCallError::BadRequest), CtlError::Failed(t) if t.starts_with("MpiSet C.o:"))
-        );
+        let refused = c.error("MpiSet C.o", MpiCallError::BadRequest);
+        assert!(matches!(&refused, CtlError::Failed(t) if t.starts_with("MpiSet C.o:")), "{refused:?}");
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub fn get(socket: &Path, route: &str, timeout: Duration) -> Result<Vec<u8>, Ctl
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .map_err(|e| io_error(socket, &e))?;
-    let request = format!("GET {route} HTTP/1.1\r\nHost: OSConfig\r\nUser-Agent: osconfigctl\r\nAccept: */*\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {route} HTTP/1.1\r\nHost: OSConfig\r\nUser-Agent: osconfigctl\r\nAccept: */*\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).map_err(|e| io_error(socket, &e))?;
     let mut answer = Vec::new();
     let mut chunk = [0u8; 8192];
