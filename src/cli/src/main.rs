@@ -2,8 +2,33 @@
 
 use osconfig_cli::commands;
 
+/// The common options of the MPI subcommands that take a value; they may also come before the subcommand
+/// (`osconfigctl --root /x status`), as people type them.
+const VALUE_OPTIONS: [&str; 3] = ["--socket", "--root", "--timeout"];
+
+/// `args` with common options given before the subcommand moved after it.
+fn subcommand_first(args: Vec<String>) -> Vec<String> {
+    let mut leading = 0;
+    while let Some(arg) = args.get(leading) {
+        if VALUE_OPTIONS.contains(&arg.as_str()) {
+            leading += 2;
+        } else if arg == "--json" || VALUE_OPTIONS.iter().any(|o| arg.starts_with(&format!("{o}="))) {
+            leading += 1;
+        } else {
+            break;
+        }
+    }
+    if leading == 0 || leading >= args.len() {
+        return args;
+    }
+    let mut reordered = vec![args[leading].clone()];
+    reordered.extend_from_slice(&args[..leading]);
+    reordered.extend_from_slice(&args[leading + 1..]);
+    reordered
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = subcommand_first(std::env::args().skip(1).collect());
     osconfig_mmi::logger::init();
     let rest = args.get(1..).unwrap_or_default();
     let code = match args.first().map(String::as_str) {
@@ -32,4 +57,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn test_subcommand_first_moves_leading_options() {
+        assert_eq!(
+            subcommand_first(args(&["--root", "/r", "--json", "get", "A", "b"])),
+            args(&["get", "--root", "/r", "--json", "A", "b"])
+        );
+        assert_eq!(subcommand_first(args(&["--socket=/s", "status"])), args(&["status", "--socket=/s"]));
+        assert_eq!(subcommand_first(args(&["status", "--root", "/r"])), args(&["status", "--root", "/r"]));
+        assert_eq!(subcommand_first(args(&["--root", "/r"])), args(&["--root", "/r"]), "no subcommand: unchanged");
+        assert_eq!(subcommand_first(args(&["--help"])), args(&["--help"]));
+    }
 }

@@ -53,7 +53,8 @@ pub mod wire;
 pub use client::{MmiCallError, MmiClient};
 pub use mmi::{CloseRequest, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest, SetRequest};
 pub use mpi::{
-    parse_desired_document, DesiredObject, DocumentError, MpiCallError, MpiClient, MpiCloseRequest, MpiEndpoint, MpiGetReportedRequest, MpiGetRequest,
-    MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest,
+    parse_desired_document, DesiredObject, DocumentError, MpiCallError, MpiClient, MpiCloseRequest, MpiEndpoint,
+    MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest, PLATFORM_MODULES_ROUTE,
+    PLATFORM_STATUS_ROUTE,
 };
 pub use wire::BodyError;

@@ -199,8 +199,8 @@ pub fn parse_desired_document(text: &[u8]) -> Result<Vec<DesiredObject>, Documen
         let members =
             object_members(component_text).ok_or_else(|| DocumentError::ComponentNotObject(component_name.clone()))?;
         for (object_name, value_text) in members {
-            let payload: Box<RawValue> =
-                serde_json::from_str(value_text).map_err(|e| DocumentError::NotJson { offset: 0, message: e.to_string() })?;
+            let payload: Box<RawValue> = serde_json::from_str(value_text)
+                .map_err(|e| DocumentError::NotJson { offset: 0, message: e.to_string() })?;
             objects.push(DesiredObject { component_name: component_name.clone(), object_name, payload });
         }
     }
@@ -463,14 +463,34 @@ impl MpiClient {
         self.call(MpiEndpoint::GetReported, &crate::bodies::SessionRequest { client_session: session.into() }.to_body())
     }
 
+    /// `GET /PlatformModules`, our read-only extension (no session): the module list as JSON.
+    pub fn platform_modules(&mut self) -> Result<Vec<u8>, MpiCallError> {
+        self.extension(PLATFORM_MODULES_ROUTE)
+    }
+
+    /// `GET /PlatformStatus`, our read-only extension (no session): the platform's status as JSON.
+    pub fn platform_status(&mut self) -> Result<Vec<u8>, MpiCallError> {
+        self.extension(PLATFORM_STATUS_ROUTE)
+    }
+
+    fn extension(&mut self, route: &'static str) -> Result<Vec<u8>, MpiCallError> {
+        let response = self.http.request("GET", route, b"")?;
+        interpret(route, response)
+    }
+
     fn call(&mut self, endpoint: MpiEndpoint, body: &[u8]) -> Result<Vec<u8>, MpiCallError> {
         let response = self.http.post(endpoint.path(), body)?;
-        interpret(endpoint, response)
+        interpret(endpoint.route(), response)
     }
 }
 
+/// The route of our extension listing the platform's modules.
+pub const PLATFORM_MODULES_ROUTE: &str = "/PlatformModules";
+/// The route of our extension telling the platform's status.
+pub const PLATFORM_STATUS_ROUTE: &str = "/PlatformStatus";
+
 /// Maps an answer to the call's result: 200 body, or the error the status stands for.
-fn interpret(endpoint: MpiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MpiCallError> {
+fn interpret(route: &str, response: ClientResponse) -> Result<Vec<u8>, MpiCallError> {
     match response.status {
         200 => Ok(response.body),
         400 => Err(MpiCallError::BadRequest),
@@ -479,12 +499,11 @@ fn interpret(endpoint: MpiEndpoint, response: ClientResponse) -> Result<Vec<u8>,
         500 => match parse_errno_body(&response.body) {
             Some(errno) => Err(MpiCallError::Platform(errno)),
             None => Err(MpiCallError::Protocol(format!(
-                "{} answered 500 without an errno: {:?}",
-                endpoint.route(),
+                "{route} answered 500 without an errno: {:?}",
                 String::from_utf8_lossy(&response.body)
             ))),
         },
-        other => Err(MpiCallError::Protocol(format!("{} answered status {other}", endpoint.route()))),
+        other => Err(MpiCallError::Protocol(format!("{route} answered status {other}"))),
     }
 }
 
@@ -648,7 +667,7 @@ mod tests {
             body: body.to_vec(),
             keep_alive: true,
         };
-        let e = MpiEndpoint::Get;
+        let e = MpiEndpoint::Get.route();
         assert_eq!(interpret(e, answer(200, b"1")).unwrap(), b"1");
         assert!(matches!(interpret(e, answer(400, b"")), Err(MpiCallError::BadRequest)));
         assert!(matches!(interpret(e, answer(403, b"")), Err(MpiCallError::Forbidden)));

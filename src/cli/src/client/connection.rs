@@ -8,7 +8,7 @@ use std::time::Duration;
 use osconfig_mpi::{MpiCallError, MpiClient};
 
 use crate::client::error::CtlError;
-use crate::client::extension::{self, ModuleSummary};
+use crate::client::extension::ModuleSummary;
 
 /// The client name of every session `osconfigctl` opens.
 pub const CLIENT_NAME: &str = "osconfigctl";
@@ -19,7 +19,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Connection {
     socket: PathBuf,
-    timeout: Duration,
     client: MpiClient,
 }
 
@@ -29,7 +28,7 @@ impl Connection {
         let socket = socket.into();
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let client = MpiClient::new(&socket).with_timeout(timeout);
-        Connection { socket, timeout, client }
+        Connection { socket, client }
     }
 
     /// The socket.
@@ -55,18 +54,18 @@ impl Connection {
     }
 
     /// `GET /PlatformModules`: the raw answer.
-    pub fn platform_modules(&self) -> Result<Vec<u8>, CtlError> {
-        extension::get(&self.socket, extension::MODULES_ROUTE, self.timeout)
+    pub fn platform_modules(&mut self) -> Result<Vec<u8>, CtlError> {
+        self.client.platform_modules().map_err(|e| self.error("GET /PlatformModules", e))
     }
 
     /// `GET /PlatformStatus`: the raw answer.
-    pub fn platform_status(&self) -> Result<Vec<u8>, CtlError> {
-        extension::get(&self.socket, extension::STATUS_ROUTE, self.timeout)
+    pub fn platform_status(&mut self) -> Result<Vec<u8>, CtlError> {
+        self.client.platform_status().map_err(|e| self.error("GET /PlatformStatus", e))
     }
 
     /// After a call answered EINVAL: which of `asked` no module serves, with the components the platform does
     /// serve (sorted); `None` when every one is served or `/PlatformModules` cannot tell.
-    pub fn unknown_components(&self, asked: &[&str]) -> Option<CtlError> {
+    pub fn unknown_components(&mut self, asked: &[&str]) -> Option<CtlError> {
         let modules = ModuleSummary::parse_list(&self.platform_modules().ok()?).ok()?;
         let mut served: Vec<String> = modules.into_iter().flat_map(|m| m.components).collect();
         served.sort();

@@ -1,98 +1,7 @@
 //! The platform's two read-only extension endpoints, `GET /PlatformModules` and `GET /PlatformStatus` (no body,
-//! no session), and the module list's shape.
-//!
-//! [`osconfig_mpi::MpiClient`] speaks only the six MPI calls, so [`get`] sends these two requests itself: one
-//! request per connection (`Connection: close`), the answer read up to its `Content-Length`, at most
-//! [`MAX_ANSWER_BYTES`]. It is meant to go once `MpiClient` can send them.
-
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::time::Duration;
+//! no session, sent through [`osconfig_mpi::MpiClient`]), and the module list's shape.
 
 use serde_json::Value;
-
-use crate::client::connection::io_error;
-use crate::client::error::CtlError;
-
-/// The route of the module list.
-pub const MODULES_ROUTE: &str = "/PlatformModules";
-/// The route of the platform's status.
-pub const STATUS_ROUTE: &str = "/PlatformStatus";
-/// The largest answer (head and body) accepted from an extension endpoint.
-pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
-
-/// `GET <route>` on the platform at `socket`: the body of a 200 answer.
-pub fn get(socket: &Path, route: &str, timeout: Duration) -> Result<Vec<u8>, CtlError> {
-    let unreachable = |reason: String| CtlError::Unreachable { socket: socket.to_path_buf(), reason };
-    let mut stream = UnixStream::connect(socket).map_err(|e| io_error(socket, &e))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| io_error(socket, &e))?;
-    let request = format!(
-        "GET {route} HTTP/1.1\r\nHost: OSConfig\r\nUser-Agent: osconfigctl\r\nAccept: */*\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).map_err(|e| io_error(socket, &e))?;
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let (status, body) = loop {
-        if let Some(parsed) = parse_answer(&answer).map_err(|what| unreachable(format!("GET {route}: {what}")))? {
-            break parsed;
-        }
-        if answer.len() > MAX_ANSWER_BYTES {
-            return Err(unreachable(format!("GET {route}: answer larger than {MAX_ANSWER_BYTES} bytes")));
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => {
-                return Err(unreachable(format!("GET {route}: the platform closed the connection before answering")))
-            }
-            Ok(n) => answer.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_error(socket, &e)),
-        }
-    };
-    match status {
-        200 => Ok(body),
-        403 => Err(CtlError::PermissionDenied),
-        404 => Err(CtlError::Failed(format!(
-            "the platform at {} does not serve {route} (an osconfig-platform without this extension?)",
-            socket.display()
-        ))),
-        other => Err(CtlError::Failed(format!("GET {route}: the platform answered status {other}"))),
-    }
-}
-
-/// A whole answer's status and body, `None` while more bytes are needed, or what is wrong with it.
-fn parse_answer(bytes: &[u8]) -> Result<Option<(u16, Vec<u8>)>, &'static str> {
-    let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let head = std::str::from_utf8(&bytes[..end]).map_err(|_| "response head is not text")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/1.1 ")
-        .or_else(|| status_line.strip_prefix("HTTP/1.0 "))
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or("malformed status line")?;
-    let mut length = None;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                length = Some(value.trim().parse::<usize>().map_err(|_| "malformed content-length")?);
-            }
-        }
-    }
-    let length = length.ok_or("response without content-length")?;
-    if length > MAX_ANSWER_BYTES {
-        return Err("response body too large");
-    }
-    let body = &bytes[end + 4..];
-    Ok((body.len() >= length).then(|| (status, body[..length].to_vec())))
-}
 
 /// One element of the `/PlatformModules` answer; fields the platform leaves out are `None`/empty.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -153,20 +62,6 @@ impl ModuleSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::net::UnixListener;
-
-    #[test]
-    fn test_parse_answer_whole_partial_and_bad() {
-        let whole = b"HTTP/1.1 200 OK\r\nServer: OSConfig\r\ncontent-length: 2\r\n\r\n[]";
-        assert_eq!(parse_answer(whole).unwrap(), Some((200, b"[]".to_vec())));
-        assert_eq!(parse_answer(&whole[..whole.len() - 1]).unwrap(), None);
-        assert_eq!(parse_answer(b"HTTP/1.1 404 Not Found\r\n").unwrap(), None);
-        assert_eq!(parse_answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap(), Some((404, vec![])));
-        assert!(parse_answer(b"SPDY 200\r\n\r\n").is_err());
-        assert!(parse_answer(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
-        assert!(parse_answer(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
-        assert!(parse_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n").is_err());
-    }
 
     #[test]
     fn test_parse_list_fields_and_missing_fields() {
@@ -180,57 +75,5 @@ mod tests {
         assert_eq!(list[1], ModuleSummary { name: "X".into(), ..ModuleSummary::default() });
         assert!(ModuleSummary::parse_list(b"{}").is_err());
         assert!(ModuleSummary::parse_list(b"[").is_err());
-    }
-
-    fn serve_once(answer: &'static [u8]) -> (std::path::PathBuf, std::thread::JoinHandle<String>) {
-        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("osconfigctl-ext-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let socket = dir.join("s.sock");
-        let listener = UnixListener::bind(&socket).unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = stream.read(&mut chunk).unwrap();
-                request.extend_from_slice(&chunk[..n]);
-            }
-            for piece in answer.chunks(7) {
-                stream.write_all(piece).unwrap();
-            }
-            let _ = std::fs::remove_dir_all(&dir);
-            String::from_utf8(request).unwrap()
-        });
-        (socket, server)
-    }
-
-    #[test]
-    fn test_get_sends_a_get_and_reads_the_body_in_pieces() {
-        let (socket, server) = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n[{\"a\":1}]");
-        let body = get(&socket, MODULES_ROUTE, Duration::from_secs(5)).unwrap();
-        assert_eq!(body, b"[{\"a\":1}]");
-        assert!(server.join().unwrap().starts_with("GET /PlatformModules HTTP/1.1\r\n"));
-    }
-
-    #[test]
-    fn test_get_maps_403_and_404() {
-        let (socket, server) = serve_once(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-        assert!(matches!(get(&socket, STATUS_ROUTE, Duration::from_secs(5)), Err(CtlError::PermissionDenied)));
-        server.join().unwrap();
-        let (socket, server) = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        match get(&socket, STATUS_ROUTE, Duration::from_secs(5)) {
-            Err(CtlError::Failed(text)) => assert!(text.contains("does not serve /PlatformStatus"), "{text}"),
-            other => panic!("{other:?}"),
-        }
-        server.join().unwrap();
-    }
-
-    #[test]
-    fn test_get_without_platform_is_not_running() {
-        let result = get(Path::new("/nonexistent/osconfigctl.sock"), STATUS_ROUTE, Duration::from_secs(1));
-        assert!(matches!(result, Err(CtlError::NotRunning(_))));
     }
 }

@@ -27,15 +27,16 @@ pub fn run(args: &CommonArgs) -> Result<String, CtlError> {
     };
     let mut connection = Connection::new(args.socket_path(), args.timeout);
     let label = format!("MpiGet {component}.{object}");
-    let value = connection
-        .in_session(&label, |client, session| client.get(session, component, object))
-        .map_err(|e| explain(&connection, e, component, object, &LocalMims::load(&args.mim_dir())))?;
+    let value = match connection.in_session(&label, |client, session| client.get(session, component, object)) {
+        Ok(value) => value,
+        Err(e) => return Err(explain(&mut connection, e, component, object, &LocalMims::load(&args.mim_dir()))),
+    };
     Ok(if args.json { String::from_utf8_lossy(&value).into_owned() } else { pretty(&value) })
 }
 
 /// EINVAL: an unknown component (named with what the platform serves), else most likely an unknown object (named
 /// with the objects of the component's MIM when it is installed).
-fn explain(connection: &Connection, error: CtlError, component: &str, object: &str, mims: &LocalMims) -> CtlError {
+fn explain(connection: &mut Connection, error: CtlError, component: &str, object: &str, mims: &LocalMims) -> CtlError {
     match error {
         CtlError::Errno { call, errno: 22, .. } => connection.unknown_components(&[component]).unwrap_or_else(|| {
             let known = match mims.objects(component) {
@@ -76,14 +77,14 @@ mod tests {
 
     #[test]
     fn test_explain_keeps_other_errors_and_hints_unknown_object() {
-        let c = Connection::new("/nonexistent/osconfigctl.sock", None);
+        let mut c = Connection::new("/nonexistent/osconfigctl.sock", None);
         let mims = LocalMims::default();
-        let e = explain(&c, CtlError::Errno { call: "MpiGet H.x".into(), errno: 22, hint: None }, "H", "x", &mims);
+        let e = explain(&mut c, CtlError::Errno { call: "MpiGet H.x".into(), errno: 22, hint: None }, "H", "x", &mims);
         assert_eq!(
             e.to_string(),
             "MpiGet H.x failed: errno 22 EINVAL (invalid argument): H has no object \"x\" (names are case-sensitive)"
         );
-        let e = explain(&c, CtlError::Errno { call: "MpiGet H.x".into(), errno: 61, hint: None }, "H", "x", &mims);
+        let e = explain(&mut c, CtlError::Errno { call: "MpiGet H.x".into(), errno: 61, hint: None }, "H", "x", &mims);
         assert!(matches!(e, CtlError::Errno { errno: 61, hint: None, .. }));
     }
 }

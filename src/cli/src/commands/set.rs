@@ -37,9 +37,9 @@ pub fn run(args: &CommonArgs) -> Result<String, CtlError> {
     mims.check(component, object, payload).map_err(|violation| CtlError::Mim(vec![violation]))?;
     let mut connection = Connection::new(args.socket_path(), args.timeout);
     let label = format!("MpiSet {component}.{object}");
-    connection
-        .in_session(&label, |client, session| client.set(session, component, object, payload))
-        .map_err(|e| explain(&connection, e, component, object))?;
+    if let Err(e) = connection.in_session(&label, |client, session| client.set(session, component, object, payload)) {
+        return Err(explain(&mut connection, e, component, object));
+    }
     Ok(if args.json {
         serde_json::json!({"component": component, "object": object, "result": "ok"}).to_string()
     } else {
@@ -49,7 +49,7 @@ pub fn run(args: &CommonArgs) -> Result<String, CtlError> {
 
 /// EINVAL: an unknown component (named with what the platform serves), else a refused value or unknown object;
 /// EPERM: a module without desired objects.
-fn explain(connection: &Connection, error: CtlError, component: &str, object: &str) -> CtlError {
+fn explain(connection: &mut Connection, error: CtlError, component: &str, object: &str) -> CtlError {
     match error {
         CtlError::Errno { call, errno: 22, .. } => {
             connection.unknown_components(&[component]).unwrap_or_else(|| CtlError::Errno {
@@ -97,13 +97,13 @@ mod tests {
 
     #[test]
     fn test_explain_hints() {
-        let c = Connection::new("/nonexistent/osconfigctl.sock", None);
-        let e = explain(&c, CtlError::Errno { call: "MpiSet D.o".into(), errno: 1, hint: None }, "D", "o");
+        let mut c = Connection::new("/nonexistent/osconfigctl.sock", None);
+        let e = explain(&mut c, CtlError::Errno { call: "MpiSet D.o".into(), errno: 1, hint: None }, "D", "o");
         assert_eq!(
             e.to_string(),
             "MpiSet D.o failed: errno 1 EPERM (operation not permitted): D has no desired objects (read-only)"
         );
-        let e = explain(&c, CtlError::Errno { call: "MpiSet D.o".into(), errno: 22, hint: None }, "D", "o");
+        let e = explain(&mut c, CtlError::Errno { call: "MpiSet D.o".into(), errno: 22, hint: None }, "D", "o");
         assert!(e.to_string().ends_with("the module refused the value, or D has no desired object \"o\""), "{e}");
     }
 }
