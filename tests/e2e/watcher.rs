@@ -345,3 +345,46 @@ fn test_command_through_dc_reports_its_result() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Lines of `<root>/runs.log` (one per run of the test's command).
+fn runs(root: &Path) -> usize {
+    fs::read_to_string(root.join("runs.log")).map_or(0, |t| t.lines().count())
+}
+
+#[test]
+fn test_commandrunner_history_reset_by_removing_the_cache_file() {
+    let mut platform = start("watch-cache", json!({}));
+    let root = platform.root.clone();
+    let doc = json!({"CommandRunner": {"commandArguments": {
+        "commandId": "once", "arguments": "echo run >> \"$OSCONFIG_ROOT/runs.log\"", "timeout": 10, "action": 3}}});
+    write_renamed(&root, &serde_json::to_vec(&doc).unwrap());
+    let deadline = Instant::now() + WAIT;
+    while runs(&root) < 1 {
+        assert!(Instant::now() < deadline, "the command never ran: {}", platform.stderr_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cache = root.join("etc/osconfig/osconfig_commandrunner.cache");
+    let deadline = Instant::now() + WAIT;
+    while !fs::read_to_string(&cache).unwrap_or_default().contains("\"once\"") {
+        assert!(Instant::now() < deadline, "the command's end was never recorded in {}", cache.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(mode(&cache), 0o600);
+
+    // A restart applies the desired file again: the history knows the command, it does not run twice.
+    platform.restart();
+    assert!(platform.wait_log("applied 1 of 1 object(s)", WAIT), "{}", platform.stderr_text());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(runs(&root), 1, "a known command ran again");
+
+    // Removing the cache file resets the history: the same request runs again.
+    platform.signal(libc::SIGTERM);
+    assert!(platform.wait_exit(Duration::from_secs(5)).is_some());
+    fs::remove_file(&cache).unwrap();
+    platform.restart_stopped();
+    let deadline = Instant::now() + WAIT;
+    while runs(&root) < 2 {
+        assert!(Instant::now() < deadline, "the command did not run after the reset: {}", platform.stderr_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -191,6 +191,19 @@ impl Platform {
         self.wait_ready();
     }
 
+    /// Stops the platform (SIGTERM, at most 5 s) and starts it again on the same root.
+    pub fn restart(&mut self) {
+        self.signal(libc::SIGTERM);
+        assert!(self.wait_exit(Duration::from_secs(5)).is_some(), "platform did not stop");
+        self.spawn();
+    }
+
+    /// Starts the platform again on the same root after it stopped.
+    pub fn restart_stopped(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
     /// Waits until the socket accepts connections (at most 10 s).
     pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
