@@ -23,13 +23,21 @@ fn with_root(name: &str, root: &std::path::Path) -> Host {
 fn test_deviceinfo_reports_planted_os_name() {
     let root = common::temp_dir("deviceinfo-root");
     fs::create_dir_all(root.join("etc")).unwrap();
-    fs::write(root.join("etc/os-release"), "NAME=\"Host Test OS\"\nVERSION_ID=\"9.1\"\n").unwrap();
+    fs::write(
+        root.join("etc/os-release"),
+        "NAME=\"Host Test OS\"\nPRETTY_NAME=\"Hosttest OS 9.1\"\nID=hosttest\nVERSION_ID=\"9.1\"\n",
+    )
+    .unwrap();
     let host = with_root("deviceinfo", &root);
     let mut client = host.client();
     let info = value(&client.get_info("modules-test").unwrap());
     assert_eq!(info["Name"], "DeviceInfo");
     let session = client.open("modules-test", 0).unwrap();
-    assert_eq!(client.get(&session, "DeviceInfo", "osName").unwrap(), br#""Host Test OS""#);
+    assert_eq!(
+        client.get(&session, "DeviceInfo", "osName").unwrap(),
+        br#""Hosttest""#,
+        "the first word of PRETTY_NAME"
+    );
     assert_eq!(client.get(&session, "DeviceInfo", "osVersion").unwrap(), br#""9.1""#);
     assert!(value(&client.get(&session, "DeviceInfo", "totalMemory").unwrap()).as_u64().unwrap() > 0);
     // DeviceInfo has no desired objects.

@@ -388,14 +388,14 @@ fn test_modules_see_the_root_in_process_and_in_hosts() {
     for in_process in [true, false] {
         let options = Options { modules: vec!["deviceinfo", "hostname"], in_process, ..Options::default() };
         let platform = Platform::start("root-seen", options);
-        fs::write(platform.root.join("etc/os-release"), "NAME=\"Root Test OS\"\nVERSION_ID=\"7.1\"\n").unwrap();
+        fs::write(
+            platform.root.join("etc/os-release"),
+            "NAME=\"Root Test OS\"\nPRETTY_NAME=\"Roottest OS 7.1\"\nVERSION_ID=\"7.1\"\n",
+        )
+        .unwrap();
         let mut client = platform.client();
         let session = client.open("root-test", 0).unwrap();
-        assert_eq!(
-            client.get(&session, "DeviceInfo", "osName").unwrap(),
-            br#""Root Test OS""#,
-            "in_process {in_process}"
-        );
+        assert_eq!(client.get(&session, "DeviceInfo", "osName").unwrap(), br#""Roottest""#, "in_process {in_process}");
         client.set(&session, "HostName", "desiredName", br#""root-test-box""#).unwrap();
         assert_eq!(fs::read_to_string(platform.root.join("etc/hostname")).unwrap(), "root-test-box\n");
         assert_eq!(fs::read("/etc/hostname").ok(), machine_hostname, "the machine's file is untouched");

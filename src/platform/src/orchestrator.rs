@@ -466,7 +466,7 @@ impl State {
                         None => self.manager.set(client, component, name, payload),
                     };
                     match result {
-                        Ok(()) => log::info!("desired {component}.{name}: applied"),
+                        Ok(()) => log::debug!("desired {component}.{name}: applied"),
                         Err(errno) => {
                             log::warn!("desired {component}.{name}: failed with errno {errno}");
                             first_failure.get_or_insert(errno);

@@ -35,6 +35,8 @@ pub struct DirWatch {
     name: OsString,
     target: Target,
     buffer: Vec<u8>,
+    /// Whether the last [`DirWatch::read`] saw the file complete: written and closed, or renamed into place.
+    complete: bool,
 }
 
 impl DirWatch {
@@ -48,6 +50,7 @@ impl DirWatch {
             name,
             target: Target::Nothing,
             buffer: vec![0; EVENT_BUFFER_BYTES],
+            complete: false,
         })
     }
 
@@ -59,6 +62,12 @@ impl DirWatch {
     /// The directory watched for the file.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether the last [`DirWatch::read`] saw the file complete (closed after writing, or renamed into place):
+    /// it can be read at once, without waiting for more events.
+    pub fn saw_complete(&self) -> bool {
+        self.complete
     }
 
     /// Whether the file's directory itself is watched (else an ancestor, waiting for it).
@@ -124,6 +133,7 @@ impl DirWatch {
     /// Reads every pending event. Whether the file may have changed (it changed, was removed, its directory
     /// appeared or went away, or events were lost); the watch re-arms itself when its directory comes or goes.
     pub fn read(&mut self) -> bool {
+        self.complete = false;
         let mut changed = false;
         let mut rearm = false;
         loop {
@@ -148,6 +158,7 @@ impl DirWatch {
                             changed = true;
                         } else if event.name.is_some_and(|n| n == self.name.as_os_str()) {
                             changed = true;
+                            self.complete |= event.mask.intersects(EventMask::CLOSE_WRITE | EventMask::MOVED_TO);
                         }
                     }
                     Target::Ancestor(wd) if *wd == event.wd => {

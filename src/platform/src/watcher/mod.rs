@@ -7,8 +7,9 @@
 //!
 //! ## When it applies
 //! - The DC file's directory is watched with inotify ([`dirwatch`]): a write in place, a rename into place, a
-//!   removal, a mode change. Events within [`DEBOUNCE`] of each other apply once (at most [`MAX_DEBOUNCE`] after
-//!   the first). At start the file present is applied.
+//!   removal, a mode change. A file closed after writing or renamed into place is read at once when no burst of
+//!   events is pending; otherwise events within [`DEBOUNCE`] of each other apply once (at most [`MAX_DEBOUNCE`]
+//!   after the first). At start the file present is applied.
 //! - Every `DesiredReapplySeconds` (default `ReportingIntervalSeconds`; 0: never) the last good document is applied
 //!   again in full, so a device that drifted (someone edited `/etc/hostname`) is brought back.
 //!
@@ -185,6 +186,8 @@ struct State {
     failed: BTreeSet<ObjectKey>,
     /// First event of the pending burst, and when to read the file.
     burst: Option<(Instant, Instant)>,
+    /// When the file was last read.
+    last_check: Option<Instant>,
     reapply_at: Option<Instant>,
     report_at: Option<Instant>,
 }
@@ -205,6 +208,7 @@ impl State {
             applied: HashMap::new(),
             failed: BTreeSet::new(),
             burst: None,
+            last_check: None,
             reapply_at: None,
             report_at: None,
         }
@@ -230,7 +234,8 @@ impl State {
             }
             let inotify_ready = events.iter().any(|e| e.token() == INOTIFY);
             if inotify_ready && self.watch.as_mut().is_some_and(DirWatch::read) {
-                self.note_event();
+                let complete = self.watch.as_ref().is_some_and(DirWatch::saw_complete);
+                self.note_event(complete);
             }
             if self.watch.is_some() {
                 self.publish_state();
@@ -239,8 +244,15 @@ impl State {
         }
     }
 
-    fn note_event(&mut self) {
+    /// A change was seen; `complete`: the file was closed after writing or renamed into place.
+    fn note_event(&mut self, complete: bool) {
         let now = Instant::now();
+        let quiet = self.last_check.map_or(true, |at| now.duration_since(at) >= DEBOUNCE);
+        if complete && self.burst.is_none() && quiet {
+            // A whole new file and nothing pending: read it now (a burst that follows still coalesces).
+            self.burst = Some((now, now));
+            return;
+        }
         let first = self.burst.map_or(now, |b| b.0);
         self.burst = Some((first, (now + DEBOUNCE).min(first + MAX_DEBOUNCE)));
     }
@@ -336,6 +348,7 @@ impl State {
 
     /// Reads the DC file after a change (or at start) and applies what changed.
     fn check(&mut self) {
+        self.last_check = Some(Instant::now());
         let path = self.desired.display().to_string();
         let bytes = match desired::read(&self.desired, self.owner) {
             desired::Loaded::Absent => {
@@ -421,7 +434,10 @@ impl State {
         }
         let failed: Vec<String> = failures.iter().map(|f| format!("{}.{}", f.component, f.object)).collect();
         if failures.is_empty() {
-            log::info!(
+            // Drift correction runs every DesiredReapplySeconds: only a change of the file is worth an info line.
+            let level = if full { log::Level::Debug } else { log::Level::Info };
+            log::log!(
+                level,
                 "{}: {verb} {} of {total} object(s) in {} ms",
                 self.desired.display(),
                 pending.len(),
