@@ -1,0 +1,6 @@
+//! (being written)
+
+mod common;
+
+#[test]
+fn placeholder() {}
