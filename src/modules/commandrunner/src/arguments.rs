@@ -66,6 +66,46 @@ pub struct CommandArguments {
     pub action: Action,
 }
 
+/// Longest accepted `commandId`, in bytes (it is stored in the history and reported in every `commandStatus`).
+pub const MAX_COMMAND_ID_BYTES: usize = 256;
+
+/// Longest accepted `arguments`, in bytes (a command line; kept with each of the 10 history entries per client).
+pub const MAX_ARGUMENTS_BYTES: usize = 16 * 1024;
+
+/// Largest accepted `timeout`, in seconds (30 days; 0 still means no timeout).
+pub const MAX_TIMEOUT_SECONDS: u64 = 30 * 24 * 3600;
+
+/// A `commandArguments` payload over one of the bounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitError {
+    /// `commandId` or `arguments` is longer than its bound (the MMI answers `E2BIG`).
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// `timeout` is over [`MAX_TIMEOUT_SECONDS`] (the MMI answers `EINVAL`).
+    TimeoutTooLarge(u64),
+}
+
+impl std::fmt::Display for LimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitError::TooLong { field, len, max } => {
+                write!(f, "commandArguments.{field}: {len} bytes, more than the limit of {max}")
+            }
+            LimitError::TimeoutTooLarge(t) => {
+                write!(f, "commandArguments.timeout: {t} s, more than the limit of {MAX_TIMEOUT_SECONDS}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LimitError {}
+
 /// The JSON keys of `commandArguments`.
 const KNOWN_KEYS: [&str; 5] = ["commandId", "arguments", "timeout", "singleLineTextResult", "action"];
 
@@ -103,6 +143,22 @@ impl CommandArguments {
                 .ok_or_else(|| format!("commandArguments.singleLineTextResult: expected a boolean, got {v}"))?,
         };
         Ok(CommandArguments { command_id, arguments, timeout_seconds, single_line_text_result, action })
+    }
+
+    /// Check the bounds of a request ([`MAX_COMMAND_ID_BYTES`], [`MAX_ARGUMENTS_BYTES`], [`MAX_TIMEOUT_SECONDS`]).
+    /// Applied to requests only: histories read back from disk are not refused for them.
+    pub fn check_limits(&self) -> Result<(), LimitError> {
+        for (field, value, max) in
+            [("commandId", &self.command_id, MAX_COMMAND_ID_BYTES), ("arguments", &self.arguments, MAX_ARGUMENTS_BYTES)]
+        {
+            if value.len() > max {
+                return Err(LimitError::TooLong { field, len: value.len(), max });
+            }
+        }
+        if self.timeout_seconds > MAX_TIMEOUT_SECONDS {
+            return Err(LimitError::TimeoutTooLarge(self.timeout_seconds));
+        }
+        Ok(())
     }
 
     /// The JSON form (all five keys), used for persistence.
@@ -199,6 +255,24 @@ mod tests {
         let e = CommandArguments::from_json(&json!({"commandId":"1","arguments":"ls","timeout":"x","action":3}))
             .unwrap_err();
         assert!(e.contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn test_check_limits_bounds_each_field() {
+        let at = |id: usize, args: usize, timeout: u64| {
+            CommandArguments::from_json(&json!({"commandId":"i".repeat(id),"arguments":"a".repeat(args),
+                "timeout":timeout,"action":3}))
+            .unwrap()
+            .check_limits()
+        };
+        assert_eq!(at(MAX_COMMAND_ID_BYTES, MAX_ARGUMENTS_BYTES, MAX_TIMEOUT_SECONDS), Ok(()));
+        assert_eq!(
+            at(MAX_COMMAND_ID_BYTES + 1, 1, 0),
+            Err(LimitError::TooLong { field: "commandId", len: MAX_COMMAND_ID_BYTES + 1, max: MAX_COMMAND_ID_BYTES })
+        );
+        assert!(matches!(at(1, MAX_ARGUMENTS_BYTES + 1, 0), Err(LimitError::TooLong { field: "arguments", .. })));
+        assert_eq!(at(1, 1, MAX_TIMEOUT_SECONDS + 1), Err(LimitError::TimeoutTooLarge(MAX_TIMEOUT_SECONDS + 1)));
+        assert!(at(1, 1, u64::MAX).unwrap_err().to_string().contains("timeout"));
     }
 
     #[test]

@@ -11,21 +11,26 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::arguments::{Action, CommandArguments};
 use crate::cache::{self, Document, FileId};
+use crate::groups::{self, Registry};
 use crate::history::{Entry, History, HistoryFull, MAX_HISTORY};
 use crate::legacy;
 use crate::power;
 use crate::process::{self, Control, Ending};
-use crate::status::{single_line, CommandStatus, State, RESULT_CANCELED};
+use crate::status::{single_line, CommandStatus, State, INTERRUPTED_TEXT, RESULT_CANCELED};
 
 /// Stack size of a worker thread.
 const WORKER_STACK_BYTES: usize = 256 * 1024;
+
+/// Longest [`Engine::stop_all`] waits for the workers to stop their commands before it kills what is left.
+pub const STOP_WAIT: Duration = Duration::from_millis(300);
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,13 +64,20 @@ pub struct Paths {
     pub cache: PathBuf,
     /// The per-client store of earlier releases, read once for migration (`None`: no migration).
     pub legacy_dir: Option<PathBuf>,
+    /// Where running process groups are recorded ([`groups`]; `None`: not recorded, no leftovers killed).
+    pub groups_dir: Option<PathBuf>,
 }
 
 impl Paths {
-    /// The device paths: `<root>/etc/osconfig/osconfig_commandrunner.cache` (root from env `OSCONFIG_ROOT`) and
-    /// the old store `<state base>/commandrunner` (see [`legacy`]).
+    /// The device paths: `<root>/etc/osconfig/osconfig_commandrunner.cache` (root from env `OSCONFIG_ROOT`),
+    /// the old store `<state base>/commandrunner` (see [`legacy`]) and the group records
+    /// `<state base>/commandrunner-groups` (see [`groups`]).
     pub fn from_env() -> Paths {
-        Paths { cache: osconfig_storage::under_root(cache::CACHE_PATH), legacy_dir: Some(legacy::default_dir()) }
+        Paths {
+            cache: osconfig_storage::under_root(cache::CACHE_PATH),
+            legacy_dir: Some(legacy::default_dir()),
+            groups_dir: Some(groups::default_dir()),
+        }
     }
 }
 
@@ -82,6 +94,12 @@ struct Shared {
     /// The file as last seen; also serializes reading and writing it. Lock order: `disk`, then `clients`.
     disk: Mutex<Disk>,
     next_seq: AtomicU64,
+    /// The process groups of running commands (recorded in `paths.groups_dir`).
+    registry: Mutex<Registry>,
+    /// Signalled when a command leaves the registry.
+    registry_shrunk: Condvar,
+    /// Leftovers of a crashed predecessor are looked for once, at the first `open_client`.
+    leftovers_checked: Once,
 }
 
 /// What this process knows of the cache file.
@@ -100,18 +118,52 @@ impl Engine {
     pub fn new(paths: Option<Paths>) -> Engine {
         Engine {
             shared: Arc::new(Shared {
-                paths,
                 clients: Mutex::new(HashMap::new()),
                 disk: Mutex::new(Disk::default()),
                 next_seq: AtomicU64::new(1),
+                registry: Mutex::new(Registry::new(paths.as_ref().and_then(|p| p.groups_dir.clone()))),
+                registry_shrunk: Condvar::new(),
+                leftovers_checked: Once::new(),
+                paths,
             }),
         }
     }
 
     /// The process-wide engine, persisting to [`Paths::from_env`] (read once per load of the library).
     pub fn global() -> &'static Engine {
-        static GLOBAL: OnceLock<Engine> = OnceLock::new();
         GLOBAL.get_or_init(|| Engine::new(Some(Paths::from_env())))
+    }
+
+    /// Stop every running command of this engine because the module stops: each group gets SIGTERM, then SIGKILL
+    /// after [`process::EXIT_GRACE`]; the workers record the commands as interrupted (failed, resultCode -1).
+    /// Waits at most [`STOP_WAIT`] for that, then kills with SIGKILL the groups whose shell still runs.
+    pub fn stop_all(&self) {
+        let controls = self.registry().controls();
+        if controls.is_empty() {
+            return;
+        }
+        log::info!("CommandRunner: the module stops: stopping {} running command(s)", controls.len());
+        for c in &controls {
+            c.interrupt();
+        }
+        let deadline = Instant::now() + STOP_WAIT;
+        let mut registry = self.registry();
+        while !registry.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            registry = match self.shared.registry_shrunk.wait_timeout(registry, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        for g in registry.groups() {
+            if g.leader_runs() {
+                log::warn!("CommandRunner: process group {} still runs: SIGKILL", g.pgid);
+                let _ = g.signal(libc::SIGKILL);
+            }
+        }
     }
 
     /// Look at the cache file (see the module docs) and load `client`'s history if it is not loaded yet (done at
@@ -121,6 +173,15 @@ impl Engine {
             self.lock().entry(client.to_string()).or_default();
             return;
         };
+        if let Some(dir) = &paths.groups_dir {
+            self.shared.leftovers_checked.call_once(|| {
+                let mine = self.registry().file().map(Path::to_path_buf);
+                let killed = groups::kill_leftovers(dir, mine.as_deref());
+                if killed > 0 {
+                    log::warn!("CommandRunner: killed {killed} process group(s) left by an earlier module instance");
+                }
+            });
+        }
         let mut disk = self.disk();
         self.sync(paths, &mut disk);
         let mut clients = self.lock();
@@ -267,25 +328,37 @@ impl Engine {
     }
 
     fn start_worker(&self, client: &str, args: &CommandArguments, line: String, seq: u64, control: Arc<Control>) {
+        pin_library();
         let engine = self.clone();
         let client_name = client.to_string();
+        let command_id = args.command_id.clone();
         let timeout = (args.timeout_seconds > 0).then(|| Duration::from_secs(args.timeout_seconds));
         let single = args.single_line_text_result;
         let spawned =
             std::thread::Builder::new().name("cmdrunner-run".into()).stack_size(WORKER_STACK_BYTES).spawn(move || {
-                let outcome = process::run(&line, timeout, &control);
-                engine.finish(&client_name, seq, outcome.state_and_code(), &outcome.output, single);
+                let mut group = None;
+                let outcome = process::run(&line, timeout, &control, |g| {
+                    group = Some(g.pgid);
+                    engine.registry().add(g, &command_id, &client_name, Arc::clone(&control));
+                });
+                engine.finish(&client_name, seq, &outcome, single);
+                if let Some(pgid) = group {
+                    engine.registry().remove(pgid);
+                    engine.shared.registry_shrunk.notify_all();
+                }
             });
         if let Err(e) = spawned {
             log::error!("CommandRunner: cannot start a worker thread for {:?}: {e}", args.command_id);
             let errno = e.raw_os_error().map_or(-1, i64::from);
             let outcome = process::Outcome { ending: Ending::NotStarted(errno, e.to_string()), output: e.to_string() };
-            self.finish(client, seq, outcome.state_and_code(), &outcome.output, single);
+            self.finish(client, seq, &outcome, single);
         }
     }
 
     /// Record the end of command `seq` (unless it was dropped from the history meanwhile) and persist.
-    fn finish(&self, client: &str, seq: u64, (state, code): (State, i64), output: &str, single: bool) {
+    fn finish(&self, client: &str, seq: u64, outcome: &process::Outcome, single: bool) {
+        let (state, code) = outcome.state_and_code();
+        let output = if outcome.ending == Ending::Interrupted { INTERRUPTED_TEXT } else { outcome.output.as_str() };
         let mut clients = self.lock();
         let Some(e) = clients.get_mut(client).and_then(|h| h.find_seq_mut(seq)) else {
             log::info!("CommandRunner: a finished command was already dropped from the history");
@@ -412,6 +485,43 @@ impl Engine {
     fn disk(&self) -> MutexGuard<'_, Disk> {
         self.shared.disk.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.shared.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The engine of [`Engine::global`], once made.
+static GLOBAL: OnceLock<Engine> = OnceLock::new();
+
+/// [`Engine::stop_all`] on the global engine, if there is one (run when the process exits: see the crate docs).
+pub fn stop_global() {
+    if let Some(e) = GLOBAL.get() {
+        e.stop_all();
+    }
+}
+
+/// Keep this library mapped until the process exits (`RTLD_NODELETE`), once a command was started: its worker and
+/// reader threads run the library's code, so an unload (`dlclose`) must never unmap it. A later `dlopen` of the
+/// same path gets this same copy back, with its commands and histories.
+fn pin_library() {
+    static PINNED: Once = Once::new();
+    PINNED.call_once(|| {
+        // SAFETY: an all-zero Dl_info is a valid value (null pointers); dladdr only writes into it.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        let addr = pin_library as fn() as *const libc::c_void;
+        // SAFETY: `addr` is a code address of this library; `info` is writable.
+        if unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+            log::warn!("CommandRunner: cannot find this library's path: it is not pinned");
+            return;
+        }
+        // SAFETY: dli_fname is a NUL-terminated path owned by the loader; RTLD_NOLOAD only adds a reference to the
+        // already loaded object (it is never released: the pin lasts until the process exits).
+        let handle = unsafe { libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE) };
+        if handle.is_null() {
+            log::debug!("CommandRunner: not pinned (not loaded as a shared library)");
+        }
+    });
 }
 
 /// The client's history (empty if it was never loaded).
@@ -436,6 +546,7 @@ mod tests {
         let paths = Paths {
             cache: dir.join("etc/osconfig/osconfig_commandrunner.cache"),
             legacy_dir: Some(dir.join("var/lib/osconfig/commandrunner")),
+            groups_dir: Some(dir.join("var/lib/osconfig/commandrunner-groups")),
         };
         (dir, paths)
     }

@@ -39,7 +39,33 @@
 //!   (allowed only with action 0), empty `arguments` for runCommand, and unknown components or objects give
 //!   `EINVAL` with an error log line. Refresh and cancel payloads need only `commandId` and `action`; absent fields
 //!   default to `""`, 0 and false; unknown fields are ignored.
-//! - `MmiClose` never waits for commands: they go on and their result is recorded for the client.
+//! - `MmiClose` never waits for commands: they go on and their result is recorded for the client (a client such
+//!   as `osconfigctl` closes its session right after starting a command).
+//! - Bounds of `commandArguments` (named constants in [`arguments`]): `commandId` at most
+//!   [`arguments::MAX_COMMAND_ID_BYTES`] (256) bytes and `arguments` at most [`arguments::MAX_ARGUMENTS_BYTES`]
+//!   (16 KiB), beyond them `E2BIG` (7); `timeout` at most [`arguments::MAX_TIMEOUT_SECONDS`] (30 days), beyond it
+//!   `EINVAL`. `action` is 0..5 and `singleLineTextResult` a boolean (`EINVAL` otherwise).
+//!
+//! ## Processes: who stops a command
+//! Every command runs in a process group of its own (the shell leads it). The whole group is stopped:
+//! - on timeout and on cancel: SIGTERM, SIGKILL [`process::KILL_GRACE`] (2 s) later;
+//! - when the module stops, i.e. when the process that loaded it exits (`exit(3)`, which is also how a module
+//!   host ends after SIGTERM from the platform, on platform stop and on SIGHUP): the library's `.fini_array`
+//!   entry stops every running group (SIGTERM, SIGKILL [`process::EXIT_GRACE`] (100 ms) later, all within
+//!   [`engine::STOP_WAIT`] (300 ms)) and records the commands as interrupted (failed, resultCode -1). Once a
+//!   command has run, the library pins itself in memory (`RTLD_NODELETE`): an `MmiClose` of every session and a
+//!   `dlclose` do not stop the commands (their threads run the library's code); a later load in the same process
+//!   gets the same copy back, commands and all;
+//! - after a crash (the process killed, e.g. SIGKILL, so no exit code ran): running groups are recorded in a
+//!   state file of their own, one per process (see [`groups`]: `<state base>/commandrunner-groups/`, beside the
+//!   old history store, not in the cache file, which every process shares and a reset removes). At the first
+//!   `MmiOpen` of the next load, the groups of a process that is gone are killed (SIGKILL) if their shell still
+//!   runs, checked by the pid's start time (field 22 of `/proc/<pid>/stat`) and the boot id, so a reused pid is
+//!   never hit.
+//!
+//! What a finished command leaves running on purpose in the background (`nohup x &`, a daemon it starts) is left
+//! alone: once the shell has exited, its group is no longer signalled by anyone. `PR_SET_PDEATHSIG` is not used: it
+//! would reach only the shell, never its children.
 //!
 //! ## Persistence: `<root>/etc/osconfig/osconfig_commandrunner.cache`
 //! The histories live where the reference agent keeps them, in one file for all clients (root from env
@@ -70,22 +96,24 @@
 //!
 //! ## Environment
 //! `OSCONFIG_REBOOT_COMMAND`, `OSCONFIG_SHUTDOWN_COMMAND` (read at each request), and through osconfig-storage
-//! `OSCONFIG_ROOT` (the cache file's root) and `OSCONFIG_STATE_DIR` (only to find the old history to migrate); both
-//! read once, at the first `MmiOpen` of the process or of a fresh load of the library.
+//! `OSCONFIG_ROOT` (the cache file's root) and `OSCONFIG_STATE_DIR` (the group records, and the old history to
+//! migrate); both read once, at the first `MmiOpen` of the process or of a fresh load of the library.
 //!
 //! ## Limits
 //! - A command's background children that keep its output open are waited for 0.5 s after the shell exits; output
-//!   they write later is not reported. Their reader threads live on until the pipe closes, so unload the library
-//!   only when no such child is left.
-//! - Lifetime 1 (keep loaded): do not unload the library while commands run; their worker threads execute its code.
+//!   they write later is not reported. Their reader threads live on until the pipe closes (the library stays
+//!   pinned, see above).
+//! - A command that moves itself out of its process group (`setsid`) escapes every stop.
+//! - A process killed by the watchdog of a module host (`_exit`, module code hung) runs no exit code: its commands
+//!   are killed by the next load of the module, not at once.
 //! - Deduplication by commandId covers the 10 kept commands (and the last payload): a reboot request re-applied
 //!   after 10 newer commands of the same client would run again.
 //! - Saved `textResult`s are cut to [`cache::MAX_SAVED_TEXT_BYTES`] of JSON text; a whole file over
 //!   [`cache::MAX_CACHE_BYTES`] is not written (error log line).
 //! - The file is read with a check that it is a regular file; a FIFO swapped in between that check and the open
 //!   (only root can, in `/etc/osconfig`) would block the read.
-//! - The stop signals are sent with the shell's `kill` builtin (`/bin/sh -c 'kill -15 -<pgid>'`), keeping the
-//!   crate free of `unsafe`.
+//! - Signals are sent with `kill(2)` (libc); the library is pinned with `dladdr` + `dlopen(RTLD_NOLOAD |
+//!   RTLD_NODELETE)`. These and the `.fini_array` entry are the crate's only unsafe code.
 //!
 //! ## Example (the Rust side)
 //! ```no_run
@@ -105,6 +133,7 @@ pub mod arguments;
 pub mod cache;
 pub mod capture;
 pub mod engine;
+pub mod groups;
 pub mod history;
 pub mod legacy;
 mod module;
@@ -115,3 +144,15 @@ pub mod status;
 pub use module::{CommandRunner, COMPONENT, DESIRED_OBJECT, REPORTED_OBJECT};
 
 osconfig_mmi::export_module!(CommandRunner);
+
+/// Run by the dynamic loader when the process exits (`exit(3)`, also when `main` returns), or at `dlclose` if no
+/// command ever ran (a library that started one stays mapped until exit): stops the running commands.
+extern "C" fn stop_commands_at_exit() {
+    // Nothing may unwind into the loader.
+    let _ = std::panic::catch_unwind(engine::stop_global);
+}
+
+/// The `.fini_array` entry of [`stop_commands_at_exit`].
+#[used]
+#[link_section = ".fini_array"]
+static STOP_COMMANDS_AT_EXIT: extern "C" fn() = stop_commands_at_exit;

@@ -3,7 +3,7 @@
 use osconfig_mmi::{validate, Errno, Lifetime, Module, ModuleInfo};
 use serde_json::Value;
 
-use crate::arguments::CommandArguments;
+use crate::arguments::{CommandArguments, LimitError};
 use crate::engine::{CommandError, Engine};
 
 /// The one component this module serves.
@@ -63,6 +63,13 @@ impl Module for CommandRunner {
         let args = CommandArguments::from_json(payload).map_err(|e| {
             log::error!("{e}");
             Errno::EINVAL
+        })?;
+        args.check_limits().map_err(|e| {
+            log::error!("{e}");
+            match e {
+                LimitError::TooLong { .. } => Errno::E2BIG,
+                LimitError::TimeoutTooLarge(_) => Errno::EINVAL,
+            }
         })?;
         self.engine.apply(&self.client, &args).map_err(|e| {
             log::error!("CommandRunner: {e}");
@@ -146,6 +153,22 @@ mod tests {
             assert_eq!(s.set(COMPONENT, DESIRED_OBJECT, &p), Err(Errno::EINVAL), "{p}");
         }
         assert_eq!(s.set(COMPONENT, DESIRED_OBJECT, &json!({"commandId":"x","action":4})), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn test_set_over_bounds_e2big_or_einval() {
+        use crate::arguments::{MAX_ARGUMENTS_BYTES, MAX_COMMAND_ID_BYTES, MAX_TIMEOUT_SECONDS};
+        let mut s = session("c", 0);
+        let long_id = "x".repeat(MAX_COMMAND_ID_BYTES + 1);
+        let p = json!({"commandId":long_id,"arguments":"true","action":3});
+        assert_eq!(s.set(COMPONENT, DESIRED_OBJECT, &p), Err(Errno::E2BIG));
+        let p = json!({"commandId":long_id,"action":4});
+        assert_eq!(s.set(COMPONENT, DESIRED_OBJECT, &p), Err(Errno::E2BIG));
+        let p = json!({"commandId":"a","arguments":"x".repeat(MAX_ARGUMENTS_BYTES + 1),"action":3});
+        assert_eq!(s.set(COMPONENT, DESIRED_OBJECT, &p), Err(Errno::E2BIG));
+        let p = json!({"commandId":"a","arguments":"true","timeout":MAX_TIMEOUT_SECONDS + 1,"action":3});
+        assert_eq!(s.set(COMPONENT, DESIRED_OBJECT, &p), Err(Errno::EINVAL));
+        assert_eq!(s.get(COMPONENT, REPORTED_OBJECT).unwrap()["commandId"], "");
     }
 
     #[test]

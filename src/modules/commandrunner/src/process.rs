@@ -6,13 +6,17 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::capture::{Capture, MAX_OUTPUT_BYTES};
-use crate::status::{State, RESULT_CANCELED, RESULT_TIMED_OUT};
+use crate::groups::Group;
+use crate::status::{State, RESULT_CANCELED, RESULT_INTERRUPTED, RESULT_TIMED_OUT};
 
 /// The shell every command runs through (`/bin/sh -c <command line>`).
 pub const SHELL: &str = "/bin/sh";
 
-/// Time between SIGTERM and SIGKILL when a command is stopped.
+/// Time between SIGTERM and SIGKILL when a command is stopped (timeout, cancel).
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Time between SIGTERM and SIGKILL when the module stops (its host has 500 ms before the platform kills it).
+pub const EXIT_GRACE: Duration = Duration::from_millis(100);
 
 /// How long to wait for the output pipes to close after the shell exited (a background child may keep them open).
 pub const OUTPUT_GRACE: Duration = Duration::from_millis(500);
@@ -20,37 +24,61 @@ pub const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 /// Longest pause between two checks of a running child.
 const MAX_POLL: Duration = Duration::from_millis(100);
 
-const SIGKILL: i32 = 9;
-const SIGTERM: i32 = 15;
+/// Why a running command is asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// `cancelCommand`: stopped with [`KILL_GRACE`], reported canceled.
+    Cancel,
+    /// The module stops (its process exits): stopped with [`EXIT_GRACE`], reported interrupted.
+    Interrupt,
+}
 
-/// A cancellation flag a worker can sleep on.
+/// A stop request a worker can sleep on.
 #[derive(Debug, Default)]
 pub struct Control {
-    canceled: Mutex<bool>,
+    stop: Mutex<Option<Stop>>,
     wake: Condvar,
 }
 
 impl Control {
-    /// Ask the command to stop; wakes the worker at once.
+    /// Ask the command to stop (cancel); wakes the worker at once.
     pub fn cancel(&self) {
-        *self.canceled.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.request(Stop::Cancel);
+    }
+
+    /// Ask the command to stop because the module stops; wakes the worker at once. Overrides a cancel.
+    pub fn interrupt(&self) {
+        self.request(Stop::Interrupt);
+    }
+
+    fn request(&self, stop: Stop) {
+        let mut s = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        if *s != Some(Stop::Interrupt) {
+            *s = Some(stop);
+        }
+        drop(s);
         self.wake.notify_all();
     }
 
-    /// Whether [`Control::cancel`] was called.
+    /// Whether a stop was requested (cancel or interrupt).
     pub fn is_canceled(&self) -> bool {
-        *self.canceled.lock().unwrap_or_else(|p| p.into_inner())
+        self.requested().is_some()
     }
 
-    /// Sleep up to `d` or until cancelled; returns whether cancelled.
+    /// The stop requested, if any.
+    pub fn requested(&self) -> Option<Stop> {
+        *self.stop.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sleep up to `d` or until a stop is requested; returns whether one was.
     fn sleep(&self, d: Duration) -> bool {
-        let guard = self.canceled.lock().unwrap_or_else(|p| p.into_inner());
-        if *guard {
+        let guard = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_some() {
             return true;
         }
         match self.wake.wait_timeout(guard, d) {
-            Ok((g, _)) => *g,
-            Err(p) => *p.into_inner().0,
+            Ok((g, _)) => g.is_some(),
+            Err(p) => p.into_inner().0.is_some(),
         }
     }
 }
@@ -64,6 +92,8 @@ pub enum Ending {
     TimedOut,
     /// Killed on request.
     Canceled,
+    /// Killed because the module stopped (its process exits).
+    Interrupted,
     /// The shell could not be started: the errno (or 0 if unknown) and the error text.
     NotStarted(i64, String),
 }
@@ -85,15 +115,18 @@ impl Outcome {
             Ending::Exited(code) => (State::Failed, *code),
             Ending::TimedOut => (State::TimedOut, RESULT_TIMED_OUT),
             Ending::Canceled => (State::Canceled, RESULT_CANCELED),
+            Ending::Interrupted => (State::Failed, RESULT_INTERRUPTED),
             Ending::NotStarted(errno, _) => (State::Failed, *errno),
         }
     }
 }
 
 /// Run `command_line` through `/bin/sh -c` in a new process group, stdin from /dev/null, stdout and stderr captured.
-/// Blocks until it ends, its `timeout` passes or `control` is cancelled; in the last two cases the whole process
-/// group gets SIGTERM, then SIGKILL after [`KILL_GRACE`].
-pub fn run(command_line: &str, timeout: Option<Duration>, control: &Control) -> Outcome {
+/// `started` is told the group as soon as it exists. Blocks until the shell ends, its `timeout` passes or `control`
+/// asks to stop; in the last cases the whole process group gets SIGTERM, then SIGKILL after [`KILL_GRACE`]
+/// ([`EXIT_GRACE`] for an interrupt). When the shell exits on its own, the group is left alone: background
+/// children it started on purpose (`nohup x &`) go on.
+pub fn run(command_line: &str, timeout: Option<Duration>, control: &Control, started: impl FnOnce(Group)) -> Outcome {
     let mut child = match Command::new(SHELL)
         .arg("-c")
         .arg(command_line)
@@ -112,6 +145,7 @@ pub fn run(command_line: &str, timeout: Option<Duration>, control: &Control) -> 
         }
     };
     let pgid = child.id();
+    started(Group::led_by(pgid));
     let capture = Capture::new(MAX_OUTPUT_BYTES);
     if let Some(out) = child.stdout.take() {
         capture.spawn_reader(out);
@@ -123,7 +157,7 @@ pub fn run(command_line: &str, timeout: Option<Duration>, control: &Control) -> 
     let ending = supervise(&mut child, pgid, deadline, control);
     if !capture.wait_closed(OUTPUT_GRACE) && !matches!(ending, Ending::Exited(_)) {
         // Stopped by us but something in the group still holds the pipes: make sure it is gone.
-        signal_group(pgid, SIGKILL);
+        signal_group(pgid, libc::SIGKILL);
         capture.wait_closed(OUTPUT_GRACE);
     }
     let (output, dropped) = capture.text();
@@ -142,18 +176,25 @@ fn supervise(child: &mut Child, pgid: u32, deadline: Option<Instant>, control: &
             Ok(None) => {}
             Err(e) => {
                 log::error!("waiting for command (pid {pgid}): {e}");
-                stop_group(child, pgid);
+                stop_group(child, pgid, KILL_GRACE);
                 return Ending::Exited(-1);
             }
         }
-        if control.is_canceled() {
-            stop_group(child, pgid);
-            return Ending::Canceled;
+        match control.requested() {
+            Some(Stop::Cancel) => {
+                stop_group(child, pgid, KILL_GRACE);
+                return Ending::Canceled;
+            }
+            Some(Stop::Interrupt) => {
+                stop_group(child, pgid, EXIT_GRACE);
+                return Ending::Interrupted;
+            }
+            None => {}
         }
         let now = Instant::now();
         if let Some(d) = deadline {
             if now >= d {
-                stop_group(child, pgid);
+                stop_group(child, pgid, KILL_GRACE);
                 return Ending::TimedOut;
             }
             pause = pause.min(d - now);
@@ -163,34 +204,30 @@ fn supervise(child: &mut Child, pgid: u32, deadline: Option<Instant>, control: &
     }
 }
 
-/// SIGTERM the group, wait up to [`KILL_GRACE`] for the shell, then SIGKILL the group; reap the shell.
-fn stop_group(child: &mut Child, pgid: u32) {
-    signal_group(pgid, SIGTERM);
-    let deadline = Instant::now() + KILL_GRACE;
+/// SIGTERM the group, wait up to `grace` for the shell, then SIGKILL the group; reap the shell.
+fn stop_group(child: &mut Child, pgid: u32, grace: Duration) {
+    signal_group(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             // The shell is gone; stragglers in the group that ignored SIGTERM get SIGKILL.
-            signal_group(pgid, SIGKILL);
+            signal_group(pgid, libc::SIGKILL);
             return;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
-    signal_group(pgid, SIGKILL);
+    signal_group(pgid, libc::SIGKILL);
     if let Err(e) = child.wait() {
         log::error!("reaping command (pid {pgid}): {e}");
     }
 }
 
-/// Send `signal` to process group `pgid` through the shell's `kill` builtin (keeps this crate free of `unsafe`).
+/// Send `signal` to process group `pgid` (a group that is already empty is not an error).
 fn signal_group(pgid: u32, signal: i32) {
-    let result = Command::new(SHELL)
-        .args(["-c", "kill -\"$1\" -\"$2\"", "kill", &signal.to_string(), &pgid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if let Err(e) = result {
-        log::error!("cannot signal process group {pgid}: {e}");
+    if let Err(e) = (Group { pgid, start_time: None }).signal(signal) {
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            log::error!("cannot signal process group {pgid}: {e}");
+        }
     }
 }
 
@@ -209,7 +246,7 @@ mod tests {
     use std::sync::Arc;
 
     fn run_plain(cmd: &str, timeout: Option<Duration>) -> Outcome {
-        run(cmd, timeout, &Control::default())
+        run(cmd, timeout, &Control::default(), |_| {})
     }
 
     #[test]
@@ -256,7 +293,7 @@ mod tests {
     fn test_run_cancel_stops_at_once() {
         let control = Arc::new(Control::default());
         let c2 = Arc::clone(&control);
-        let t = std::thread::spawn(move || run("sleep 30", None, &c2));
+        let t = std::thread::spawn(move || run("sleep 30", None, &c2, |_| {}));
         std::thread::sleep(Duration::from_millis(200));
         let start = Instant::now();
         control.cancel();
@@ -264,6 +301,31 @@ mod tests {
         assert_eq!(o.ending, Ending::Canceled);
         assert_eq!(o.state_and_code(), (State::Canceled, 125));
         assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn test_run_interrupt_stops_group_within_exit_grace() {
+        let control = Arc::new(Control::default());
+        let c2 = Arc::clone(&control);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || run("(trap '' TERM; sleep 30) & wait", None, &c2, |g| tx.send(g).unwrap()));
+        let group = rx.recv().unwrap();
+        assert!(group.start_time.is_some() && group.leader_runs());
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        control.cancel();
+        control.interrupt();
+        let o = t.join().unwrap();
+        assert_eq!(o.ending, Ending::Interrupted);
+        assert_eq!(o.state_and_code(), (State::Failed, -1));
+        assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+        assert!(!group.leader_runs());
+        // Orphans killed with the group are reaped by init soon after.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while group.signal(0).is_ok() {
+            assert!(Instant::now() < deadline, "a process of the group is left");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

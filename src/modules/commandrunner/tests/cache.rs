@@ -96,7 +96,10 @@ fn test_history_at_reference_path_mode_0600_and_removal_resets() {
     let saved = read_json(&cache);
     assert_eq!(saved[CLIENT].as_array().unwrap().len(), 1, "{saved}");
     assert_eq!(saved[CLIENT][0]["commandId"], "after-reset");
-    assert!(!dir.join("state").exists(), "nothing is written at the old location");
+    assert!(!dir.join("state/commandrunner").exists(), "nothing is written at the old location");
+    // No command runs any more: no running group is recorded.
+    let groups = dir.join("state/commandrunner-groups");
+    assert_eq!(fs::read_dir(&groups).map(|d| d.count()).unwrap_or(0), 0, "{}", groups.display());
     // A new process after the file is removed starts from a clean history.
     fs::remove_file(&cache).unwrap();
     run_child("expect-empty", &dir);
