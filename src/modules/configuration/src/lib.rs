@@ -23,8 +23,11 @@
 //! `desiredRefreshInterval` (integer 1..=86400), `desiredLocalManagementEnabled`, `desiredDebugLoggingEnabled`,
 //! `desiredIotHubManagementEnabled`, `desiredGitManagementEnabled` (booleans, written as 0/1; debug logging sets
 //! `LoggingLevel` 7, turning it off lowers 7 to 6), `desiredIotHubProtocol` ("auto", "mqtt", "mqttWebSocket" ->
-//! 0, 1, 2), `desiredGitBranch` (string, at most 255 characters, no control characters).
-//! A payload of the wrong type or out of range gives `EINVAL` with a log line. The file is rewritten atomically
+//! 0, 1, 2), `desiredGitBranch` (string, at most 255 bytes, no control characters).
+//! Every desired input is bounded by a named constant: `desiredRefreshInterval` by
+//! [`settings::REPORTING_INTERVAL_RANGE`], `desiredGitBranch` by [`desired::MAX_GIT_BRANCH_LEN`] (bytes); the
+//! others are booleans or one of three names. A payload of the wrong type or out of range gives `EINVAL` with a log
+//! line. The file is rewritten atomically
 //! (temp file + rename) only when the value changes, keeping every other key and the key order, and the file's
 //! mode (0644 when the file is created). A file we cannot parse is never overwritten (`EINVAL`).
 //!

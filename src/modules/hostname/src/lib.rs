@@ -16,6 +16,12 @@
 //! line. Files are written atomically (temp file + rename, mode 0644) and only when their content changes, so
 //! applying the same value twice is a no-op. What `desiredHosts` writes, `hosts` reports back unchanged.
 //!
+//! ## Bounds of the desired objects
+//! | object | bound | beyond it |
+//! |---|---|---|
+//! | `desiredName` | [`validate::MAX_KERNEL_NAME_LEN`] (64) bytes after trimming white space, labels of [`validate::MAX_LABEL_LEN`] | `EINVAL` |
+//! | `desiredHosts` | [`validate::MAX_HOSTS_BYTES`] (32 KiB) and [`validate::MAX_HOSTS_ENTRIES`] (256) non-empty entries; names of [`validate::MAX_NAME_LEN`] | `E2BIG` (7) for the size, `EINVAL` for a name |
+//!
 //! ## Limits
 //! Under a root other than `/` (env `OSCONFIG_ROOT`, as in tests) the kernel host name is never touched.
 //! The hosts file is replaced as a whole: entries not in `desiredHosts` (including `localhost`) are dropped.
@@ -125,6 +131,10 @@ fn set_name(value: &str, what: &str) -> Result<(), Errno> {
 }
 
 fn set_hosts(value: &str, what: &str) -> Result<(), Errno> {
+    validate::check_hosts_size(value).map_err(|reason| {
+        log::error!("{what}: {reason}");
+        Errno::E2BIG
+    })?;
     let text = validate::desired_hosts(value).map_err(|reason| invalid(what, &reason))?;
     write(&osconfig_storage::under_root(HOSTS_FILE), &text, what)
 }

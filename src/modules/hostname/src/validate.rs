@@ -66,6 +66,25 @@ fn valid_zone(zone: &str) -> bool {
     !zone.is_empty() && zone.len() <= 15 && zone.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// Longest accepted `desiredHosts` value, in bytes (the hosts file is reported back in every reported document).
+pub const MAX_HOSTS_BYTES: usize = 32 * 1024;
+
+/// Most entries accepted in `desiredHosts`.
+pub const MAX_HOSTS_ENTRIES: usize = 256;
+
+/// Checks the size of a `desiredHosts` value: at most [`MAX_HOSTS_BYTES`] bytes and [`MAX_HOSTS_ENTRIES`] non-empty
+/// entries (the module answers `E2BIG` beyond). Returns the reason when over.
+pub fn check_hosts_size(value: &str) -> Result<(), String> {
+    if value.len() > MAX_HOSTS_BYTES {
+        return Err(format!("{} bytes, more than the limit of {MAX_HOSTS_BYTES}", value.len()));
+    }
+    let entries = value.split([';', '\n']).filter(|e| !e.trim().is_empty()).count();
+    if entries > MAX_HOSTS_ENTRIES {
+        return Err(format!("{entries} entries, more than the limit of {MAX_HOSTS_ENTRIES}"));
+    }
+    Ok(())
+}
+
 /// Validates a `desiredHosts` value and returns the `/etc/hosts` text to write.
 ///
 /// The value is a list of entries separated by `;` (a newline separates entries too), each "address name [alias...]" separated by white space. Empty
@@ -101,6 +120,15 @@ pub fn desired_hosts(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_check_hosts_size_bounds() {
+        let entries = |n: usize| vec!["10.0.0.1 h"; n].join(";");
+        assert_eq!(check_hosts_size(&entries(MAX_HOSTS_ENTRIES)), Ok(()));
+        assert!(check_hosts_size(&entries(MAX_HOSTS_ENTRIES + 1)).unwrap_err().contains("entries"));
+        assert!(check_hosts_size(&" ".repeat(MAX_HOSTS_BYTES + 1)).unwrap_err().contains("bytes"));
+        assert_eq!(check_hosts_size(&format!("10.0.0.1 h;{}", ";".repeat(1000))), Ok(()));
+    }
 
     #[test]
     fn test_check_hostname_valid() {

@@ -144,6 +144,18 @@ fn test_hostname_module_through_c_abi() {
     assert_eq!(serde_json::from_slice::<Value>(&small.get("HostName", "name").unwrap()).unwrap(), json!("fresh"));
     drop(small);
 
+    // Bounded input: 50,000 entries (or more than 32 KiB) are refused with E2BIG and the file is left alone.
+    let before = fs::read_to_string(&hosts_file).unwrap();
+    let many: Vec<String> =
+        (0..50_000).map(|i| format!("10.{}.{}.{} h{i}", i / 65536, i / 256 % 256, i % 256)).collect();
+    assert_eq!(set(&session, "desiredHosts", json!(many.join(";"))), Err(Errno::E2BIG));
+    assert_eq!(set(&session, "desiredHosts", json!(many[..257].join(";"))), Err(Errno::E2BIG));
+    let padded = format!("10.0.0.1 h{}", " ".repeat(hostname::validate::MAX_HOSTS_BYTES));
+    assert_eq!(set(&session, "desiredHosts", json!(padded)), Err(Errno::E2BIG));
+    assert_eq!(fs::read_to_string(&hosts_file).unwrap(), before);
+    set(&session, "desiredHosts", json!(many[..256].join(";"))).unwrap();
+    set(&session, "desiredHosts", json!("127.0.0.1 localhost")).unwrap();
+
     // Everything happened under the temporary root, never to the kernel's host name.
     assert_eq!(fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), kernel_name_before);
 
