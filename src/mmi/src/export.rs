@@ -1,8 +1,9 @@
 //! The C side of the SDK: generic bodies of the six exported functions and the [`crate::export_module!`] macro.
 //!
 //! The macro only forwards to the `mmi_*` functions here, so every ABI rule lives in ordinary Rust:
-//! - every body runs in `catch_unwind`; a panic is logged and becomes [`PANIC_ERRNO`] (NULL for `MmiOpen`;
-//!   `MmiClose` and `MmiFree` swallow it). Nothing unwinds into C.
+//! - every body, and the installation of the module logger before it, runs in `catch_unwind`; a panic is logged
+//!   and becomes [`PANIC_ERRNO`] (NULL for `MmiOpen`; `MmiClose` and `MmiFree` swallow it). Nothing unwinds into
+//!   C.
 //! - every pointer is checked: a NULL out-pointer, client name, component or object gives `EINVAL` (NULL from
 //!   `MmiOpen`). All names must be UTF-8 C strings; component and object names must also be non-empty (an empty
 //!   client name is passed on). On failure the out-pointers (when not NULL) hold NULL and 0.
@@ -192,13 +193,21 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// Run `body`, turning a panic into `on_panic` (after logging it).
+/// Run `body`, turning a panic into `on_panic` (after logging it). Everything, the logger's installation (which
+/// calls the module's `info`) included, runs inside `catch_unwind`, so nothing can unwind into C.
 fn guard<T: Module, R>(what: &str, on_panic: R, body: impl FnOnce() -> R) -> R {
-    crate::logger::ensure_installed(|| T::info("").name);
-    match catch_unwind(AssertUnwindSafe(body)) {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        crate::logger::ensure_installed(|| T::info("").name);
+        body()
+    }));
+    match result {
         Ok(r) => r,
         Err(payload) => {
-            log::error!("{what}: the module panicked: {}", panic_message(payload.as_ref()));
+            // Logging a panic payload cannot panic in turn (`log` swallows a failing backend's errors), but stay
+            // on the safe side: a second panic here is caught as well.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                log::error!("{what}: the module panicked: {}", panic_message(payload.as_ref()));
+            }));
             on_panic
         }
     }
