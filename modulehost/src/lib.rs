@@ -19,8 +19,9 @@
 //! 5. Runs the `osconfig_http` server loop; routing is in [`routes`], and module calls run on the loop's thread
 //!    ([`module`] says why). (The signal thread starts before step 4.)
 //! 6. On SIGTERM/SIGINT: stops the loop (the socket file is removed), closes every session (`MmiClose`), unloads
-//!    the module, exit 0. If the module hangs (in a call, in `dlopen` or in the first `MmiGetInfo`), the signal
-//!    thread exits 6 after [`STOP_GRACE`].
+//!    the module, exit 0 (through `exit(3)`, so a module's exit hooks run: CommandRunner stops its commands there).
+//!    If the module hangs (in a call, in `dlopen` or in the first `MmiGetInfo`), the signal thread ends the process
+//!    with `_exit(6)` after [`STOP_GRACE`] (no exit hook runs while module code may still be running).
 //!
 //! ## Sessions
 //! `MmiOpen` answers a random id (16 bytes from `getrandom(2)` as `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`); at most
@@ -134,7 +135,11 @@ pub fn run(options: &Options) -> Result<(), HostError> {
         log::error!("still running {} ms after the stop signal (the module hangs); exiting", STOP_GRACE.as_millis());
         // The loop never got to remove its socket: do it here, so the next host starts cleanly.
         let _ = std::fs::remove_file(&socket);
-        std::process::exit(error::EXIT_STOP_TIMEOUT);
+        // `_exit`, not `exit`: module code may still run on the main thread; `exit` would run the module's exit
+        // hooks and Rust's at-exit work against it. (A module whose commands need stopping finds them at its
+        // next load: see CommandRunner.)
+        // SAFETY: _exit(2) ends the process at once; it touches no memory of this process.
+        unsafe { libc::_exit(error::EXIT_STOP_TIMEOUT) }
     })
     .map_err(HostError::Serve)?;
 
