@@ -44,18 +44,46 @@ pub struct Client {
     buf: Vec<u8>,
 }
 
-/// A connected stream and the read timeout currently set on it (kept to avoid a system call per read).
+/// A connected stream and the read and write timeouts currently set on it (kept to avoid a system call per read or
+/// write).
 #[derive(Debug)]
 struct TimedStream {
     stream: UnixStream,
     read_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl TimedStream {
     fn connect(path: &Path, timeout: Duration, deadline: Instant) -> Result<TimedStream, ClientError> {
         let stream = connect(path, deadline)?;
+        let timeout = deadline.saturating_duration_since(Instant::now()).min(timeout);
+        if timeout.is_zero() {
+            return Err(ClientError::Timeout);
+        }
         stream.set_read_timeout(Some(timeout))?;
-        Ok(TimedStream { stream, read_timeout: timeout })
+        stream.set_write_timeout(Some(timeout))?;
+        Ok(TimedStream { stream, read_timeout: timeout, write_timeout: timeout })
+    }
+
+    /// Writes all of `bytes` by the deadline (a server that stops reading cannot hold the call past it).
+    fn send(&mut self, mut bytes: &[u8], deadline: Instant) -> Result<(), ClientError> {
+        while !bytes.is_empty() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ClientError::Timeout);
+            }
+            if self.write_timeout > remaining || self.write_timeout < remaining.mul_f32(0.9) {
+                self.stream.set_write_timeout(Some(remaining))?;
+                self.write_timeout = remaining;
+            }
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(ClientError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ClientError::from(e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -71,7 +99,7 @@ impl Client {
         }
     }
 
-    /// Sets the time allowed for connecting and for each whole answer.
+    /// Sets the time allowed for each whole call: connecting, sending the request and reading the answer.
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
         self.timeout = timeout;
         self
@@ -109,9 +137,12 @@ impl Client {
         }
         let stream = self.stream.as_mut().expect("connected above");
         let result = stream
-            .stream
-            .write_all(wire)
-            .map_err(|e| Retry::Yes(ClientError::from(e)))
+            .send(wire, deadline)
+            .map_err(|e| match e {
+                // Part of the request may have reached the server: never sent twice.
+                ClientError::Timeout => Retry::No(e),
+                e => Retry::Yes(e),
+            })
             .and_then(|()| read_response(stream, &mut self.buf, &self.limits, deadline));
         match result {
             Ok(response) => {
@@ -155,7 +186,7 @@ pub fn oneshot(
     let mut stream = TimedStream::connect(socket.as_ref(), timeout, deadline)?;
     let mut wire = Vec::with_capacity(160 + body.len());
     encode_request(method, path, body, true, &mut wire);
-    stream.stream.write_all(&wire)?;
+    stream.send(&wire, deadline)?;
     let mut buf = Vec::new();
     read_response(&mut stream, &mut buf, &Limits::default(), deadline).map_err(Retry::into_error)
 }
@@ -347,7 +378,8 @@ mod tests {
     #[test]
     fn test_read_response_split_and_pipelined() {
         let (a, mut b) = UnixStream::pair().unwrap();
-        let mut a = TimedStream { stream: a, read_timeout: Duration::from_secs(2) };
+        let mut a =
+            TimedStream { stream: a, read_timeout: Duration::from_secs(2), write_timeout: Duration::from_secs(2) };
         let deadline = Instant::now() + Duration::from_secs(2);
         b.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\"a\"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\n\"22\"").unwrap();
         let mut buf = Vec::new();
@@ -360,11 +392,23 @@ mod tests {
     #[test]
     fn test_read_response_timeout() {
         let (a, _b) = UnixStream::pair().unwrap();
-        let mut a = TimedStream { stream: a, read_timeout: Duration::from_secs(30) };
+        let mut a =
+            TimedStream { stream: a, read_timeout: Duration::from_secs(30), write_timeout: Duration::from_secs(30) };
         let deadline = Instant::now() + Duration::from_millis(50);
         let mut buf = Vec::new();
         let err = read_response(&mut a, &mut buf, &Limits::default(), deadline).map_err(Retry::into_error).unwrap_err();
         assert!(matches!(err, ClientError::Timeout), "{err:?}");
+    }
+
+    #[test]
+    fn test_send_times_out_when_the_peer_never_reads() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut a =
+            TimedStream { stream: a, read_timeout: Duration::from_secs(30), write_timeout: Duration::from_secs(30) };
+        let started = Instant::now();
+        let err = a.send(&vec![b'x'; 8 * 1024 * 1024], started + Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, ClientError::Timeout), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

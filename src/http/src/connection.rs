@@ -19,6 +19,19 @@ use crate::response::{Response, CONTINUE};
 /// Bytes read from the socket in one `read` call: the size of the scratch buffer a server lends its connections.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
+/// Why a connection stopped reading with bytes possibly still waiting; the server reads it again once the reason
+/// is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pause {
+    /// [`Limits::max_pipelined`] requests await their answers.
+    Pipeline,
+    /// More than [`Limits::max_output_bytes`] of answers wait for the client to read them.
+    Output,
+    /// The server's [`Limits::max_buffered_bytes`] are spent and this connection holds
+    /// [`Limits::connection_buffer_bytes`] of request or owes output.
+    Budget,
+}
+
 /// An answer owed to one request, in request order.
 #[derive(Debug)]
 struct Slot {
@@ -43,6 +56,7 @@ pub(crate) struct Connection<S> {
     broken: bool,
     started: Option<Instant>,
     last_activity: Instant,
+    stalled: Option<Pause>,
 }
 
 impl<S: Read + Write> Connection<S> {
@@ -63,7 +77,13 @@ impl<S: Read + Write> Connection<S> {
             broken: false,
             started: None,
             last_activity: now,
+            stalled: None,
         }
+    }
+
+    /// Who is on the other end.
+    pub(crate) fn peer(&self) -> PeerCred {
+        self.peer
     }
 
     /// The stream, for registration with the poller.
@@ -72,11 +92,20 @@ impl<S: Read + Write> Connection<S> {
     }
 
     /// Reads what the client sent and appends each whole request to `requests` with its sequence number.
-    /// Stops early while [`Limits::max_pipelined`] requests await answers; call again after answering.
+    /// Stops early on a [`Pause`]: `budget_left` is what this connection may add to the server's buffered bytes
+    /// beyond its own [`Limits::connection_buffer_bytes`]. Call again once [`Connection::stalled`] is lifted.
     /// `chunk` is scratch space shared by all connections of a server (zeroed once, not per read).
-    pub(crate) fn read(&mut self, now: Instant, chunk: &mut [u8], requests: &mut Vec<(u64, Request)>) {
+    pub(crate) fn read(
+        &mut self,
+        now: Instant,
+        chunk: &mut [u8],
+        requests: &mut Vec<(u64, Request)>,
+        budget_left: usize,
+    ) {
+        let before = self.buffered_bytes();
+        let left = |conn: &Self| budget_left.saturating_sub(conn.buffered_bytes().saturating_sub(before));
         self.extract(now, requests);
-        while !self.read_closed && !self.closing && !self.broken && self.slots.len() < self.limits.max_pipelined {
+        while !self.read_closed && !self.closing && !self.broken && self.pause(left(self)).is_none() {
             match self.stream.read(chunk) {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {
@@ -96,15 +125,67 @@ impl<S: Read + Write> Connection<S> {
                 }
             }
         }
+        // Paused with bytes possibly left in the socket or requests left in the parser: no readiness event will
+        // come for them, so the server reads again when the pause lifts.
+        self.stalled = self.pause(left(self));
     }
 
-    /// Whether reading stopped because too many requests await answers, with more possibly waiting.
-    pub(crate) fn read_paused(&self) -> bool {
-        !self.read_closed && !self.closing && !self.broken && self.slots.len() >= self.limits.max_pipelined
+    /// Why reading would stop now, given `budget_left` bytes of the shared budget.
+    pub(crate) fn pause(&self, budget_left: usize) -> Option<Pause> {
+        if self.read_closed || self.closing || self.broken {
+            None
+        } else if self.slots.len() >= self.limits.max_pipelined {
+            Some(Pause::Pipeline)
+        } else if self.unsent() > self.limits.max_output_bytes {
+            Some(Pause::Output)
+        } else if budget_left == 0
+            && (self.parser.pending_bytes() >= self.limits.connection_buffer_bytes || self.unsent() > 0)
+        {
+            Some(Pause::Budget)
+        } else {
+            None
+        }
+    }
+
+    /// Why the last read stopped with input possibly left unread, if it did.
+    pub(crate) fn stalled(&self) -> Option<Pause> {
+        if self.read_closed || self.closing || self.broken {
+            None
+        } else {
+            self.stalled
+        }
+    }
+
+    /// Answer bytes waiting for the client to read them.
+    pub(crate) fn unsent(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Request bytes received and not yet parsed into a request.
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.parser.pending_bytes()
+    }
+
+    /// Bytes of memory this connection's buffers hold.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.parser.buffered_bytes() + self.out.capacity()
+    }
+
+    /// Whether the connection waits for its client's next request with nothing received, owed or unsent.
+    pub(crate) fn is_idle(&self) -> bool {
+        !self.broken && !self.closing && self.started.is_none() && self.slots.is_empty() && !self.wants_write()
+    }
+
+    /// When the client last sent or took bytes.
+    pub(crate) fn last_activity(&self) -> Instant {
+        self.last_activity
     }
 
     fn extract(&mut self, now: Instant, requests: &mut Vec<(u64, Request)>) {
-        while !self.closing && self.slots.len() < self.limits.max_pipelined {
+        while !self.closing
+            && self.slots.len() < self.limits.max_pipelined
+            && self.unsent() <= self.limits.max_output_bytes
+        {
             match self.parser.next_request() {
                 Ok(Some(mut request)) => {
                     request.peer = self.peer;
@@ -129,6 +210,7 @@ impl<S: Read + Write> Connection<S> {
                 }
             }
         }
+        self.parser.release(self.limits.connection_buffer_bytes);
         self.started = match (self.parser.in_request(), self.started) {
             (true, None) => Some(now),
             (true, started) => started,
@@ -177,7 +259,11 @@ impl<S: Read + Write> Connection<S> {
             }
         }
         if self.out_pos == self.out.len() {
-            self.out.clear();
+            if self.out.capacity() > self.limits.connection_buffer_bytes {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
             self.out_pos = 0;
         }
     }
@@ -206,6 +292,11 @@ impl<S: Read + Write> Connection<S> {
         }
     }
 
+    /// Ends a connection whose client went away entirely while it was paused.
+    pub(crate) fn abandon(&mut self) {
+        self.broken = true;
+    }
+
     /// Ends a connection whose deadline passed: a client stalled mid-request gets a best-effort 408.
     pub(crate) fn time_out(&mut self, now: Instant) {
         if self.started.is_some() && self.slots.is_empty() && !self.wants_write() {
@@ -221,6 +312,7 @@ impl<S: Read + Write> Connection<S> {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
+    use std::thread;
     use std::time::Duration;
 
     fn pair(limits: Limits) -> (Connection<UnixStream>, UnixStream) {
@@ -242,7 +334,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 2);
         conn.complete(requests[1].0, Response::ok(&b"\"b\""[..]));
         conn.flush(Instant::now());
@@ -261,7 +353,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /x HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert!(requests.is_empty());
         conn.flush(Instant::now());
         assert!(read_answer(&mut client).starts_with("HTTP/1.1 411 Length Required\r\n"));
@@ -276,14 +368,68 @@ mod tests {
             c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         }
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 2);
-        assert!(conn.read_paused());
+        assert_eq!(conn.stalled(), Some(Pause::Pipeline));
         conn.complete(requests[0].0, Response::ok(&b"1"[..]));
         conn.flush(Instant::now());
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 3);
         assert_eq!(requests[2].0, 2);
+    }
+
+    #[test]
+    fn test_read_pauses_while_output_is_over_the_bound_and_resumes_when_drained() {
+        let (mut conn, mut client) = pair(Limits::default().with_max_output_bytes(1000));
+        let mut c = &client;
+        c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+        let mut requests = Vec::new();
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        assert_eq!(requests.len(), 1);
+        // An answer bigger than the socket takes at once stays unsent.
+        conn.complete(requests[0].0, Response::ok(vec![b'x'; 4 * 1024 * 1024]));
+        conn.flush(Instant::now());
+        assert!(conn.unsent() > 1000);
+        c.write_all(b"GET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n").unwrap();
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        assert_eq!(requests.len(), 1, "no request runs while the client does not read");
+        assert_eq!(conn.stalled(), Some(Pause::Output));
+        let reader = thread::spawn(move || {
+            let mut sink = vec![0u8; 64 * 1024];
+            let mut total = 0;
+            while total < 4 * 1024 * 1024 {
+                total += client.read(&mut sink).unwrap();
+            }
+            client
+        });
+        while conn.wants_write() {
+            conn.flush(Instant::now());
+        }
+        let _client = reader.join().unwrap();
+        assert_eq!(conn.pause(usize::MAX), None);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        assert_eq!(requests.len(), 3, "reading resumed once drained");
+        assert_eq!(conn.buffered_bytes(), conn.parser.buffered_bytes(), "the big output buffer was given back");
+    }
+
+    #[test]
+    fn test_read_pauses_over_budget_but_small_requests_still_read() {
+        let (mut conn, client) = pair(Limits::default().with_connection_buffer_bytes(1024));
+        let mut c = &client;
+        c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+        let mut requests = Vec::new();
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, 0);
+        assert_eq!(requests.len(), 1, "a small request is read with no budget left");
+        conn.complete(0, Response::ok(&b"1"[..]));
+        conn.flush(Instant::now());
+        c.write_all(format!("POST /a HTTP/1.1\r\nContent-Length: 4096\r\n\r\n{}", "x".repeat(4000)).as_bytes())
+            .unwrap();
+        conn.read(Instant::now(), &mut [0u8; 512], &mut requests, 0);
+        assert_eq!(conn.stalled(), Some(Pause::Budget));
+        assert!(conn.parser.pending_bytes() < 2048, "stopped near its own allowance");
+        conn.read(Instant::now(), &mut [0u8; 512], &mut requests, usize::MAX);
+        assert_eq!(conn.stalled(), None);
+        assert_eq!(conn.parser.pending_bytes(), 4000, "the whole body read once the budget has room");
     }
 
     #[test]
@@ -303,10 +449,10 @@ mod tests {
         assert_eq!(conn.deadline(), Some(conn.last_activity + Duration::from_secs(100)));
         client.write_all(b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\n{").unwrap();
         let mut requests = Vec::new();
-        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(conn.deadline(), Some(t0 + Duration::from_secs(1)));
         client.write_all(b"}   ").unwrap();
-        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 1);
         assert_eq!(conn.deadline(), None, "waiting for the handler never times out");
         conn.time_out(t0);
@@ -318,7 +464,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /a HTTP/1.1\r\nContent-Len").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         conn.time_out(Instant::now());
         assert!(read_answer(&mut client).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
         assert!(conn.is_finished());
@@ -330,8 +476,8 @@ mod tests {
         client.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 1);
         assert!(!conn.is_finished(), "an answer is still owed");
         conn.complete(0, Response::ok(&b"1"[..]));
@@ -345,7 +491,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests);
+        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
         conn.flush(Instant::now());
         assert_eq!(read_answer(&mut client), "HTTP/1.1 100 Continue\r\n\r\n");
     }

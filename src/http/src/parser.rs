@@ -56,9 +56,36 @@ impl RequestParser {
         }
     }
 
-    /// Adds bytes read from the client.
+    /// Adds bytes read from the client. While a body arrives the buffer grows by doubling but never past the end
+    /// of that request, so a large body costs its own size, not up to twice that.
     pub fn push(&mut self, bytes: &[u8]) {
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.buf.capacity() {
+            let mut target = needed.max(self.buf.capacity() * 2);
+            if let State::ReadingBody { head } = &self.state {
+                target = target.min((self.start + head.body_len).max(needed));
+            }
+            self.buf.reserve_exact(target - self.buf.len());
+        }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received and not yet parsed into a request.
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Bytes of memory the buffer holds (its capacity).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Gives the buffer back to the allocator when nothing is pending and it holds more than `keep` bytes.
+    pub fn release(&mut self, keep: usize) {
+        if self.start == self.buf.len() && self.buf.capacity() > keep {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
     }
 
     /// Whether part of a request is buffered (the read timeout runs while this is true).
@@ -252,6 +279,26 @@ mod tests {
             out.push(request);
         }
         Ok(out)
+    }
+
+    #[test]
+    fn test_release_gives_back_a_big_buffer_once_the_request_is_out() {
+        let mut parser = RequestParser::new(Limits::default());
+        let body = vec![b'x'; 1024 * 1024];
+        parser.push(format!("POST /a HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+        assert!(parser.next_request().unwrap().is_none());
+        for piece in body.chunks(16 * 1024) {
+            parser.push(piece);
+        }
+        assert!(
+            parser.buffered_bytes() < body.len() + 1024,
+            "grown to the request, not double: {}",
+            parser.buffered_bytes()
+        );
+        assert_eq!(parser.next_request().unwrap().unwrap().body.len(), body.len());
+        parser.release(16 * 1024);
+        assert_eq!(parser.buffered_bytes(), 0, "the big buffer is given back");
+        assert_eq!(parser.pending_bytes(), 0);
     }
 
     #[test]

@@ -43,6 +43,11 @@ impl SocketFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the file at the path is still the socket this process bound (not deleted, renamed away or replaced).
+    pub fn is_in_place(&self) -> bool {
+        fs::symlink_metadata(&self.path).is_ok_and(|meta| identity(&meta) == self.identity)
+    }
 }
 
 impl Drop for SocketFile {

@@ -445,3 +445,236 @@ fn test_client_times_out_on_a_silent_server() {
     assert!(started.elapsed() < Duration::from_secs(2));
     t.join().unwrap();
 }
+
+// Hardening: a client that never reads, bodies held back, idle floods, a deleted socket, a stuck write.
+
+/// Writes from `streams` (non-blocking) round after round until no stream takes a byte for `quiet`; bytes written
+/// per stream. `next` gives the bytes stream `i` still has to send.
+fn write_until_blocked(streams: &mut [UnixStream], wire: &[Vec<u8>], quiet: Duration) -> Vec<usize> {
+    let mut written = vec![0usize; streams.len()];
+    let mut last_progress = Instant::now();
+    while last_progress.elapsed() < quiet {
+        let mut progress = false;
+        for (i, stream) in streams.iter_mut().enumerate() {
+            while written[i] < wire[i].len() {
+                match stream.write(&wire[i][written[i]..]) {
+                    Ok(n) => {
+                        written[i] += n;
+                        progress = true;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("write: {e}"),
+                }
+            }
+        }
+        if progress {
+            last_progress = Instant::now();
+        } else {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if written.iter().zip(wire).all(|(w, b)| *w == b.len()) {
+            break;
+        }
+    }
+    written
+}
+
+#[test]
+fn test_never_reading_pipeliner_pauses_until_it_reads() {
+    const ANSWER: usize = 16 * 1024;
+    const REQUESTS: usize = 3000;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&ran);
+    let limits = Limits::default().with_max_output_bytes(128 * 1024);
+    let server = TestServer::start("pipeliner", limits, move |_request: Request, responder: Responder| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        responder.respond(Response::ok(vec![b'x'; ANSWER]));
+    });
+    let stream = server.connect();
+    stream.set_nonblocking(true).unwrap();
+    let wire = vec![b"GET /big HTTP/1.1\r\n\r\n".repeat(REQUESTS)];
+    let mut streams = [stream];
+    let written = write_until_blocked(&mut streams, &wire, Duration::from_millis(300));
+    thread::sleep(Duration::from_millis(300));
+    let ran_while_not_reading = ran.load(Ordering::Relaxed);
+    // Bounded by the output limit, the kernel's socket buffers and the pipeline limit, not by what was sent.
+    assert!(
+        ran_while_not_reading < 150,
+        "{ran_while_not_reading} of {REQUESTS} requests ran for a client that never reads"
+    );
+    // Once the client reads, every request is answered.
+    let [mut stream] = streams;
+    stream.set_nonblocking(false).unwrap();
+    let rest = write_until_blocked_then_read(&mut stream, &wire[0][written[0]..], REQUESTS);
+    assert_eq!(rest, REQUESTS, "every request answered once the client reads");
+    assert_eq!(ran.load(Ordering::Relaxed), REQUESTS);
+}
+
+/// Sends `rest` from another thread while reading answers here; the number of whole answers read.
+fn write_until_blocked_then_read(stream: &mut UnixStream, rest: &[u8], expected: usize) -> usize {
+    let mut writer = stream.try_clone().unwrap();
+    let rest = rest.to_vec();
+    let sender = thread::spawn(move || writer.write_all(&rest).unwrap());
+    let mut answers = 0;
+    for _ in 0..expected {
+        assert_eq!(status_of(&read_one(stream)), "200");
+        answers += 1;
+    }
+    sender.join().unwrap();
+    answers
+}
+
+#[test]
+fn test_withheld_bodies_are_bounded_by_the_shared_budget() {
+    const CONNECTIONS: usize = 20;
+    const BODY: usize = 2 * 1024 * 1024;
+    let limits = Limits::default().with_max_buffered_bytes(1024 * 1024);
+    let server = TestServer::start("budget", limits, router);
+    let mut streams: Vec<UnixStream> = (0..CONNECTIONS).map(|_| server.connect()).collect();
+    for stream in &streams {
+        stream.set_nonblocking(true).unwrap();
+    }
+    // Each request lacks its last body byte.
+    let mut wire = format!("POST /echo HTTP/1.1\r\nContent-Length: {BODY}\r\n\r\n").into_bytes();
+    wire.resize(wire.len() + BODY - 1, b'x');
+    let wires = vec![wire; CONNECTIONS];
+    let written: usize = write_until_blocked(&mut streams, &wires, Duration::from_millis(300)).iter().sum();
+    // The server holds at most its budget plus a small allowance per connection; the rest sits in the kernel's
+    // socket buffers (a few hundred KiB per connection). Without the budget it would have taken all 40 MiB.
+    assert!(written < CONNECTIONS * BODY / 2, "the server took {written} bytes of withheld bodies");
+    // Small requests are still read and answered meanwhile.
+    let mut client = Client::new(&server.socket).with_timeout(Duration::from_secs(5));
+    assert_eq!(client.post("/echo", b"{\"small\":1}").unwrap().body, b"{\"small\":1}");
+    // Once they go, a big request gets the budget.
+    drop(streams);
+    let body = vec![b'y'; 3 * 1024 * 1024];
+    assert_eq!(client.post("/echo", &body).unwrap().body.len(), body.len());
+}
+
+#[test]
+fn test_big_requests_wait_for_the_budget_and_are_all_served() {
+    let limits = Limits::default().with_max_buffered_bytes(1024 * 1024);
+    let server = TestServer::start("budget-queue", limits, router);
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let socket = server.socket.clone();
+            thread::spawn(move || {
+                let body = vec![b'a' + i as u8; 900 * 1024];
+                let answer = Client::new(&socket).with_timeout(Duration::from_secs(20)).post("/echo", &body).unwrap();
+                assert_eq!(answer.body, body);
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[test]
+fn test_full_table_evicts_the_longest_idle_connection() {
+    let limits = Limits::default().with_max_connections(4).with_evictable_idle(Duration::from_millis(100));
+    let server = TestServer::start("evict", limits, router);
+    let mut held: Vec<UnixStream> = Vec::new();
+    for _ in 0..4 {
+        let mut stream = server.connect();
+        stream.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(status_of(&read_one(&mut stream)), "200");
+        held.push(stream);
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(150));
+    let mut fresh = server.connect();
+    fresh.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status_of(&read_one(&mut fresh)), "200", "the new client is served");
+    assert_eq!(read_to_close(&mut held[0]), "", "the longest-idle connection was closed");
+    held[3].write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status_of(&read_one(&mut held[3])), "200", "the others stay");
+}
+
+#[test]
+fn test_deleted_or_renamed_socket_is_bound_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start("rebind", Limits::default(), router);
+    let mut before = server.connect();
+    let wait_served = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Ok(answer) = Client::new(&server.socket).with_timeout(Duration::from_secs(2)).post("/echo", b"1") {
+                assert_eq!(answer.body, b"1");
+                break;
+            }
+            assert!(Instant::now() < deadline, "socket not re-created after {what}");
+            thread::sleep(Duration::from_millis(10));
+        }
+        let mode = std::fs::symlink_metadata(&server.socket).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660, "same mode after {what}");
+    };
+    std::fs::remove_file(&server.socket).unwrap();
+    wait_served("deletion");
+    std::fs::rename(&server.socket, server.socket.with_file_name("moved.sock")).unwrap();
+    wait_served("rename");
+    // Connections made before go on.
+    before.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status_of(&read_one(&mut before)), "200");
+}
+
+#[test]
+fn test_client_deadline_bounds_a_write_the_server_never_reads() {
+    let dir = std::env::temp_dir().join(format!("osconfig-http-fake-{}-noread", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fake.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let holder = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        thread::sleep(Duration::from_secs(3));
+        drop(stream);
+    });
+    let (done, result) = mpsc::channel();
+    let client_path = path.clone();
+    thread::spawn(move || {
+        let started = Instant::now();
+        let body = vec![b'x'; 8 * 1024 * 1024];
+        let outcome = Client::new(&client_path).with_timeout(Duration::from_millis(200)).post("/x", &body);
+        let _ = done.send((outcome.map(|r| r.status), started.elapsed()));
+    });
+    let (outcome, took) = result.recv_timeout(Duration::from_secs(2)).expect("the call outlived its deadline");
+    assert!(matches!(outcome, Err(ClientError::Timeout)), "{outcome:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    holder.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A handler that refuses every connection while `refuse` is set.
+struct Gate {
+    refuse: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl osconfig_http::Handler for Gate {
+    fn handle(&mut self, request: Request, responder: Responder) {
+        router(request, responder)
+    }
+
+    fn admits(&mut self, _peer: &osconfig_http::PeerCred) -> bool {
+        !self.refuse.load(Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn test_refused_peers_take_no_slot() {
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let server =
+        TestServer::start("admits", Limits::default().with_max_connections(4), Gate { refuse: Arc::clone(&refuse) });
+    let mut refused: Vec<UnixStream> = (0..20).map(|_| server.connect()).collect();
+    for stream in &mut refused {
+        stream.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+    }
+    for stream in &mut refused {
+        let text = read_to_close(stream);
+        assert_eq!(status_of(&text), "403", "{text}");
+    }
+    refuse.store(false, Ordering::Relaxed);
+    let mut stream = server.connect();
+    stream.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status_of(&read_one(&mut stream)), "200", "20 refused connections held no slot of 4");
+}
