@@ -389,3 +389,64 @@ pub fn body_of(response: &[u8]) -> &[u8] {
 pub fn status_of(response: &[u8]) -> u16 {
     std::str::from_utf8(&response[9..12]).unwrap().parse().unwrap()
 }
+
+/// A marker unique to this test process and call, to put in a command line (`sleep 45; : <marker>`).
+pub fn unique_marker(tag: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("marker-{tag}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// Pids of the live (not zombie) processes whose command line contains `needle`, this process excluded.
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Waits until no process carries `needle` (at most `limit`); the pids still carrying it.
+pub fn wait_no_process_with(needle: &str, limit: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = processes_with(needle);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until at least one process carries `needle` (at most 10 s).
+pub fn wait_process_with(needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with(needle).is_empty() {
+        assert!(Instant::now() < deadline, "no process with {needle} appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILLs the process groups of every process carrying `needle` (test clean-up).
+pub fn kill_groups_with(needle: &str) {
+    for pid in processes_with(needle) {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let pgrp = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(2)?.parse::<i32>().ok());
+        if let Some(pgrp) = pgrp.filter(|&g| g > 1) {
+            // SAFETY: kill(2) of a process group a test started (found by its unique marker).
+            unsafe { libc::kill(-pgrp, libc::SIGKILL) };
+        }
+    }
+}
