@@ -24,6 +24,8 @@ pub(crate) struct RollingFile {
 
 impl RollingFile {
     /// Open (or create, mode 0640) `path` for appending, creating its parent directory if missing.
+    ///
+    /// Refuses (see [`is_refused`]) a path that is a symbolic link, a FIFO, a socket or a directory.
     pub(crate) fn open(path: &Path) -> io::Result<RollingFile> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.is_dir() {
@@ -67,6 +69,9 @@ impl RollingFile {
     }
 
     /// Rename the file to `<file>.bak` (replacing an older one) and start a new, empty file.
+    ///
+    /// rename(2) follows neither name: a link planted at `<file>.bak` is replaced, not written through, and the new
+    /// file is opened like the first one (a link planted at `<file>` meanwhile is refused).
     fn roll(&mut self) -> io::Result<()> {
         fs::rename(&self.path, bak_path(&self.path))?;
         // The old descriptor keeps pointing at the .bak file until the new one is open: if opening fails,
@@ -93,17 +98,58 @@ pub(crate) fn bak_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Why a log path was refused: something other than a regular file stands there.
+#[derive(Debug)]
+pub(crate) struct Refused(&'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `e` is a refusal of the path itself (a link, a FIFO, a directory) rather than an I/O failure.
+pub(crate) fn is_refused(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Refused>())
+}
+
+fn refused(reason: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, Refused(reason))
+}
+
 /// Open `path` for appending; a file created here gets mode 0640 whatever the umask.
+///
+/// Only a regular file is accepted, and the last component is never followed: `O_NOFOLLOW` refuses a symbolic link
+/// (someone's link would make us append to its target, as root), and `O_NONBLOCK` makes a FIFO without a reader
+/// fail at once (`ENXIO`) instead of blocking the process; what opens but is not a regular file is refused after
+/// `fstat`. The directories above are followed (`/var/log` is a link on some images). `O_NONBLOCK` has no effect
+/// on a regular file.
 fn open_append(path: &Path) -> io::Result<File> {
-    match OpenOptions::new().append(true).create_new(true).mode(FILE_MODE).open(path) {
+    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let created = OpenOptions::new().append(true).create_new(true).mode(FILE_MODE).custom_flags(flags).open(path);
+    let file = match created {
         Ok(file) => {
             // The umask may have removed bits of FILE_MODE; set it exactly on the file we created.
             file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
-            Ok(file)
+            file
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new().append(true).open(path),
-        Err(e) => Err(e),
+        // Something is there already (O_EXCL also fails on a link, even a dangling one).
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().append(true).custom_flags(flags).open(path).map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => refused("it is a symbolic link"),
+                Some(libc::ENXIO) => refused("not a regular file: a FIFO or socket"),
+                Some(libc::EISDIR) => refused("not a regular file: a directory"),
+                _ => e,
+            })?
+        }
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.file_type().is_file() {
+        return Err(refused("not a regular file"));
     }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -199,6 +245,90 @@ pub(crate) mod tests {
         let dir = temp_dir("notdir");
         fs::write(dir.join("plain"), "").unwrap();
         assert!(RollingFile::open(&dir.join("plain/sub/osconfig_x.log")).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_open_refuses_symlink_and_leaves_target_untouched() {
+        let dir = temp_dir("symlink");
+        let target = dir.join("target");
+        fs::write(&target, "precious\n").unwrap();
+        let path = dir.join("osconfig_x.log");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let e = RollingFile::open(&path).unwrap_err();
+        assert!(is_refused(&e) && e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_open_refuses_fifo_without_blocking() {
+        let dir = temp_dir("fifo");
+        let path = dir.join("osconfig_x.log");
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads the NUL-terminated path, which outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // Opening a FIFO for writing blocks until a reader comes: this returns at once or not at all.
+        let e = RollingFile::open(&path).unwrap_err();
+        assert!(is_refused(&e) && e.to_string().contains("not a regular file"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_open_refuses_directory() {
+        let dir = temp_dir("isdir");
+        let path = dir.join("osconfig_x.log");
+        fs::create_dir(&path).unwrap();
+        let e = RollingFile::open(&path).unwrap_err();
+        assert!(is_refused(&e), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_open_follows_a_linked_directory() {
+        let dir = temp_dir("linkeddir");
+        fs::create_dir(dir.join("volatile")).unwrap();
+        std::os::unix::fs::symlink(dir.join("volatile"), dir.join("log")).unwrap();
+        let mut f = RollingFile::open(&dir.join("log/osconfig_x.log")).unwrap();
+        f.write_line(b"kept\n", 0).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("volatile/osconfig_x.log")).unwrap(), "kept\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_roll_replaces_symlink_at_bak_without_following_it() {
+        let dir = temp_dir("baklink");
+        let target = dir.join("target");
+        fs::write(&target, "precious\n").unwrap();
+        let path = dir.join("osconfig_x.log");
+        std::os::unix::fs::symlink(&target, bak_path(&path)).unwrap();
+        let mut f = RollingFile::open(&path).unwrap();
+        f.write_line(b"line 000\n", 12).unwrap();
+        f.write_line(b"line 001\n", 12).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n");
+        let bak = fs::symlink_metadata(bak_path(&path)).unwrap();
+        assert!(bak.file_type().is_file(), "the .bak is now the rolled file, not the link");
+        assert_eq!(fs::read_to_string(bak_path(&path)).unwrap(), "line 000\n");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "line 001\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_roll_with_symlink_planted_at_path_leaves_target_untouched() {
+        let dir = temp_dir("rolllink");
+        let target = dir.join("target");
+        fs::write(&target, "precious\n").unwrap();
+        let path = dir.join("osconfig_x.log");
+        let mut f = RollingFile::open(&path).unwrap();
+        f.write_line(b"line 000\n", 12).unwrap();
+        // Someone renames the file away and plants a link where it was.
+        fs::rename(&path, dir.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        // The roll renames the link to .bak (rename never follows), then creates a fresh file.
+        f.write_line(b"line 001\n", 12).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n");
+        assert!(fs::symlink_metadata(&path).unwrap().file_type().is_file());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "line 001\n");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -34,6 +34,35 @@ pub fn format_line(unix: u64, record: &Record<'_>) -> String {
     line
 }
 
+/// The smallest cap [`cut_line`] applies: the head of a line (time, level, place) and the marker still fit.
+pub(crate) const MIN_LINE_CAP: usize = 128;
+
+/// Cuts `line` to at most `max` bytes (never below [`MIN_LINE_CAP`]), ending it with `... [<n> bytes cut]`.
+///
+/// `<n>` counts the bytes of the original text that were dropped (its final `\n`, kept, not counted); the cut
+/// falls on a character boundary, so the line stays UTF-8. A line that fits is left as it is.
+pub(crate) fn cut_line(line: &mut String, max: usize) {
+    let max = max.max(MIN_LINE_CAP);
+    if line.len() <= max {
+        return;
+    }
+    let newline = line.ends_with('\n');
+    let text_len = line.len() - usize::from(newline);
+    // Room for the marker with the largest count it can carry (the text's length): the result may come out a few
+    // bytes under `max`, never over.
+    let room = format!("... [{text_len} bytes cut]").len() + usize::from(newline);
+    let mut keep = max - room;
+    while !line.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let cut = text_len - keep;
+    line.truncate(keep);
+    let _ = write!(line, "... [{cut} bytes cut]");
+    if newline {
+        line.push('\n');
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS+0000` for seconds since the Unix epoch (proleptic Gregorian calendar, UTC).
 pub fn format_utc(unix: u64) -> String {
     let days = (unix / 86_400) as i64;
@@ -76,6 +105,38 @@ mod tests {
                 .build(),
         );
         assert_eq!(line, "[2026-11-27 14:03:05+0000][INFO][main.rs:42] hello 42\n");
+    }
+
+    #[test]
+    fn test_cut_line_keeps_short_lines() {
+        let mut line = "x".repeat(MIN_LINE_CAP - 1) + "\n";
+        let before = line.clone();
+        cut_line(&mut line, 10);
+        assert_eq!(line, before);
+    }
+
+    #[test]
+    fn test_cut_line_exact() {
+        let mut line = format!("{}\n", "a".repeat(1000));
+        cut_line(&mut line, 200);
+        assert_eq!(line.len(), 200 - 1, "the marker is sized for a 4-digit count; 3 digits came out");
+        assert_eq!(line, format!("{}... [821 bytes cut]\n", "a".repeat(179)));
+        let mut no_newline = "b".repeat(1000);
+        cut_line(&mut no_newline, 200);
+        assert_eq!(no_newline, format!("{}... [820 bytes cut]", "b".repeat(180)));
+    }
+
+    #[test]
+    fn test_cut_line_keeps_characters_whole() {
+        for max in MIN_LINE_CAP..MIN_LINE_CAP + 8 {
+            let mut line = "€".repeat(200) + "\n";
+            cut_line(&mut line, max);
+            assert!(line.len() <= max, "{} > {max}", line.len());
+            let (kept, marker) = line.split_once("... [").unwrap();
+            let cut: usize = marker.strip_suffix(" bytes cut]\n").unwrap().parse().unwrap();
+            assert_eq!(kept.len() + cut, 600);
+            assert!(kept.chars().all(|c| c == '€'));
+        }
     }
 
     #[test]

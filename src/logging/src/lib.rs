@@ -7,15 +7,25 @@
 //!   0755 when missing). Every line is one unbuffered `write`, so a crash loses nothing that was logged. When the
 //!   next line would take the file past `max_size` bytes the file is renamed to `<file>.bak` (replacing the previous
 //!   one) and a new file starts: at most about `2 * max_size` bytes on disk per process. `max_size` 0 never rolls.
+//!   A line longer than `max_size` (at least 128) is cut to it and ends with `... [<n> bytes cut]`, `<n>` the bytes
+//!   dropped, so one huge value logged cannot fill the file by itself.
+//! - **Only a regular file**: the log path is opened with `O_NOFOLLOW` and checked with `fstat`, so a symbolic link,
+//!   FIFO, socket or directory planted at `osconfig_<name>.log` is refused (its target is never written). The roll
+//!   to `.bak` is a rename, which follows no link either: a link at `<file>.bak` is replaced. Directories above
+//!   the file may be links (`/var/log` is one on some images).
 //! - **Syslog** (journald reads it too) through the local Unix socket, facility daemon, process name
-//!   `osconfig-<name>`, message `[file.rs:42] message`: with [`SyslogMode::Always`], or with [`SyslogMode::Auto`]
-//!   when stderr is not a terminal (a service rather than a shell).
+//!   `osconfig-<name>`, message `[file.rs:42] message` (cut at 8 KiB like a file line): with
+//!   [`SyslogMode::Always`], or with [`SyslogMode::Auto`] when stderr is not a terminal (a service rather than a
+//!   shell). Sends **never block**: the socket is non-blocking, a message that finds it full is dropped and
+//!   counted, and the next message that gets through is preceded by `<n> syslog messages dropped (the syslog
+//!   socket was full)` at warning. The file and stderr keep every line.
 //! - **A stderr copy** of every line when [`LogConfig::stderr`] is set (foreground mode).
 //!
 //! # Failures
 //! Logging never stops the process. A file that cannot be opened (read-only file system, a path under a regular
-//! file) gives one warning on stderr, and every line then goes to stderr as well as to syslog; the same happens when
-//! a write fails later (disk full). A failed roll-over gives one warning and the file keeps growing. Syslog that
+//! file) or is refused (a link, a FIFO) gives one warning on stderr and syslog (`refusing <path> (it is a symbolic
+//! link); logging to stderr and syslog only`), and every line then goes to stderr as well as to syslog; the same
+//! happens when a write fails later (disk full). A failed roll-over gives one warning and the file keeps growing. Syslog that
 //! cannot be reached is skipped (with one warning for [`SyslogMode::Always`]).
 //!
 //! # Levels
@@ -25,7 +35,8 @@
 //!
 //! # Limits
 //! One global logger per process (the `log` crate's rule): a second [`init`] returns an error. Lines are
-//! serialized by one mutex; a slow syslog daemon slows logging threads down. A file removed or renamed by someone
+//! serialized by one mutex; no output blocks while it is held (the file is local, syslog sends are non-blocking;
+//! only a stderr pipe that nobody reads could). A file removed or renamed by someone
 //! else keeps being written through the open descriptor until the next roll-over.
 //!
 //! # Example

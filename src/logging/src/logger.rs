@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-use crate::file::{LineError, RollingFile};
-use crate::format::{format_line, now_unix};
+use crate::file::{is_refused, LineError, RollingFile};
+use crate::format::{cut_line, format_line, now_unix};
 use crate::syslog_sink::SyslogSink;
 use crate::{LogConfig, SyslogMode};
 
@@ -82,19 +82,12 @@ impl Logger {
     }
 
     /// Open the outputs `config` asks for (replacing any), `err` standing for stderr.
+    ///
+    /// A log path that is refused (a symbolic link, a FIFO: see [`RollingFile::open`]) or cannot be opened is said
+    /// once, on stderr and syslog, and lines then go to stderr (and syslog) only.
     pub(crate) fn open(&self, config: &LogConfig, mut err: Box<dyn Write + Send>) {
-        let mut copy_to_err = config.stderr;
-        let path = config.file_path();
-        let file = match RollingFile::open(&path) {
-            Ok(file) => Some(file),
-            Err(e) => {
-                warn(&mut err, &format!("cannot open {} ({e}); logging to stderr instead", path.display()));
-                copy_to_err = true;
-                None
-            }
-        };
         let process = format!("osconfig-{}", config.name);
-        let syslog = match config.syslog {
+        let mut syslog = match config.syslog {
             SyslogMode::Never => None,
             SyslogMode::Auto if stderr_is_terminal() => None,
             SyslogMode::Auto => SyslogSink::connect(&process).ok(),
@@ -105,6 +98,22 @@ impl Logger {
                     None
                 }
             },
+        };
+        let mut copy_to_err = config.stderr;
+        let path = config.file_path();
+        let file = match RollingFile::open(&path) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                let only = if syslog.is_some() { "stderr and syslog" } else { "stderr" };
+                let what = if is_refused(&e) { "refusing" } else { "cannot open" };
+                let message = format!("{what} {} ({e}); logging to {only} only", path.display());
+                warn(&mut err, &message);
+                if let Some(sink) = syslog.as_mut() {
+                    let _ = sink.send(log::Level::Warn, &format!("osconfig-logging: {message}"));
+                }
+                copy_to_err = true;
+                None
+            }
         };
         *self.shared.lock() = Outputs { file, syslog, copy_to_err, err, roll_warned: false };
     }
@@ -173,8 +182,12 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format_line(now_unix(), record);
+        let mut line = format_line(now_unix(), record);
         let max_size = self.shared.max_size.load(Ordering::Relaxed);
+        if max_size > 0 {
+            // One line never takes more than the whole file (`MaxLogSize`): a 3 MB value logged is cut here.
+            cut_line(&mut line, usize::try_from(max_size).unwrap_or(usize::MAX));
+        }
         let mut out = self.shared.lock();
         let out = &mut *out;
         if let Some(file) = out.file.as_mut() {
@@ -465,5 +478,54 @@ mod tests {
         for level in LevelFilter::iter() {
             assert_eq!(level_from_usize(level as usize), level);
         }
+    }
+
+    #[test]
+    fn test_new_refuses_symlinked_file_and_says_so_once() {
+        let dir = temp_dir("symlinked");
+        let target = dir.join("target");
+        fs::write(&target, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("osconfig_test.log")).unwrap();
+        let err = Captured::default();
+        let logger = Logger::with_err(&config(&dir, LevelFilter::Info, 0, false), Box::new(err.clone()));
+        assert_eq!(logger.file_path(), None);
+        emit(&logger, log::Level::Info, 1, "first");
+        emit(&logger, log::Level::Info, 2, "second");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n", "the link's target is untouched");
+        let text = err.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("osconfig-logging: refusing ") && lines[0].contains("symbolic link"), "{text}");
+        assert!(lines[0].ends_with("; logging to stderr only"), "{text}");
+        assert_eq!(strip_time(lines[1]), "[INFO][caller.rs:1] first");
+        assert_eq!(strip_time(lines[2]), "[INFO][caller.rs:2] second");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_log_cuts_a_line_longer_than_max_size_and_says_how_much() {
+        let dir = temp_dir("longline");
+        let err = Captured::default();
+        let logger = Logger::with_err(&config(&dir, LevelFilter::Info, 1024, true), Box::new(err.clone()));
+        let message = "é".repeat(1_500_000); // 3 MB of two-byte characters: cuts must keep UTF-8 whole
+        emit(&logger, log::Level::Info, 7, &message);
+        emit(&logger, log::Level::Info, 8, "short");
+        let path = dir.join("osconfig_test.log");
+        let mut text = fs::read_to_string(bak_path(&path)).unwrap_or_default();
+        text.push_str(&fs::read_to_string(&path).unwrap());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{}", text.len());
+        for line in &lines {
+            assert!(line.len() < 1024, "a line of {} bytes", line.len());
+        }
+        let full = format!("[INFO][caller.rs:7] {message}");
+        let rest = strip_time(lines[0]);
+        let (kept, marker) = rest.rsplit_once(" [").unwrap();
+        let cut: usize = marker.strip_suffix(" bytes cut]").unwrap().parse().unwrap();
+        assert!(full.starts_with(kept.strip_suffix("...").unwrap()), "{rest}");
+        assert_eq!(kept.len() - 3 + cut, full.len(), "the marker counts the bytes cut");
+        assert_eq!(strip_time(lines[1]), "[INFO][caller.rs:8] short");
+        assert_eq!(err.text(), text, "stderr gets the same cut line");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
