@@ -7,7 +7,12 @@ use osconfig_mmi::Errno;
 use osconfig_mpi::session_id::new_session_id;
 
 /// The most sessions open at once; `MmiOpen` beyond it answers `EBUSY` (16) without calling the module.
-pub const MAX_SESSIONS: usize = 256;
+///
+/// The platform opens one session per MPI session in every module that session calls, lazily, and has at most
+/// 1088 MPI sessions open (`osconfig_platform::sessions::MAX_TOTAL_SESSIONS`: 1024 plus 64 kept for root), so
+/// this is 1088 too: a host never refuses a session the platform admitted. (It was 256, and the 257th MPI client
+/// of one module got the 16 that also meant "quarantined".)
+pub const MAX_SESSIONS: usize = 1088;
 
 /// The sessions of one loaded module, by id. Dropping the table closes every session (`MmiClose`) and unloads the
 /// module.

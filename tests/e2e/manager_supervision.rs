@@ -1,6 +1,6 @@
 //! End-to-end tests of the Modules Manager through the real `osconfig-platform` and real module hosts, over the MPI
 //! socket: a host killed with SIGKILL in the middle of a call (500 with errno 5, back-off errno 11, restart on the
-//! next request), quarantine after the crash limit (errno 16), kept across a platform restart and cleared by SIGHUP;
+//! next request), quarantine after the crash limit (errno 131), kept across a platform restart and cleared by SIGHUP;
 //! a hanging module killed at `ModuleCallTimeoutSeconds` (errno 62) and counted; a Lifetime 2 host stopped after
 //! `ModuleIdleUnloadSeconds` and restarted on demand; two modules claiming one component (the higher version wins,
 //! two small C modules compiled with `cc`).
@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 /// The manager's errnos (see `osconfig_platform::manager`).
 const EIO: i32 = 5;
 const EAGAIN: i32 = 11;
-const EBUSY: i32 = 16;
+const ENOTRECOVERABLE: i32 = 131;
 const ETIME: i32 = 62;
 
 /// A platform running in a root the test prepared; stopped (SIGTERM, then SIGKILL) on drop. The root stays.
@@ -199,7 +199,7 @@ fn test_sigkill_mid_call_restart_quarantine_persisted_and_cleared_by_sighup() {
     assert_eq!(errno_of(client.get(&session, "Fixture", "crash")), EIO);
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), EBUSY);
+    assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), ENOTRECOVERABLE);
     assert!(started.elapsed() < Duration::from_millis(200), "a quarantined module fails fast");
     assert_eq!(daemon.host_pid("fixture.so"), None);
     assert!(daemon.stderr().contains("quarantined"), "the reason is logged");
@@ -209,7 +209,7 @@ fn test_sigkill_mid_call_restart_quarantine_persisted_and_cleared_by_sighup() {
     assert!(root.join("var/lib/osconfig/platform/crashes-Fixture").is_file());
     let daemon = Daemon::start(&root);
     let (mut client, session) = daemon.session("after-restart");
-    assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), EBUSY);
+    assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), ENOTRECOVERABLE);
     // Its identifying host (MmiGetInfo at start) is stopped instead of kept.
     assert!(
         daemon.wait_for(Duration::from_secs(2), || daemon.host_pid("fixture.so").is_none()),
@@ -245,7 +245,7 @@ fn test_hanging_module_is_killed_at_the_call_timeout_and_counted() {
     // The hang was counted: one more reaches ModuleCrashLimit 2.
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(errno_of(client.set(&session, "Fixture", "hang", b"1")), ETIME);
-    assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), EBUSY);
+    assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), ENOTRECOVERABLE);
     daemon.stop();
     let _ = fs::remove_dir_all(&root);
 }

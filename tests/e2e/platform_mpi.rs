@@ -135,7 +135,8 @@ fn every_endpoint_byte_exact(platform: &Platform) {
         assert_eq!(status_of(&exchange(socket, wire.as_bytes())), 200, "{wire}");
     }
 
-    // 404 with an empty body for anything else; 400 with an empty body for bad fields.
+    // 404 with an empty body for anything else; 400 for bad fields, its body saying why (`{"error":"..."}`: reference
+    // clients read only the status and Content-Length).
     let not_found = expected_response("404 Not Found", b"");
     for wire in [
         reference_request("MpiNope", b"{}"),
@@ -146,7 +147,6 @@ fn every_endpoint_byte_exact(platform: &Platform) {
     ] {
         assert_eq!(exchange(socket, &wire), not_found, "{}", String::from_utf8_lossy(&wire));
     }
-    let bad = expected_response("400 Bad Request", b"");
     for (name, body) in [
         ("MpiOpen", &br#"{"ClientName":"x"}"#[..]),
         ("MpiOpen", br#"{"ClientName":"x","MaxPayloadSizeBytes":-1}"#),
@@ -159,7 +159,11 @@ fn every_endpoint_byte_exact(platform: &Platform) {
         ("MpiGetReported", b"{}"),
         ("MpiGetReported", b""),
     ] {
-        assert_eq!(exchange(socket, &reference_request(name, body)), bad, "{name} {}", String::from_utf8_lossy(body));
+        let answer = exchange(socket, &reference_request(name, body));
+        let why: Value = serde_json::from_slice(body_of(&answer)).expect("a JSON body");
+        let expected = expected_response("400 Bad Request", body_of(&answer));
+        assert_eq!(answer, expected, "{name} {}", String::from_utf8_lossy(body));
+        assert!(why["error"].as_str().is_some_and(|e| !e.is_empty()), "{name}: {why}");
     }
 
     // MpiClose: 200 empty; the session is gone afterwards; an unknown session is still 200.

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 pub const EXIT_OK: i32 = 0;
 /// Exit code: the command line is wrong.
 pub const EXIT_USAGE: i32 = 2;
-/// Exit code: the MPI socket cannot be created (path in use by a live platform, no permission, ...).
+/// Exit code: another platform runs on the same root (its lock is held), or the MPI socket cannot be created
+/// (path in use by a live platform, no permission, ...).
 pub const EXIT_SOCKET: i32 = 3;
 /// Exit code: another start-up failure (threads, logging, signal handling, the server loop failed).
 pub const EXIT_STARTUP: i32 = 4;
@@ -33,7 +34,7 @@ signals: SIGTERM/SIGINT stop (within 1 s), SIGHUP reloads osconfig.json and redi
 exit codes:
   0  stopped by SIGTERM/SIGINT, or --help/--version
   2  bad command line
-  3  the MPI socket cannot be created
+  3  another platform runs on this root, or the MPI socket cannot be created
   4  another start-up failure
 ";
 

@@ -75,6 +75,9 @@ pub struct Config {
     pub module_idle_unload: Duration,
     /// `MpiSessionIdleTimeoutSeconds`.
     pub mpi_session_idle_timeout: Duration,
+    /// `MpiSessionReclaimIdleSeconds`: when a caller is at its session bound, the least recently used session idle
+    /// this long may be closed to make room ([`crate::sessions`]).
+    pub mpi_session_reclaim_idle: Duration,
     /// `InProcessModules`: module names loaded in-process.
     pub in_process_modules: Vec<String>,
 }
@@ -103,6 +106,7 @@ impl Default for Config {
             module_crash_window: Duration::from_secs(300),
             module_idle_unload: Duration::from_secs(60),
             mpi_session_idle_timeout: Duration::from_secs(3600),
+            mpi_session_reclaim_idle: crate::sessions::DEFAULT_RECLAIM_IDLE,
             in_process_modules: Vec::new(),
         }
     }
@@ -201,6 +205,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, ConfigError> {
         module_crash_window: r.seconds("ModuleCrashWindowSeconds", 1, 86_400, d.module_crash_window),
         module_idle_unload: r.seconds("ModuleIdleUnloadSeconds", 1, 86_400, d.module_idle_unload),
         mpi_session_idle_timeout: r.seconds("MpiSessionIdleTimeoutSeconds", 1, 604_800, d.mpi_session_idle_timeout),
+        mpi_session_reclaim_idle: r.seconds("MpiSessionReclaimIdleSeconds", 1, 604_800, d.mpi_session_reclaim_idle),
         in_process_modules: r.strings("InProcessModules"),
     };
     let reapply_default = config.reporting_interval_seconds as i64;
@@ -330,7 +335,7 @@ mod tests {
     fn test_parse_our_keys() {
         let text = br#"{"MpiAllowedUids":[1000, 7],"MpiAllowedGroups":[5,"adm"],"Priorities":["HostName","DeviceInfo"],
             "ModuleCallTimeoutSeconds":2,"ModuleCrashLimit":4,"ModuleCrashWindowSeconds":60,"ModuleIdleUnloadSeconds":9,
-            "MpiSessionIdleTimeoutSeconds":120,"InProcessModules":["DeviceInfo"]}"#;
+            "MpiSessionIdleTimeoutSeconds":120,"MpiSessionReclaimIdleSeconds":5,"InProcessModules":["DeviceInfo"]}"#;
         let c = parse(text).unwrap().config;
         assert_eq!(c.mpi_allowed_uids, [1000, 7]);
         assert_eq!(c.mpi_allowed_groups, [GroupSpec::Gid(5), GroupSpec::Name("adm".into())]);
@@ -340,6 +345,8 @@ mod tests {
         assert_eq!(c.module_crash_window, Duration::from_secs(60));
         assert_eq!(c.module_idle_unload, Duration::from_secs(9));
         assert_eq!(c.mpi_session_idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.mpi_session_reclaim_idle, Duration::from_secs(5));
+        assert_eq!(Config::default().mpi_session_reclaim_idle, Duration::from_secs(300));
         assert_eq!(c.in_process_modules, ["DeviceInfo"]);
     }
 

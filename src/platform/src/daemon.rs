@@ -11,6 +11,7 @@ use osconfig_logging::{level_from_osconfig, LogConfig, LogHandle, SyslogMode};
 use crate::args::{Args, EXIT_OK, EXIT_SOCKET, EXIT_STARTUP};
 use crate::auth::Authorizer;
 use crate::config::{self, Config};
+use crate::lock::RootLock;
 use crate::manager::ManagerSettings;
 use crate::notify::Notifier;
 use crate::orchestrator::Orchestrator;
@@ -90,11 +91,22 @@ pub fn run(args: &Args) -> i32 {
     }
     let host_binary = paths.host_binary(args.modulehost.as_deref());
 
-    for dir in [&paths.run_dir, &paths.modules_run_dir] {
-        if let Err(e) = make_private_dir(dir) {
-            log::error!("cannot create {}: {e}", dir.display());
+    if let Err(e) = make_private_dir(&paths.run_dir) {
+        log::error!("cannot create {}: {e}", paths.run_dir.display());
+        return EXIT_SOCKET;
+    }
+    // One platform per root, before any socket or host is touched: held until the process ends.
+    let _root_lock = match RootLock::acquire(&paths.run_dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
+            log::error!("{e}{cause}; exiting");
             return EXIT_SOCKET;
         }
+    };
+    if let Err(e) = make_private_dir(&paths.modules_run_dir) {
+        log::error!("cannot create {}: {e}", paths.modules_run_dir.display());
+        return EXIT_SOCKET;
     }
     let options = SocketOptions { dir_mode: RUN_DIR_MODE, socket_mode: SOCKET_MODE };
     let server = match Server::bind(&paths.socket, options) {

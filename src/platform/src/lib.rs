@@ -20,8 +20,13 @@
 //! `<root>/var/log/osconfig_platform.log`. `--foreground` copies log lines to stderr (and turns syslog off); the
 //! process never forks.
 //!
-//! Exit codes: 0 stopped by SIGTERM/SIGINT (or `--help`, `--version`); 2 bad command line; 3 the MPI socket (or its
-//! directory) cannot be created, e.g. another platform is live on it; 4 another start-up failure.
+//! Exit codes: 0 stopped by SIGTERM/SIGINT (or `--help`, `--version`); 2 bad command line; 3 another platform runs
+//! on the same root (it holds `<root>/run/osconfig/platform.lock`, see [`lock`]; the log names its pid), or the
+//! MPI socket (or its directory) cannot be created; 4 another start-up failure.
+//!
+//! One platform per root: the lock is taken before any socket or host is touched, so a second instance — with
+//! another `--socket`, or after the MPI socket was deleted — never takes over the first one's module hosts. A
+//! socket file is removed only when nothing answers on it (the MPI socket and the module hosts' sockets alike).
 //!
 //! Signals: SIGTERM and SIGINT stop within one second (queued requests are dropped, sessions closed, hosts stopped,
 //! the socket removed; if a module call is still running after [`daemon::SHUTDOWN_GRACE`] the process exits
@@ -31,18 +36,24 @@
 //! ## The MPI
 //! Byte-compatible with the reference client (spec section 3): `POST /<Name>/` or `/<Name>`, `GET` also for
 //! `MpiGet` and `MpiGetReported`, keep-alive or one request per connection. Answers carry `Server: OSConfig`,
-//! `Content-Type: application/json` and `Content-Length`. 400 (empty body) for a bad body, 404 (empty body) for
+//! `Content-Type: application/json` and `Content-Length`. 400 for a bad body, with `{"error":"<why>"}` (e.g.
+//! `request body lacks key ObjectName`; reference clients read only the status), 404 (empty body) for
 //! anything else, 403 (empty body) for a caller that is not allowed ([`auth`]: uid 0, `MpiAllowedUids`,
-//! `MpiAllowedGroups`), 500 with `"<errno>"` for a failed call (`"22"`: unknown session, component or object). See
-//! [`orchestrator`] for what each call answers and [`queue`] for the ordering rules (duplicates merged,
-//! `Priorities`).
+//! `MpiAllowedGroups`; the check never blocks: group memberships are resolved when the configuration is loaded),
+//! 503 (empty body) when [`queue::MAX_QUEUED_REQUESTS`] (4096) requests or [`queue::MAX_QUEUED_BYTES`] (64 MiB)
+//! of bodies already wait for the worker, 500 with `"<errno>"` for a failed call (`"22"`: unknown session,
+//! component or object; `"131"`: the module is quarantined, see [`manager`]). See [`orchestrator`] for what each
+//! call answers and [`queue`] for the ordering rules (duplicates merged by hash, `Priorities`).
 //!
 //! Two read-only extensions of ours, `/PlatformModules` and `/PlatformStatus` ([`status`]), serve `osconfigctl
 //! modules` and `osconfigctl status`; reference clients never call them.
 //!
-//! Sessions ([`sessions`]): ids are 128 random bits (`getrandom`), at most 1024 open (plus 64 for root); a
-//! session unused for `MpiSessionIdleTimeoutSeconds` (default 3600 s) is closed, since a client may vanish without
-//! `MpiClose`.
+//! Sessions ([`sessions`]): ids are 128 random bits (`getrandom`), at most [`sessions::MAX_SESSIONS`] (1024) open
+//! (plus [`sessions::ROOT_RESERVE`], 64, for root), at most [`sessions::MAX_SESSIONS_PER_UID`] (256) for one
+//! non-root uid. A caller at its bound gets room by closing the least recently used session it may displace if
+//! that one is unused for `MpiSessionReclaimIdleSeconds` (default [`sessions::DEFAULT_RECLAIM_IDLE`], 300 s), else
+//! 500 `"24"`. A session unused for `MpiSessionIdleTimeoutSeconds` (default 3600 s) is closed, since a client may
+//! vanish without `MpiClose`. Module hosts admit as many MMI sessions (1088) as the platform has MPI sessions.
 //!
 //! ## Configuration
 //! [`config`]; every key is described in `CONFIGURATION.md` beside this crate's `Cargo.toml`.
@@ -64,7 +75,8 @@
 //! One worker runs every module call in sequence: a slow module delays every client (bounded by
 //! `ModuleCallTimeoutSeconds`; an in-process module has no deadline). Priorities are strict: a steady stream of
 //! high-priority calls delays unlisted components indefinitely. The 1024-session limit is shared by every allowed
-//! non-root caller (root has 64 more in reserve). A refused uid is logged at most once per
+//! non-root caller (root has 64 more in reserve; one non-root uid at most 256). A change of group membership for
+//! `MpiAllowedGroups` takes effect at the next `SIGHUP`. A refused uid is logged at most once per
 //! [`routes::REFUSAL_LOG_PERIOD`]. The socket directory is 0700 root, so callers allowed by `MpiAllowedUids` /
 //! `MpiAllowedGroups` also need access to it (give `<root>/run/osconfig` a group or mode that lets them in).
 
@@ -75,6 +87,7 @@ pub mod auth;
 pub mod config;
 pub mod daemon;
 pub mod local;
+pub mod lock;
 pub mod manager;
 pub mod notify;
 pub mod orchestrator;

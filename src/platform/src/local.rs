@@ -50,7 +50,7 @@ impl LocalClient {
             return Ok(session.clone());
         }
         let request = MpiOpenRequest { client_name: self.client_name.into(), max_payload_size_bytes: 0 };
-        let answer = self.call("/MpiOpen", request.to_body(), Call::Open(request, true))?;
+        let answer = self.call("/MpiOpen", request.to_body(), Call::Open(request, 0))?;
         match Self::errno(&answer) {
             0 => {
                 let id: String = serde_json::from_slice(answer.response.body()).map_err(|_| EIO)?;

@@ -3,9 +3,10 @@
 //! ([`crate::queue`]: duplicates merged, priority order), runs one call at a time, and answers. It never retries a
 //! failed call. Between requests it runs the manager's `tick` when due and reclaims idle sessions.
 //!
-//! Answers: `MpiOpen` 200 with the session id as a JSON string (500 `"24"` when [`MAX_SESSIONS`] are open, plus
-//! [`ROOT_RESERVE`] more for root callers, 500 `"5"`
-//! when the random source fails); `MpiClose` 200 (unknown session too); the other calls 500 `"22"` for an unknown
+//! Answers: `MpiOpen` 200 with the session id as a JSON string (500 `"24"` when the caller is at its session bound
+//! — [`MAX_SESSIONS`] for everyone, [`ROOT_RESERVE`] more for root, [`MAX_SESSIONS_PER_UID`] per non-root uid —
+//! and no session it may displace has been unused for `MpiSessionReclaimIdleSeconds`, see [`crate::sessions`];
+//! 500 `"5"` when the random source fails); `MpiClose` 200 (unknown session too); the other calls 500 `"22"` for an unknown
 //! session, else the manager's result (200 with the module's value, or 500 with its errno). `MpiSetDesired` applies
 //! every object in document order, logs each result, continues after a failure and answers the first failure's
 //! errno. `MpiGetReported` gathers the configuration's `Reported` list in order, leaves out entries that fail, and
@@ -26,11 +27,18 @@
 //! time budget (its module calls' deadlines plus [`JOB_SLACK`](crate::watchdog::JOB_SLACK)) for the watchdog
 //! ([`crate::watchdog`]): a worker stuck past it stops the `WATCHDOG=1` pings and systemd restarts the service.
 //!
+//! A request that would take the backlog (waiting in the channel or the queue) beyond
+//! [`MAX_QUEUED_REQUESTS`] requests or [`MAX_QUEUED_BYTES`] of bodies is answered 503 at once ([`Backlog`]).
+//!
 //! [`MAX_SESSIONS`]: crate::sessions::MAX_SESSIONS
+//! [`MAX_SESSIONS_PER_UID`]: crate::sessions::MAX_SESSIONS_PER_UID
+//! [`MAX_QUEUED_REQUESTS`]: crate::queue::MAX_QUEUED_REQUESTS
+//! [`MAX_QUEUED_BYTES`]: crate::queue::MAX_QUEUED_BYTES
 //! [`ROOT_RESERVE`]: crate::sessions::ROOT_RESERVE
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -43,8 +51,8 @@ use osconfig_mpi::wire::{errno_body, json_string};
 use crate::config::Config;
 use crate::manager::{ManagerSettings, ModulesManager};
 use crate::notify::Notifier;
-use crate::queue::{Call, Queue};
-use crate::sessions::{OpenError, Sessions};
+use crate::queue::{Backlog, Call, Queue, Ticket};
+use crate::sessions::{OpenError, Opened, Sessions};
 use crate::shared::Shared;
 use crate::status;
 use crate::watchdog::{self, Health, JOB_SLACK};
@@ -106,15 +114,25 @@ impl Waiter {
 /// What the worker is sent.
 #[derive(Debug)]
 enum Message {
-    Request { route: &'static str, body: Vec<u8>, call: Call, waiter: Waiter, source: Option<&'static str> },
+    Request { route: &'static str, body: Vec<u8>, call: Call, waiter: Queued, source: Option<&'static str> },
     Reload { config: Box<Config>, settings: Box<ManagerSettings> },
     Stop,
+}
+
+/// A waiter and its request's share of the backlog (given back when the job is taken to run).
+#[derive(Debug)]
+struct Queued {
+    waiter: Waiter,
+    _ticket: Ticket,
 }
 
 /// The sending side, cloned into the event loop's handler and the signal thread.
 #[derive(Clone, Debug)]
 pub struct Orchestrator {
     tx: Sender<Message>,
+    backlog: Arc<Backlog>,
+    /// Whether a refusal for a full backlog was logged since the backlog last had room.
+    full_logged: Arc<AtomicBool>,
 }
 
 /// The worker thread; [`Worker::join_within`] waits for it to finish shutting down.
@@ -161,16 +179,19 @@ impl Orchestrator {
             state.shutdown();
             let _ = done_tx.send(());
         })?;
-        Ok((Orchestrator { tx }, Worker { thread, done }))
+        let orchestrator =
+            Orchestrator { tx, backlog: Arc::new(Backlog::default()), full_logged: Arc::new(AtomicBool::new(false)) };
+        Ok((orchestrator, Worker { thread, done }))
     }
 
-    /// Hands a request of an MPI client to the worker. If the worker has stopped, answers 503.
+    /// Hands a request of an MPI client to the worker. If the worker has stopped, or the backlog is full
+    /// ([`crate::queue::MAX_QUEUED_REQUESTS`], [`crate::queue::MAX_QUEUED_BYTES`]), answers 503.
     pub fn submit(&self, route: &'static str, body: Vec<u8>, call: Call, responder: Responder) {
         self.submit_from(None, route, body, call, Waiter::Mpi(responder));
     }
 
     /// Hands a request to the worker on behalf of `source` (a name `Priorities` may list; `None`: rank by
-    /// component). If the worker has stopped, the waiter gets 503.
+    /// component). If the worker has stopped or the backlog is full, the waiter gets 503.
     pub fn submit_from(
         &self,
         source: Option<&'static str>,
@@ -179,10 +200,26 @@ impl Orchestrator {
         call: Call,
         waiter: Waiter,
     ) {
+        let Some(ticket) = self.backlog.admit(body.len()) else {
+            // Warn once per episode of a full backlog (a flood of refusals must not flood the log).
+            if !self.full_logged.swap(true, Ordering::AcqRel) {
+                log::warn!(
+                    "{route} refused with 503: {} requests ({} body bytes) wait for the worker already",
+                    self.backlog.requests(),
+                    self.backlog.bytes()
+                );
+            }
+            waiter.refuse(Response::new(StatusCode::ServiceUnavailable));
+            return;
+        };
+        if self.full_logged.swap(false, Ordering::AcqRel) {
+            log::info!("the request backlog has room again");
+        }
+        let waiter = Queued { waiter, _ticket: ticket };
         if let Err(mpsc::SendError(Message::Request { waiter, .. })) =
             self.tx.send(Message::Request { route, body, call, waiter, source })
         {
-            waiter.refuse(Response::new(StatusCode::ServiceUnavailable));
+            waiter.waiter.refuse(Response::new(StatusCode::ServiceUnavailable));
         }
     }
 
@@ -262,7 +299,7 @@ struct State {
     manager: ModulesManager,
     config: Config,
     sessions: Sessions,
-    queue: Queue<Waiter>,
+    queue: Queue<Queued>,
     /// No session expires before this (a lower bound: using a session only moves its expiry later).
     reap_at: Option<Instant>,
     shared: Arc<Shared>,
@@ -302,10 +339,12 @@ impl State {
                     }
                 }
                 let Some(job) = self.queue.pop() else { break };
+                // Taken to run: the waiters no longer count in the backlog.
+                let waiters: Vec<Waiter> = job.waiters.into_iter().map(|q| q.waiter).collect();
                 self.health.busy(self.budget(&job.call));
                 let answer = self.run(job.call);
                 self.health.idle();
-                for waiter in job.waiters {
+                for waiter in waiters {
                     waiter.answer(&answer);
                 }
                 // Under a steady stream of requests the queue may never run dry: keep ticking anyway.
@@ -406,8 +445,17 @@ impl State {
     fn run_call(&mut self, call: Call, failures: &mut Vec<ObjectFailure>) -> Response {
         let now = Instant::now();
         match call {
-            Call::Open(r, root) => match self.sessions.open(now, root) {
-                Ok((id, client)) => {
+            Call::Open(r, uid) => match self.sessions.open(now, uid, self.config.mpi_session_reclaim_idle) {
+                Ok(Opened { id, client, reclaimed }) => {
+                    if let Some(old) = reclaimed {
+                        log::info!(
+                            "MPI session of client {old} closed to make room for {:?} (uid {uid}): unused for {} s \
+                             or more",
+                            r.client_name,
+                            self.config.mpi_session_reclaim_idle.as_secs()
+                        );
+                        self.manager.close(old);
+                    }
                     let expiry = now + self.config.mpi_session_idle_timeout;
                     self.reap_at = Some(self.reap_at.map_or(expiry, |at| at.min(expiry)));
                     self.manager.open(client, &r.client_name, r.max_payload_size_bytes);
@@ -415,7 +463,7 @@ impl State {
                     Response::ok(json_string(&id))
                 }
                 Err(OpenError::TooMany) => {
-                    log::warn!("MpiOpen from {:?} refused: too many sessions", r.client_name);
+                    log::warn!("MpiOpen from {:?} (uid {uid}) refused: too many sessions", r.client_name);
                     failure(24)
                 }
                 Err(OpenError::Random(e)) => {

@@ -5,16 +5,37 @@
 //! Priorities (lower rank runs first): `MpiOpen` and `MpiClose` rank 0; `MpiSet` / `MpiGet` rank by their component's
 //! place in the `Priorities` list (first = highest); `MpiSetDesired` by the highest-priority component it names;
 //! components not in the list, and `MpiGetReported`, run last.
+//!
+//! Duplicates are found by a keyed hash (`RandomState`, so a client cannot aim for collisions) of route and body;
+//! bodies are compared only when their hashes match. Jobs are kept ordered by (rank, arrival), so queuing and
+//! taking the next one cost O(log n) whatever is queued.
+//!
+//! The queue is bounded by [`Backlog`]: at most [`MAX_QUEUED_REQUESTS`] requests and [`MAX_QUEUED_BYTES`] of
+//! request bodies wait for the worker at once (in its channel or in this queue; the request it runs is not
+//! counted). A request beyond either bound is answered 503 at once.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use osconfig_mpi::{
     MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest,
 };
 
+/// Most requests waiting for the worker at once (merged duplicates count, each waits for an answer); one more is
+/// answered 503. The MPI server alone can have 512 connections x 16 pipelined requests in flight.
+pub const MAX_QUEUED_REQUESTS: usize = 4096;
+/// Most request-body bytes waiting for the worker at once; a request that would go beyond is answered 503 (a
+/// single body is at most 4 MiB, the HTTP layer's `MAX_BODY_BYTES`).
+pub const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+
 /// A parsed MPI call.
 #[derive(Debug)]
 pub enum Call {
-    /// `MpiOpen`, with whether the caller is root (root may use the sessions reserved for it).
-    Open(MpiOpenRequest, bool),
+    /// `MpiOpen`, with the caller's uid (root, 0, may use the sessions reserved for it; other uids have a cap).
+    Open(MpiOpenRequest, u32),
     /// `MpiClose`.
     Close(MpiCloseRequest),
     /// `MpiSet`.
@@ -65,21 +86,27 @@ pub struct Job<W> {
     pub call: Call,
     /// The responders of this request and of identical ones queued after it.
     pub waiters: Vec<W>,
-    rank: usize,
-    seq: u64,
+    /// The hash of route and body for a call that merges.
+    hash: Option<u64>,
 }
+
+/// Where a job sits: (rank, arrival).
+type Key = (usize, u64);
 
 /// The queue.
 #[derive(Debug)]
 pub struct Queue<W> {
-    jobs: Vec<Job<W>>,
+    jobs: BTreeMap<Key, Job<W>>,
+    /// Hash of route and body -> the queued jobs that merge with that hash (usually one).
+    index: HashMap<u64, Vec<Key>>,
+    hasher: RandomState,
     seq: u64,
     merged: u64,
 }
 
 impl<W> Default for Queue<W> {
     fn default() -> Self {
-        Queue { jobs: Vec::new(), seq: 0, merged: 0 }
+        Queue { jobs: BTreeMap::new(), index: HashMap::new(), hasher: RandomState::new(), seq: 0, merged: 0 }
     }
 }
 
@@ -100,11 +127,15 @@ impl<W> Queue<W> {
         waiter: W,
         priorities: &[String],
     ) {
-        if call.merges() {
-            if let Some(twin) = self.jobs.iter_mut().find(|j| j.route == route && j.body == body) {
-                twin.waiters.push(waiter);
-                self.merged += 1;
-                return;
+        let hash = call.merges().then(|| self.hasher.hash_one((route, body.as_slice())));
+        if let Some(keys) = hash.and_then(|h| self.index.get(&h)) {
+            let twin = keys.iter().find(|key| self.jobs.get(key).is_some_and(|j| j.route == route && j.body == body));
+            if let Some(key) = twin.copied() {
+                if let Some(job) = self.jobs.get_mut(&key) {
+                    job.waiters.push(waiter);
+                    self.merged += 1;
+                    return;
+                }
             }
         }
         self.seq += 1;
@@ -113,13 +144,25 @@ impl<W> Queue<W> {
             (Call::Open(..) | Call::Close(_), _) | (_, None) => call.rank(priorities),
             (_, Some(rank)) => rank,
         };
-        self.jobs.push(Job { route, body, call, waiters: vec![waiter], rank, seq: self.seq });
+        let key = (rank, self.seq);
+        if let Some(h) = hash {
+            self.index.entry(h).or_default().push(key);
+        }
+        self.jobs.insert(key, Job { route, body, call, waiters: vec![waiter], hash });
     }
 
     /// The next job: lowest rank, then oldest.
     pub fn pop(&mut self) -> Option<Job<W>> {
-        let index = self.jobs.iter().enumerate().min_by_key(|(_, j)| (j.rank, j.seq)).map(|(i, _)| i)?;
-        Some(self.jobs.swap_remove(index))
+        let (key, job) = self.jobs.pop_first()?;
+        if let Some(h) = job.hash {
+            if let Some(keys) = self.index.get_mut(&h) {
+                keys.retain(|k| *k != key);
+                if keys.is_empty() {
+                    self.index.remove(&h);
+                }
+            }
+        }
+        Some(job)
     }
 
     /// How many requests were answered by an identical queued one so far.
@@ -140,6 +183,57 @@ impl<W> Queue<W> {
     /// Drops every queued job (dropped responders answer 500).
     pub fn clear(&mut self) {
         self.jobs.clear();
+        self.index.clear();
+    }
+}
+
+/// The count of requests and body bytes waiting for the worker, shared by everyone who submits and the worker.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    requests: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// One admitted request's share of the [`Backlog`], given back when dropped (the request is taken to run, or
+/// dropped at shutdown).
+#[derive(Debug)]
+pub struct Ticket {
+    backlog: Arc<Backlog>,
+    bytes: usize,
+}
+
+impl Backlog {
+    /// Admits a request with a body of `bytes`, unless that would exceed [`MAX_QUEUED_REQUESTS`] or
+    /// [`MAX_QUEUED_BYTES`].
+    pub fn admit(self: &Arc<Self>, bytes: usize) -> Option<Ticket> {
+        self.admit_within(bytes, MAX_QUEUED_REQUESTS, MAX_QUEUED_BYTES)
+    }
+
+    fn admit_within(self: &Arc<Self>, bytes: usize, max_requests: usize, max_bytes: usize) -> Option<Ticket> {
+        let requests = self.requests.fetch_add(1, Ordering::AcqRel);
+        let queued = self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        let ticket = Ticket { backlog: Arc::clone(self), bytes };
+        if requests >= max_requests || queued.saturating_add(bytes) > max_bytes {
+            return None; // the ticket's drop gives both back
+        }
+        Some(ticket)
+    }
+
+    /// Requests waiting now.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Acquire)
+    }
+
+    /// Body bytes waiting now.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.backlog.requests.fetch_sub(1, Ordering::AcqRel);
+        self.backlog.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }
 
@@ -175,7 +269,7 @@ mod tests {
         let mut q = Queue::default();
         for waiter in [1, 2] {
             let r = MpiOpenRequest { client_name: "c".into(), max_payload_size_bytes: 0 };
-            q.push("/MpiOpen", r.to_body(), Call::Open(r, false), waiter, &[]);
+            q.push("/MpiOpen", r.to_body(), Call::Open(r, 0), waiter, &[]);
         }
         assert_eq!(q.len(), 2);
     }
@@ -213,5 +307,44 @@ mod tests {
         let (body, call) = get("d", "High");
         q.push_from(Some("NotListed"), "/MpiGet", body, call, 4, &priorities);
         assert_eq!(order(&mut q), [vec![1], vec![4], vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn test_push_finds_duplicates_by_hash_in_a_long_queue() {
+        // 4096 distinct bodies of equal length that differ only at the end: comparing each new one with every
+        // queued body byte by byte took seconds; by hash it is a few milliseconds.
+        let filler = "x".repeat(16 * 1024);
+        let bodies: Vec<Vec<u8>> = (0..4096).map(|i| format!("{filler}{i:06}").into_bytes()).collect();
+        let mut q = Queue::default();
+        let start = std::time::Instant::now();
+        for (i, body) in bodies.iter().enumerate() {
+            let (_, call) = get("s", "A");
+            q.push("/MpiGet", body.clone(), call, i, &[]);
+        }
+        let (_, call) = get("s", "A");
+        q.push("/MpiGet", bodies[7].clone(), call, 9999, &[]);
+        let took = start.elapsed();
+        assert_eq!((q.len(), q.merged()), (4096, 1));
+        assert!(took < std::time::Duration::from_secs(1), "queuing took {took:?}");
+        let drained: Vec<Vec<usize>> = std::iter::from_fn(|| q.pop().map(|j| j.waiters)).collect();
+        assert_eq!(drained[7], [7, 9999]);
+        assert_eq!(drained.len(), 4096);
+        assert!(q.index.is_empty());
+    }
+
+    #[test]
+    fn test_backlog_admits_within_bounds_and_gives_back_on_drop() {
+        let backlog = Arc::new(Backlog::default());
+        let a = backlog.admit_within(10, 2, 25).unwrap();
+        let b = backlog.admit_within(10, 2, 25).unwrap();
+        assert!(backlog.admit_within(1, 2, 25).is_none(), "third request");
+        drop(b);
+        assert!(backlog.admit_within(16, 2, 25).is_none(), "26 bytes");
+        let c = backlog.admit_within(15, 2, 25).unwrap();
+        assert_eq!((backlog.requests(), backlog.bytes()), (2, 25));
+        drop((a, c));
+        assert_eq!((backlog.requests(), backlog.bytes()), (0, 0));
+        assert!(backlog.admit(MAX_QUEUED_BYTES + 1).is_none());
+        assert!(backlog.admit(MAX_QUEUED_BYTES).is_some());
     }
 }

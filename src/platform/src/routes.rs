@@ -1,5 +1,6 @@
 //! The MPI's routing, on the event loop's thread: authorization (403), one `match (method, route)` (404), strict
-//! body parsing (400), then the call goes to the [`Orchestrator`]. Nothing here waits on a module.
+//! body parsing (400 with `{"error":"<why>"}`), then the call goes to the [`Orchestrator`]. Nothing here waits on a
+//! module.
 //!
 //! Besides the six MPI calls, two read-only extensions of ours (see [`crate::status`]): `GET`/`POST`
 //! `/PlatformModules` and `/PlatformStatus`, which ignore any body and need no session.
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use osconfig_http::{Handler, Method, Request, Responder, Response, StatusCode};
+use osconfig_mpi::wire::json_string;
 use osconfig_mpi::{
     BodyError, MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest,
     MpiSetRequest,
@@ -76,7 +78,7 @@ impl Handler for MpiHandler {
         let body = request.body.as_slice();
         let (route, call) = match (&request.method, request.route()) {
             (Method::Post, "/MpiOpen") => {
-                ("/MpiOpen", MpiOpenRequest::from_body(body).map(|r| Call::Open(r, peer.uid == 0)))
+                ("/MpiOpen", MpiOpenRequest::from_body(body).map(|r| Call::Open(r, peer.uid)))
             }
             (Method::Post, "/MpiClose") => ("/MpiClose", parse(body, MpiCloseRequest::from_body, Call::Close)),
             (Method::Post, "/MpiSet") => ("/MpiSet", parse(body, MpiSetRequest::from_body, Call::Set)),
@@ -99,8 +101,28 @@ impl Handler for MpiHandler {
             Ok(call) => self.orchestrator.submit(route, request.body, call, responder),
             Err(e) => {
                 log::warn!("{route} from pid {}: {e}", peer.pid);
-                responder.respond(Response::new(StatusCode::BadRequest));
+                responder.respond(bad_request(&e));
             }
         }
+    }
+}
+
+/// `400` with `{"error":"<why>"}` (e.g. `request body lacks key ClientSession`), as the module host answers: the
+/// caller learns what to fix without reading our log. Reference clients read only the status and
+/// `Content-Length`, so the body changes nothing for them.
+fn bad_request(error: &BodyError) -> Response {
+    let body = format!("{{\"error\":{}}}", json_string(&error.to_string()));
+    Response::new(StatusCode::BadRequest).with_body(body.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_bad_request_says_why() {
+        let r = bad_request(&BodyError::Missing { key: "ClientSession" });
+        assert_eq!(r.status(), StatusCode::BadRequest);
+        assert_eq!(r.body(), br#"{"error":"request body lacks key ClientSession"}"#);
     }
 }

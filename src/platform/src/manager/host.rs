@@ -43,12 +43,29 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// Removes `path` if it is a socket file (a stale one left by a killed host).
-fn remove_socket(path: &Path) {
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            let _ = std::fs::remove_file(path);
-        }
+/// Removes `path` if it is a socket file that nothing answers on (a stale one left by a killed host); a live
+/// socket — another platform's host — is never removed. `Err(AddrInUse)` for a live socket.
+fn remove_socket(path: &Path) -> io::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
+    if !meta.file_type().is_socket() {
+        return Ok(());
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("something else answers on {}; left in place", path.display()),
+        ));
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// [`remove_socket`] after our own host has ended: a socket still answering is logged and kept.
+fn remove_own_socket(path: &Path) {
+    if let Err(e) = remove_socket(path) {
+        log::warn!("host socket {}: {e}", path.display());
     }
 }
 
@@ -56,9 +73,10 @@ impl Host {
     /// Starts `osconfig-modulehost --module <module> --socket <socket> [--user <uid>]` with `OSCONFIG_ROOT` set,
     /// in its own process group (terminal signals do not reach it; the manager stops it), with
     /// `PR_SET_PDEATHSIG` = SIGKILL (it dies with the thread that started it). A stale socket file at `socket` is
-    /// removed first. Does not wait for the socket: see [`Host::wait_ready`].
+    /// removed first; a live one (something answers on it) is left alone and the host not started (`AddrInUse`).
+    /// Does not wait for the socket: see [`Host::wait_ready`].
     pub(crate) fn spawn(launch: &Launch<'_>, module: &Path, socket: &Path) -> io::Result<Host> {
-        remove_socket(socket);
+        remove_socket(socket)?;
         let mut command = Command::new(launch.binary);
         command.arg("--module").arg(module).arg("--socket").arg(socket);
         if launch.user != 0 {
@@ -173,7 +191,7 @@ impl Host {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        remove_socket(&self.socket);
+        remove_own_socket(&self.socket);
         before
     }
 }
@@ -195,7 +213,7 @@ pub(crate) fn stop_all(hosts: Vec<Host>) {
                 if !status.success() {
                     log::debug!("host {} {}", host.pid(), describe(status));
                 }
-                remove_socket(&host.socket);
+                remove_own_socket(&host.socket);
                 false
             }
             None => true,
@@ -230,14 +248,14 @@ impl Dying {
     /// `true` once the host is gone (reaped, or killed after [`STOP_GRACE`]).
     pub(crate) fn poll(&mut self, now: Instant) -> bool {
         if self.host.exited().is_some() {
-            remove_socket(&self.host.socket);
+            remove_own_socket(&self.host.socket);
             return true;
         }
         if now.duration_since(self.since) >= STOP_GRACE {
             log::warn!("host {} did not stop within {} ms: killing it", self.host.pid(), STOP_GRACE.as_millis());
             self.host.signal(libc::SIGKILL);
             let _ = self.host.child.wait();
-            remove_socket(&self.host.socket);
+            remove_own_socket(&self.host.socket);
             return true;
         }
         false
@@ -292,6 +310,31 @@ mod tests {
         stop_all(vec![host]);
         let took = start.elapsed();
         assert!(took >= STOP_GRACE && took < STOP_GRACE * 3, "{took:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn test_spawn_replaces_a_stale_socket_and_never_a_live_one() {
+        let dir = std::env::temp_dir().join(format!("osconfig-host-live-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let launch = Launch {
+            binary: Path::new("/bin/true"),
+            root: Path::new("/"),
+            user: 0,
+            call_timeout: Duration::from_secs(1),
+        };
+        let socket = dir.join("m.sock");
+        drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+        let host = Host::spawn(&launch, Path::new("/x.so"), &socket).expect("a stale socket is replaced");
+        assert!(!socket.exists());
+        host.kill();
+        let live = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = Host::spawn(&launch, Path::new("/x.so"), &socket).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(UnixStream::connect(&socket).is_ok(), "the live socket is still there");
+        live.set_nonblocking(true).unwrap();
+        assert!(live.accept().is_ok(), "and still ours");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

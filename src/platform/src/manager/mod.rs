@@ -36,9 +36,13 @@
 //! | 5 `EIO` | [`ERR_CRASHED`] | the host died during the call (or during the lazy `MmiOpen`), or a (re)started host did not come up; counted as a crash |
 //! | 62 `ETIME` | [`ERR_TIMEOUT`] | the host did not answer within `call_timeout`: it is killed (SIGKILL) and the hang counted as a crash |
 //! | 11 `EAGAIN` | [`ERR_BACKOFF`] | the host crashed recently and its restart back-off has not passed: failed at once, nothing sent |
-//! | 16 `EBUSY` | [`ERR_QUARANTINED`] | the module is quarantined: failed at once with a warning naming the reason (repeated at most every 10 s per module, debug in between) |
+//! | 131 `ENOTRECOVERABLE` | [`ERR_QUARANTINED`] | the module is quarantined: failed at once with a warning naming the reason (repeated at most every 10 s per module, debug in between); this errno means nothing else here |
 //! | 71 `EPROTO` | [`ERR_PROTOCOL`] | the host answered something the MMI REST API does not allow |
-//! | other | | the module's own errno (e.g. the host's `"7"` for a payload over the session's limit, `"14"` for a Rust module's panic) |
+//! | other | | the module's own errno (e.g. the host's `"7"` for a payload over the session's limit, `"14"` for a Rust module's panic; `"16"` `EBUSY` only if a host's session table were full, which the platform's session bounds rule out) |
+//!
+//! Quarantine has an errno of its own, 131 `ENOTRECOVERABLE` ("state not recoverable": not until a reload),
+//! distinct from every errno above, from the MPI's session-limit errno 24 (`EMFILE`) and from the host's 16
+//! (`EBUSY`, which it used to share).
 //!
 //! A failed request is never retried by the manager.
 //!
@@ -85,8 +89,12 @@
 //! - A module is identified once per start/reload: a `.so` replaced on disk is seen only after a SIGHUP. A module
 //!   quarantined by persisted crashes still gets its `MmiGetInfo` at start (in a host, which is then stopped).
 //! - Calls are serial: one slow module delays every other request (by design of the orchestrator).
-//! - errno 16 is also what a host answers when 256 MMI sessions are open in it (more MPI clients than that at once
-//!   on one module); the log tells the two apart.
+//! - A host admits `osconfig_modulehost::sessions::MAX_SESSIONS` (1088) MMI sessions, as many as the platform
+//!   has MPI sessions at most (`crate::sessions::MAX_TOTAL_SESSIONS`): one lazily per MPI session and module, so
+//!   a host never refuses a session the platform admitted.
+//! - A host's socket is replaced only when nothing answers on it (a stale file left by a killed host); a live one
+//!   (another platform's host) is never removed: the host is not started and the call fails with [`ERR_CRASHED`]
+//!   (logged, not counted as a crash).
 //!
 //! ## Example
 //! ```no_run
@@ -143,8 +151,9 @@ pub const ERR_CRASHED: i32 = 5;
 pub const ERR_TIMEOUT: i32 = 62;
 /// errno 11 (`EAGAIN`): the module's host is in its restart back-off after a crash; nothing was sent.
 pub const ERR_BACKOFF: i32 = 11;
-/// errno 16 (`EBUSY`): the module is quarantined after too many crashes; nothing was sent.
-pub const ERR_QUARANTINED: i32 = 16;
+/// errno 131 (`ENOTRECOVERABLE`): the module is quarantined after too many crashes (until a reload); nothing was
+/// sent. Its own errno: not the MPI's session limit (24) nor a host's full session table (16).
+pub const ERR_QUARANTINED: i32 = 131;
 /// errno 71 (`EPROTO`): the host answered outside the MMI REST API.
 pub const ERR_PROTOCOL: i32 = 71;
 
