@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use osconfig_http::{Handler, Method, Request, Responder, Response, StatusCode};
+use osconfig_http::{Handler, Method, PeerCred, Request, Responder, Response, StatusCode};
 use osconfig_mpi::wire::json_string;
 use osconfig_mpi::{
     BodyError, MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest,
@@ -39,9 +39,8 @@ impl MpiHandler {
         MpiHandler { auth, orchestrator, refusals: HashMap::new() }
     }
 
-    fn log_refusal(&mut self, request: &Request) {
+    fn log_refusal(&mut self, peer: PeerCred, call: &str) {
         let now = Instant::now();
-        let peer = request.peer;
         if self.refusals.len() > 4096 {
             self.refusals.clear();
         }
@@ -53,8 +52,8 @@ impl MpiHandler {
         let unlogged = std::mem::take(&mut entry.1);
         entry.0 = Some(now);
         log::warn!(
-            "MPI call {} refused: uid {} (pid {}) is not allowed{}",
-            request.path,
+            "MPI {} refused: uid {} (pid {}) is not allowed{}",
+            call,
             peer.uid,
             peer.pid,
             if unlogged > 0 { format!(" ({unlogged} more refusals of this uid not logged)") } else { String::new() }
@@ -67,11 +66,19 @@ fn parse<T>(body: &[u8], parse: fn(&[u8]) -> Result<T, BodyError>, wrap: fn(T) -
 }
 
 impl Handler for MpiHandler {
+    fn admits(&mut self, peer: &PeerCred) -> bool {
+        let allowed = self.auth.lock().unwrap_or_else(|e| e.into_inner()).allows(peer);
+        if !allowed {
+            self.log_refusal(*peer, "connection");
+        }
+        allowed
+    }
+
     fn handle(&mut self, request: Request, responder: Responder) {
         let peer = request.peer;
         let allowed = self.auth.lock().unwrap_or_else(|e| e.into_inner()).allows(&peer);
         if !allowed {
-            self.log_refusal(&request);
+            self.log_refusal(peer, &format!("call {}", request.path));
             responder.respond(Response::new(StatusCode::Forbidden));
             return;
         }
