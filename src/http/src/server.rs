@@ -478,7 +478,8 @@ impl Server {
             };
             if !handler.admits(&peer) {
                 let mut answer = Vec::new();
-                Response::new(StatusCode::Forbidden).encode(self.server_header, true, &mut answer);
+                // The same bytes as a 403 answered to a request (clients compare them); the close follows.
+                Response::new(StatusCode::Forbidden).encode(self.server_header, false, &mut answer);
                 self.refuse(stream, &answer, now);
                 continue;
             }
