@@ -255,7 +255,8 @@ fn test_queue_drains_distinct_requests_quickly_and_answers_503_when_full() {
     let refused = answered.iter().filter(|&&s| s == 503).count();
     let served = answered.iter().filter(|&&s| s == 500).count();
     assert_eq!((served, refused), (4096, 64), "all: {}", answered.len());
-    assert!(drained < Duration::from_secs(5), "4,096 queued requests took {drained:?} to drain");
+    // Before the queue found duplicates by hash this took about 20 s; the bound is loose for loaded CI machines.
+    assert!(drained < Duration::from_secs(15), "4,096 queued requests took {drained:?} to drain");
     assert!(platform.wait_log("refused with 503", Duration::from_secs(1)));
     // The queue has room again.
     assert_eq!(client.get(&session, "Fixture", "echo").unwrap(), b"\"\"");

@@ -312,20 +312,20 @@ mod tests {
     #[test]
     fn test_push_finds_duplicates_by_hash_in_a_long_queue() {
         // 4096 distinct bodies of equal length that differ only at the end: comparing each new one with every
-        // queued body byte by byte took seconds; by hash it is a few milliseconds.
-        let filler = "x".repeat(16 * 1024);
+        // queued body byte by byte took seconds. Each distinct body has its own hash bucket, so a new request is
+        // compared with at most the bodies of equal hash (how long that takes is the benchmark's business).
+        let filler = "x".repeat(1024);
         let bodies: Vec<Vec<u8>> = (0..4096).map(|i| format!("{filler}{i:06}").into_bytes()).collect();
         let mut q = Queue::default();
-        let start = std::time::Instant::now();
         for (i, body) in bodies.iter().enumerate() {
             let (_, call) = get("s", "A");
             q.push("/MpiGet", body.clone(), call, i, &[]);
         }
+        assert_eq!(q.index.len(), 4096, "one hash bucket per distinct body");
+        assert!(q.index.values().all(|keys| keys.len() == 1));
         let (_, call) = get("s", "A");
         q.push("/MpiGet", bodies[7].clone(), call, 9999, &[]);
-        let took = start.elapsed();
         assert_eq!((q.len(), q.merged()), (4096, 1));
-        assert!(took < std::time::Duration::from_secs(1), "queuing took {took:?}");
         let drained: Vec<Vec<usize>> = std::iter::from_fn(|| q.pop().map(|j| j.waiters)).collect();
         assert_eq!(drained[7], [7, 9999]);
         assert_eq!(drained.len(), 4096);
