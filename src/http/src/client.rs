@@ -303,11 +303,12 @@ fn parse_response_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, Clie
     for header in parsed.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(header.value).map_err(|_| ClientError::Malformed("content-length"))?;
-            let len: usize = text.trim().parse().map_err(|_| ClientError::Malformed("content-length"))?;
-            if len > limits.max_body_bytes {
-                return Err(ClientError::TooLarge);
+            // Parsed as u64 so that a length beyond a 32-bit usize is "too large", not "malformed".
+            let len: u64 = text.trim().parse().map_err(|_| ClientError::Malformed("content-length"))?;
+            match usize::try_from(len) {
+                Ok(len) if len <= limits.max_body_bytes => content_length = Some(len),
+                _ => return Err(ClientError::TooLarge),
             }
-            content_length = Some(len);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             return Err(ClientError::Malformed("transfer-encoding is not supported"));
         } else if header.name.eq_ignore_ascii_case("connection") {

@@ -426,7 +426,14 @@ mod tests {
     #[test]
     fn test_load_library_without_mmi_names_first_symbol() {
         // libc is loaded in every process and exports none of the MMI functions.
-        let candidates = ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib/libc.so.6"];
+        // The C library of the target this test runs on (under QEMU user mode the host's x86_64 one is visible too).
+        let multiarch = match std::env::consts::ARCH {
+            "x86_64" => "x86_64-linux-gnu",
+            "aarch64" => "aarch64-linux-gnu",
+            "arm" => "arm-linux-gnueabihf",
+            _ => return,
+        };
+        let candidates = [format!("/lib/{multiarch}/libc.so.6"), format!("/usr/lib/{multiarch}/libc.so.6")];
         let Some(libc_path) = candidates.iter().find(|p| Path::new(p).exists()) else { return };
         let err = Library::load(libc_path).unwrap_err();
         assert!(matches!(err, LoadError::MissingSymbol { symbol: "MmiGetInfo", .. }), "{err}");
