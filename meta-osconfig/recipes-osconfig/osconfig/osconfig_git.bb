@@ -32,8 +32,8 @@ require ${BPN}-crates.inc
 inherit cargo cargo-update-recipe-crates systemd
 
 # The binaries and modules that cross/install.sh installs, nothing else of the workspace (tests, benchmarks).
-CARGO_BUILD_FLAGS += "-p osconfig-platform -p osconfig-modulehost -p osconfig-cli \
-                      -p osconfig-commandrunner -p osconfig-configuration -p osconfig-deviceinfo -p osconfig-hostname"
+CARGO_BUILD_FLAGS += "-p osconfig-platform -p osconfig-modulehost -p osconfig-cli"
+CARGO_BUILD_FLAGS += "-p osconfig-commandrunner -p osconfig-configuration -p osconfig-deviceinfo -p osconfig-hostname"
 # The workspace's release profile strips; OE strips itself and keeps the symbols in the -dbg package.
 export CARGO_PROFILE_RELEASE_STRIP = "false"
 
@@ -46,8 +46,8 @@ do_install() {
 }
 
 # install.sh always uses /usr/lib/osconfig (not ${libdir}, which is lib64 on some multilib machines).
-PACKAGE_BEFORE_PN = "osconfigctl ${PN}-conf \
-                     ${PN}-module-commandrunner ${PN}-module-configuration ${PN}-module-deviceinfo ${PN}-module-hostname"
+PACKAGE_BEFORE_PN = "osconfigctl ${PN}-conf"
+PACKAGE_BEFORE_PN += "${PN}-module-commandrunner ${PN}-module-configuration ${PN}-module-deviceinfo ${PN}-module-hostname"
 
 FILES:${PN} += "${nonarch_libdir}/osconfig/osconfig-modulehost"
 FILES:osconfigctl += "${bindir}/osconfigctl"
