@@ -29,13 +29,13 @@ pub fn module_path(ctx: &Context, name: &str) -> io::Result<PathBuf> {
             format!("module {name} not in {} (run cargo build --release --workspace)", ctx.bin_dir.display()),
         )
     })?;
-    std::path::absolute(found)
+    std::fs::canonicalize(found)
 }
 
 fn host_path(ctx: &Context) -> io::Result<PathBuf> {
     let path = ctx.bin_dir.join(HOST);
     if path.is_file() {
-        std::path::absolute(path)
+        std::fs::canonicalize(path)
     } else {
         Err(io::Error::new(io::ErrorKind::NotFound, format!("{HOST} not in {}", ctx.bin_dir.display())))
     }

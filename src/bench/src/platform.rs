@@ -63,11 +63,11 @@ impl Platform {
         std::fs::write(dir.join("etc/osconfig/osconfig.json"), config.to_string())?;
         let socket = dir.join("run/osconfig/mpid.sock");
         let started = Instant::now();
-        let child = Command::new(std::path::absolute(ctx.bin_dir.join(PLATFORM))?)
+        let child = Command::new(std::fs::canonicalize(ctx.bin_dir.join(PLATFORM))?)
             .arg("--root")
             .arg(&dir)
             .arg("--modulehost")
-            .arg(std::path::absolute(ctx.bin_dir.join("osconfig-modulehost"))?)
+            .arg(std::fs::canonicalize(ctx.bin_dir.join("osconfig-modulehost"))?)
             .env("OSCONFIG_LOG_LEVEL", "error")
             .stdin(Stdio::null())
             .stderr(Stdio::null())

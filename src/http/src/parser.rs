@@ -219,14 +219,14 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Re
             content_length = Some(length);
         } else if name.eq_ignore_ascii_case("connection") {
             for token in header.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
+                let token = trim_ascii(token);
                 if token.eq_ignore_ascii_case(b"close") {
                     connection_close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     connection_close = false;
                 }
             }
-        } else if name.eq_ignore_ascii_case("expect") && header.value.trim_ascii().eq_ignore_ascii_case(b"100-continue")
+        } else if name.eq_ignore_ascii_case("expect") && trim_ascii(header.value).eq_ignore_ascii_case(b"100-continue")
         {
             expect_continue = true;
         }
@@ -244,8 +244,15 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Re
     Ok(Some((head, head_len)))
 }
 
+/// `bytes` without leading and trailing ASCII white space (`<[u8]>::trim_ascii` is Rust 1.80; we build with 1.75).
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
 fn parse_content_length(value: &[u8]) -> Result<usize, RequestError> {
-    let digits = value.trim_ascii();
+    let digits = trim_ascii(value);
     if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(RequestError::BadContentLength);
     }

@@ -351,7 +351,7 @@ impl Library {
         let object = CString::new(object).map_err(|_| Errno::EINVAL)?;
         let size = c_int::try_from(payload.len()).map_err(|_| Errno::E2BIG)?;
         // The ABI type is `char*` but modules only read it; never hand out a dangling pointer for an empty slice.
-        let ptr = if payload.is_empty() { c"".as_ptr() } else { payload.as_ptr().cast::<c_char>() };
+        let ptr = if payload.is_empty() { b"\0".as_ptr().cast::<c_char>() } else { payload.as_ptr().cast::<c_char>() };
         // SAFETY: set is the module's MmiSet; the handle is live (caller's contract); the names are valid C
         // strings; ptr is readable for `size` bytes for the call.
         let rc = unsafe { (self.syms.set)(handle, component.as_ptr(), object.as_ptr(), ptr.cast_mut(), size) };

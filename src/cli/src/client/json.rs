@@ -61,6 +61,13 @@ pub fn pretty(text: &[u8]) -> String {
     }
 }
 
+/// `bytes` without leading and trailing ASCII white space (`<[u8]>::trim_ascii` is Rust 1.80; we build with 1.75).
+pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub fn main(args: &[String]) -> i32 {
 pub fn run(args: &CommonArgs) -> Result<String, CtlError> {
     let [operand] = args.expect_operands(&["<file|->"])? else { unreachable!("one operand checked") };
     let text = file_operand(operand)?;
-    let text = text.trim_ascii();
+    let text = crate::client::json::trim_ascii(&text);
     let name = if operand == "-" { "stdin" } else { operand.as_str() };
     let objects = parse_desired_document(text).map_err(|e| CtlError::Input(format!("{name}: {e}")))?;
     let mims = LocalMims::load(&args.mim_dir());

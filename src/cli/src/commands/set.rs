@@ -30,7 +30,7 @@ pub fn run(args: &CommonArgs) -> Result<String, CtlError> {
         unreachable!("three operands checked")
     };
     let payload = payload_operand(operand)?;
-    let payload = payload.trim_ascii();
+    let payload = crate::client::json::trim_ascii(&payload);
     validate(payload, "the value")?;
     let mims = LocalMims::load(&args.mim_dir());
     mims.warn_skipped();
