@@ -22,7 +22,7 @@ PV = "0.1.0+git"
 # The sources unpack into ${BP}, the default S of scarthgap and of wrynose alike.
 OSCONFIG_GIT_URI ?= "git://example.invalid/osconfig-rs.git;protocol=https"
 SRC_URI = "${OSCONFIG_GIT_URI};branch=main;destsuffix=${BP}"
-SRCREV = "c3f7883f177436ea897c5dc151dd2dbacceb6fbb"
+SRCREV = "0ff44a4bf7d32962b4cba8ad88d65053fc062fbc"
 
 # One crate:// line and checksum per crate of Cargo.lock, written by meta-osconfig/scripts/gen-crates-inc.
 require ${BPN}-crates.inc
