@@ -82,6 +82,9 @@ pub struct FileId {
 }
 
 impl FileId {
+    /// A version no file on disk has (device and inode 0): what was written and then removed at once.
+    const GONE: FileId = FileId { dev: 0, ino: 0, len: 0, mtime: (0, 0), ctime: (0, 0) };
+
     fn of(m: &fs::Metadata) -> FileId {
         FileId {
             dev: m.dev(),
@@ -169,7 +172,9 @@ pub fn write(path: &Path, doc: &Document) -> io::Result<Option<FileId>> {
         DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
     }
     osconfig_storage::write_atomic(path, &text, FILE_MODE)?;
-    current_id(path)
+    // Removed (a reset) between the rename and this look: remember a version no file has, so the next look sees
+    // the absence as a change and resets, instead of taking "no file" for what was written.
+    Ok(Some(current_id(path)?.unwrap_or(FileId::GONE)))
 }
 
 /// A client's history from its JSON array. Running commands are marked interrupted; `next_seq` numbers the

@@ -180,6 +180,13 @@ fn test_child_phase() {
             assert_eq!(status(&s), default_status());
             run(&s, "first", "echo first");
             assert_eq!(wait_done(&s, "first")["textResult"], "first\n");
+            // The command's end reaches the file just after its status does: wait for it, so the removal below
+            // is not followed by that write.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while read_json(&cache)[CLIENT][0]["currentState"] != 2 {
+                assert!(std::time::Instant::now() < deadline, "the command's end never reached {}", cache.display());
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let saved = read_json(&cache);
             assert_eq!(saved[CLIENT][0]["commandId"], "first");
             assert_eq!(fs::metadata(&cache).unwrap().permissions().mode() & 0o7777, 0o600);
