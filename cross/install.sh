@@ -8,8 +8,10 @@
 #                ${systemd_system_unitdir}, e.g. usr/lib/systemd/system with usrmerge)
 #
 # Installs (owned by whoever runs it: root on a device, pseudo's root under Yocto; directories 0755):
-#   usr/bin/osconfig-platform, usr/bin/osconfigctl                   0755
-#   usr/lib/osconfig/osconfig-modulehost                             0755
+#   usr/bin/osconfig-platform                                        0755  the multi-call executable: also the module
+#                                                                          host and osconfigctl, by the name started under
+#   usr/bin/osconfigctl -> osconfig-platform                         symbolic links to it (BENCHMARKS.md, "Flash
+#   usr/lib/osconfig/osconfig-modulehost -> ../../bin/osconfig-platform   footprint": one copy of std, HTTP, serde_json)
 #   usr/lib/osconfig/<name>.so            (from lib<name>.so)        0644  dlopen()ed, never executed
 #   usr/lib/osconfig/mim/<name>.json      (src/modules/<name>/mim/)  0644
 #   etc/osconfig/osconfig.json            (the default: local management, no cloud; 0644, no secrets in it)
@@ -36,7 +38,9 @@ done
 unit_dir=${unit_dir#/}
 
 modules=(deviceinfo hostname commandrunner configuration)
-binaries=(osconfig-platform osconfigctl osconfig-modulehost)
+# The standalone osconfigctl and osconfig-modulehost binaries of the build are not installed: osconfig-platform is
+# both (its main.rs dispatches on argv[0]).
+binaries=(osconfig-platform)
 
 missing=()
 for b in "${binaries[@]}"; do [ -f "$build_dir/$b" ] || missing+=("$build_dir/$b"); done
@@ -54,8 +58,10 @@ fi
 mkdir -p "$dest/usr/bin" "$dest/usr/lib" "$dest/etc" "$dest/$unit_dir"
 install -d -m 0755 "$dest/usr/lib/osconfig" "$dest/usr/lib/osconfig/mim" "$dest/etc/osconfig"
 
-install -m 0755 "$build_dir/osconfig-platform" "$build_dir/osconfigctl" "$dest/usr/bin/"
-install -m 0755 "$build_dir/osconfig-modulehost" "$dest/usr/lib/osconfig/"
+install -m 0755 "$build_dir/osconfig-platform" "$dest/usr/bin/"
+# -f -n: replaces a file or link of an earlier install (a tree from before the multi-call executable) in place.
+ln -sfn osconfig-platform "$dest/usr/bin/osconfigctl"
+ln -sfn ../../bin/osconfig-platform "$dest/usr/lib/osconfig/osconfig-modulehost"
 for m in "${modules[@]}"; do
   install -m 0644 "$build_dir/lib$m.so" "$dest/usr/lib/osconfig/$m.so"
   install -m 0644 "$here/src/modules/$m/mim/$m.json" "$dest/usr/lib/osconfig/mim/$m.json"

@@ -6,7 +6,7 @@ use std::process::exit;
 use osconfig_modulehost::args::{self, Command, USAGE};
 use osconfig_modulehost::error::{chain, EXIT_USAGE};
 
-fn main() {
+pub(crate) fn main() {
     let options = match args::parse(std::env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,
         Ok(Command::Help) => {

@@ -27,7 +27,7 @@ fn subcommand_first(args: Vec<String>) -> Vec<String> {
     reordered
 }
 
-fn main() {
+pub(crate) fn main() {
     let args = subcommand_first(std::env::args().skip(1).collect());
     osconfig_mmi::logger::init();
     let rest = args.get(1..).unwrap_or_default();

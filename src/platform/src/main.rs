@@ -1,11 +1,63 @@
 //! `osconfig-platform`: see the library docs (`osconfig_platform`) for options, exit codes and behaviour.
+//!
+//! A multi-call executable: started under the name `osconfig-modulehost` or `osconfigctl` (the file name in
+//! `argv[0]`, as through the links `cross/install.sh` installs) it is that program, with the same command line,
+//! output and exit codes. One copy of the Rust standard library, the HTTP stack and serde_json on the device instead
+//! of three (BENCHMARKS.md, "Flash footprint"). Their sources are compiled in from their crates (`#[path]`); the
+//! standalone `osconfig-modulehost` and `osconfigctl` binaries are still built (tests run them by name, and the
+//! static `osconfigctl`). Test builds of this executable leave the other two out: their unit tests run in their
+//! own crates.
 
-use osconfig_platform::args::{self, Command, EXIT_OK, EXIT_USAGE};
+use osconfig_platform::args::{Command, EXIT_OK, EXIT_USAGE};
+
+// The module host: its library (whose `crate::` paths name the items imported at this root) and its `main`.
+#[cfg(not(test))]
+#[allow(dead_code, unused_imports)]
+#[path = "../../../modulehost/src/lib.rs"]
+mod modulehost_lib;
+#[cfg(not(test))]
+#[allow(dead_code)]
+#[path = "../../../modulehost/src/main.rs"]
+mod modulehost_main;
+#[cfg(not(test))]
+extern crate self as osconfig_modulehost;
+#[cfg(not(test))]
+use modulehost_lib::{args, error, module, privileges, reply, run, sessions};
+
+// osconfigctl: its library and its `main`, the same way.
+#[cfg(not(test))]
+#[allow(dead_code, unused_imports)]
+#[path = "../../cli/src/lib.rs"]
+mod cli_lib;
+#[cfg(not(test))]
+#[allow(dead_code)]
+#[path = "../../cli/src/main.rs"]
+mod cli_main;
+#[cfg(not(test))]
+extern crate self as osconfig_cli;
+#[cfg(not(test))]
+use cli_lib::{client, commands, recipe, target, USAGE};
+
+/// The program this process is, from the file name it was started under.
+#[cfg(not(test))]
+fn invoked_as() -> Option<fn()> {
+    let arg0 = std::env::args_os().next()?;
+    match std::path::Path::new(&arg0).file_name().and_then(std::ffi::OsStr::to_str) {
+        Some("osconfig-modulehost") => Some(modulehost_main::main),
+        Some("osconfigctl") => Some(cli_main::main),
+        _ => None,
+    }
+}
 
 fn main() {
-    let code = match args::parse(std::env::args().skip(1)) {
+    #[cfg(not(test))]
+    if let Some(program) = invoked_as() {
+        program();
+        return;
+    }
+    let code = match osconfig_platform::args::parse(std::env::args().skip(1)) {
         Ok(Command::Help) => {
-            print!("{}", args::USAGE);
+            print!("{}", osconfig_platform::args::USAGE);
             EXIT_OK
         }
         Ok(Command::Version) => {
@@ -14,7 +66,7 @@ fn main() {
         }
         Ok(Command::Run(args)) => osconfig_platform::daemon::run(&args),
         Err(e) => {
-            eprintln!("osconfig-platform: {e}\n\n{}", args::USAGE);
+            eprintln!("osconfig-platform: {e}\n\n{}", osconfig_platform::args::USAGE);
             EXIT_USAGE
         }
     };
