@@ -64,6 +64,8 @@ RDEPENDS:${PN}-module-commandrunner = "${PN} ${VIRTUAL-RUNTIME_base-utils}"
 RDEPENDS:${PN}-module-configuration = "${PN}"
 RDEPENDS:${PN}-module-deviceinfo = "${PN}"
 RDEPENDS:${PN}-module-hostname = "${PN}"
+# osconfigctl is a link to the multi-call osconfig-platform executable (cross/install.sh).
+RDEPENDS:osconfigctl = "${PN}"
 # Without a configuration file the platform runs on built-in defaults (local management off): recommended, so an
 # image may ship its own instead (BAD_RECOMMENDATIONS += "osconfig-conf").
 RRECOMMENDS:${PN} = "${PN}-conf"

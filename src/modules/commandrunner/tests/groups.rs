@@ -120,7 +120,7 @@ fn test_exit_of_the_process_kills_running_command() {
     let dir = temp_dir("exit");
     let m = marker("exit");
     run_child("run-then-exit", &dir, &m);
-    let left = wait_none_with(&m, Duration::from_secs(2));
+    let left = wait_none_with(&m, Duration::from_secs(10));
     kill_all_with(&m);
     assert!(left.is_empty(), "the command outlived the process that ran it: {left:?}");
     let entry = &cache(&dir)[CLIENT][0];
@@ -143,7 +143,7 @@ fn test_next_load_kills_group_left_by_a_crash() {
     let records: Vec<_> = fs::read_dir(dir.join("state/commandrunner-groups")).unwrap().flatten().collect();
     assert_eq!(records.len(), 1);
     run_child("open", &dir, &m);
-    let left = wait_none_with(&m, Duration::from_secs(2));
+    let left = wait_none_with(&m, Duration::from_secs(10));
     kill_all_with(&m);
     assert!(left.is_empty(), "the next load did not kill the leftover group: {left:?}");
     assert_eq!(fs::read_dir(dir.join("state/commandrunner-groups")).unwrap().count(), 0);
