@@ -102,6 +102,14 @@ fn test_restarted_module_kills_group_left_by_a_killed_host() {
     let marker = unique_marker("crash");
     run(&mut client, &session, "orphan", &format!("sleep 45; : {marker}"), 0);
     wait_process_with(&marker);
+    // The host records the running group just after starting it: a crash before that record leaves nothing for
+    // the next load to find (a window of microseconds on a quiet machine, wider under load). Wait for the record.
+    let records = platform.root.join("var/lib/osconfig/commandrunner-groups");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&records).map_or(0, |d| d.count()) == 0 {
+        assert!(Instant::now() < deadline, "no running group recorded in {}", records.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let module = platform.root.join("usr/lib/osconfig/commandrunner.so");
     let hosts = processes_with(&module.display().to_string());
     assert_eq!(hosts.len(), 1, "one commandrunner host: {hosts:?}");
@@ -114,7 +122,7 @@ fn test_restarted_module_kills_group_left_by_a_killed_host() {
     }
     // The next call restarts the host; its module finds the group its predecessor recorded and kills it.
     let v = wait_status(&mut client, &session, |v| v["commandId"] == "orphan");
-    let left = wait_no_process_with(&marker, Duration::from_secs(3));
+    let left = wait_no_process_with(&marker, Duration::from_secs(10));
     assert_none_left(&marker, left, "the restarted module did not kill the leftover group");
     assert_eq!((v["resultCode"].clone(), v["currentState"].clone()), (json!(-1), json!(3)), "{v}");
 }
