@@ -27,7 +27,14 @@ fn host() -> &'static PathBuf {
 
 #[test]
 fn test_c_host_runs_all_checks_on_rust_module() {
-    let out = Command::new(host()).arg(common::fixture_so()).env("OSCONFIG_LOG_LEVEL", "off").output().unwrap();
+    // The module's logger creates its file even with logging off: keep it under a scratch root.
+    let root = common::temp_dir("c-host-checks");
+    let out = Command::new(host())
+        .arg(common::fixture_so())
+        .env("OSCONFIG_ROOT", root.path())
+        .env("OSCONFIG_LOG_LEVEL", "off")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("PASS"),
@@ -39,8 +46,14 @@ fn test_c_host_runs_all_checks_on_rust_module() {
 
 #[test]
 fn test_crash_switch_aborts_the_process() {
-    let out =
-        Command::new(host()).arg(common::fixture_so()).arg("crash").env("OSCONFIG_LOG_LEVEL", "off").output().unwrap();
+    let root = common::temp_dir("c-host-crash");
+    let out = Command::new(host())
+        .arg(common::fixture_so())
+        .arg("crash")
+        .env("OSCONFIG_ROOT", root.path())
+        .env("OSCONFIG_LOG_LEVEL", "off")
+        .output()
+        .unwrap();
     assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", out.status);
 }
 
