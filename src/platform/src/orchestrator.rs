@@ -162,7 +162,7 @@ impl Orchestrator {
                 started.elapsed().as_millis(),
                 manager.components()
             );
-            shared.set_catalog(load_catalog(&manager, &module_dirs));
+            let catalog = shared.set_catalog(load_catalog(&manager, &module_dirs));
             notifier.ready();
             let health = Health::default();
             watchdog::start(&notifier, &health);
@@ -173,6 +173,7 @@ impl Orchestrator {
                 queue: Queue::default(),
                 reap_at: None,
                 shared,
+                catalog,
                 health,
             };
             state.serve(&rx);
@@ -303,6 +304,8 @@ struct State {
     /// No session expires before this (a lower bound: using a session only moves its expiry later).
     reap_at: Option<Instant>,
     shared: Arc<Shared>,
+    /// The MIM catalog in force (also published in `shared` for the Watcher), read without a lock per call.
+    catalog: Arc<osconfig_mim::Catalog>,
     /// The job's time budget, for systemd's watchdog.
     health: Health,
 }
@@ -370,7 +373,7 @@ impl State {
                 self.health.busy(settings.call_timeout.saturating_mul(modules) + JOB_SLACK);
                 self.manager.reload(*settings);
                 self.health.idle();
-                self.shared.set_catalog(load_catalog(&self.manager, &module_dirs));
+                self.catalog = self.shared.set_catalog(load_catalog(&self.manager, &module_dirs));
                 log::info!("configuration reloaded; components: {:?}", self.manager.components());
                 true
             }
@@ -437,7 +440,7 @@ impl State {
 
     /// The MIM check of one desired payload: the violation's text, logged.
     fn violation(&self, what: &str, component: &str, object: &str, payload: &[u8]) -> Option<String> {
-        let violation = self.shared.catalog().check_desired(component, object, payload).err()?.to_string();
+        let violation = self.catalog.check_desired(component, object, payload).err()?.to_string();
         log::warn!("{what} refused by the MIM: {violation}");
         Some(violation)
     }
@@ -544,7 +547,7 @@ impl State {
                     values.iter().map(|(e, v)| (e.component.as_str(), e.object.as_str(), v.as_slice())).collect();
                 Response::ok(reported_body(&entries))
             }
-            Call::Modules => Response::ok(status::modules_body(&self.manager.reports(), &self.shared.catalog())),
+            Call::Modules => Response::ok(status::modules_body(&self.manager.reports(), &self.catalog)),
             Call::Status => {
                 Response::ok(status::status_body(&self.shared, self.sessions.len(), self.manager.reports().len()))
             }

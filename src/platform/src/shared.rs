@@ -80,9 +80,11 @@ impl Shared {
         Arc::clone(&self.catalog.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Replaces the MIM catalog (after the modules were (re)loaded).
-    pub fn set_catalog(&self, catalog: Catalog) {
-        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+    /// Replaces the MIM catalog (after the modules were (re)loaded); the new one, for the caller to keep.
+    pub fn set_catalog(&self, catalog: Catalog) -> Arc<Catalog> {
+        let catalog = Arc::new(catalog);
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&catalog);
+        catalog
     }
 
     /// A copy of the Watcher's status.
