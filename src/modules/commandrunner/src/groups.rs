@@ -20,7 +20,11 @@
 //! [`kill_leftovers`] (run at a process's first `MmiOpen`) reads the other files: when their owner is gone (its pid
 //! dead, a zombie, or a different process by start time or boot id), every group in it whose leader still runs is
 //! killed with SIGKILL, and the file is removed. A file that is not of the layout or over [`MAX_RECORD_BYTES`] is
-//! removed with an error log line.
+//! removed with an error log line. A process killed while it wrote its record leaves the temporary file of the atomic
+//! write instead: once its owner is gone, that file is read as a record when it is complete, and removed either way.
+//!
+//! One window stays open: a process killed after it started a command and before its record reached the disk (the
+//! microseconds between `spawn` and the write) leaves a group no record names; it runs until it ends on its own.
 
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder};
@@ -226,6 +230,10 @@ impl Registry {
 
 /// Kill the groups recorded in `dir` by processes that are gone (see the module docs); `skip` is this process's own
 /// file. Returns how many groups were killed.
+///
+/// A record is written with `write_atomic` (a temporary `.<pid>-<start>.json.tmp.<pid>.<n>`, then a rename): a
+/// process killed between the two leaves only the temporary file, complete or not. Such a file of a gone owner is
+/// read like a record (when it is one) and removed; one of a living owner is its write in progress and left alone.
 pub fn kill_leftovers(dir: &Path, skip: Option<&Path>) -> usize {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -238,50 +246,98 @@ pub fn kill_leftovers(dir: &Path, skip: Option<&Path>) -> usize {
     let boot = boot_id();
     let mut killed = 0;
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        if Some(path.as_path()) == skip || path.extension() != Some(std::ffi::OsStr::new("json")) {
+        if Some(path.as_path()) == skip {
             continue;
         }
-        let record = match read_record(&path) {
-            Ok(r) => r,
-            Err(reason) => {
-                log::error!("CommandRunner: removing the unusable record {}: {reason}", path.display());
-                let _ = fs::remove_file(&path);
-                continue;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        match RecordName::parse(name) {
+            Some(RecordName::Record) => killed += kill_recorded(&path, &boot),
+            Some(RecordName::Temporary { owner_pid, owner_start }) => {
+                if process_is(owner_pid, owner_start) {
+                    continue;
+                }
+                if read_record(&path).is_ok() {
+                    killed += kill_recorded(&path, &boot);
+                } else {
+                    log::info!("CommandRunner: removing {}, an unfinished record of a gone process", path.display());
+                    let _ = fs::remove_file(&path);
+                }
             }
+            None => {}
+        }
+    }
+    killed
+}
+
+/// The kinds of file names in the record directory.
+#[derive(Debug, PartialEq, Eq)]
+enum RecordName {
+    /// `<pid>-<start>.json`
+    Record,
+    /// `.<pid>-<start>.json.tmp.<writer pid>.<n>`: a record being written (or left half-way by a killed writer).
+    Temporary { owner_pid: u32, owner_start: u64 },
+}
+
+impl RecordName {
+    fn parse(name: &str) -> Option<RecordName> {
+        if let Some(rest) = name.strip_prefix('.') {
+            let (owner, _) = rest.split_once(".json.tmp.")?;
+            let (pid, start) = owner.split_once('-')?;
+            return Some(RecordName::Temporary { owner_pid: pid.parse().ok()?, owner_start: start.parse().ok()? });
+        }
+        name.ends_with(".json").then_some(RecordName::Record)
+    }
+}
+
+/// Whether `pid` runs and is the process that started at `start_time`.
+fn process_is(pid: u32, start_time: u64) -> bool {
+    ProcStat::of(pid).is_some_and(|s| s.is_running() && s.start_time == start_time)
+}
+
+/// Kill the groups of the record at `path` when its owner is gone, then remove it (an unusable record is removed
+/// too); a living owner's record is left alone. Returns how many groups were killed.
+fn kill_recorded(path: &Path, boot: &str) -> usize {
+    let record = match read_record(path) {
+        Ok(r) => r,
+        Err(reason) => {
+            log::error!("CommandRunner: removing the unusable record {}: {reason}", path.display());
+            let _ = fs::remove_file(path);
+            return 0;
+        }
+    };
+    let owner = &record["owner"];
+    let same_boot = owner["bootId"].as_str() == Some(boot);
+    let owner_runs = same_boot
+        && owner["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+            .zip(owner["startTime"].as_u64())
+            .is_some_and(|(pid, start)| process_is(pid, start));
+    if owner_runs {
+        return 0;
+    }
+    let mut killed = 0;
+    for g in record["groups"].as_array().into_iter().flatten() {
+        let Some(pgid) = g["pgid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
+            continue;
         };
-        let owner = &record["owner"];
-        let same_boot = owner["bootId"].as_str() == Some(boot.as_str());
-        let owner_runs = same_boot
-            && owner["pid"]
-                .as_u64()
-                .and_then(|p| u32::try_from(p).ok())
-                .and_then(ProcStat::of)
-                .is_some_and(|s| s.is_running() && Some(s.start_time) == owner["startTime"].as_u64());
-        if owner_runs {
+        let group = Group { pgid, start_time: g["startTime"].as_u64() };
+        if !same_boot || !group.leader_runs() {
             continue;
         }
-        for g in record["groups"].as_array().into_iter().flatten() {
-            let Some(pgid) = g["pgid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
-                continue;
-            };
-            let group = Group { pgid, start_time: g["startTime"].as_u64() };
-            if !same_boot || !group.leader_runs() {
-                continue;
-            }
-            log::warn!(
-                "CommandRunner: killing process group {pgid} of command {} (client {}) left by a module that \
-                 stopped while it ran",
-                g["commandId"],
-                g["client"]
-            );
-            match group.signal(libc::SIGKILL) {
-                Ok(()) => killed += 1,
-                Err(e) => log::error!("CommandRunner: cannot kill process group {pgid}: {e}"),
-            }
+        log::warn!(
+            "CommandRunner: killing process group {pgid} of command {} (client {}) left by a module that stopped \
+             while it ran",
+            g["commandId"],
+            g["client"]
+        );
+        match group.signal(libc::SIGKILL) {
+            Ok(()) => killed += 1,
+            Err(e) => log::error!("CommandRunner: cannot kill process group {pgid}: {e}"),
         }
-        if let Err(e) = fs::remove_file(&path) {
-            log::error!("CommandRunner: cannot remove {}: {e}", path.display());
-        }
+    }
+    if let Err(e) = fs::remove_file(path) {
+        log::error!("CommandRunner: cannot remove {}: {e}", path.display());
     }
     killed
 }
@@ -386,6 +442,41 @@ mod tests {
         assert!(dir.join("2-2.json").exists());
         kept.kill().unwrap();
         kept.wait().unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_record_names() {
+        assert_eq!(RecordName::parse("812-51234.json"), Some(RecordName::Record));
+        assert_eq!(
+            RecordName::parse(".812-51234.json.tmp.812.3"),
+            Some(RecordName::Temporary { owner_pid: 812, owner_start: 51234 })
+        );
+        assert_eq!(RecordName::parse(".812-x.json.tmp.812.3"), None);
+        assert_eq!(RecordName::parse("notes.txt"), None);
+    }
+
+    #[test]
+    fn test_kill_leftovers_reads_unfinished_record_of_gone_owner() {
+        let dir = temp_dir("unfinished");
+        let mut orphan = spawn_group();
+        let g = Group::led_by(orphan.id());
+        let boot = boot_id();
+        // Left by a writer killed between writing and renaming: complete, of an owner no process is.
+        let record = json!({"owner":{"pid":std::process::id(),"startTime":1,"bootId":boot},
+            "groups":[{"pgid":g.pgid,"startTime":g.start_time,"commandId":"a","client":"c"}]});
+        let complete = format!(".{}-1.json.tmp.{}.0", std::process::id(), std::process::id());
+        fs::write(dir.join(&complete), record.to_string()).unwrap();
+        // Half-written by a gone owner: removed.
+        fs::write(dir.join(".1-1.json.tmp.1.0"), b"{\"owner\":{").unwrap();
+        // Being written by a living owner (this process): left alone.
+        let me = Registry::new(None).owner;
+        let living = format!(".{}-{}.json.tmp.{}.0", me["pid"], me["startTime"], me["pid"]);
+        fs::write(dir.join(&living), b"{").unwrap();
+        assert_eq!(kill_leftovers(&dir, None), 1);
+        assert!(wait_gone(&mut orphan), "the group of the unfinished record was not killed");
+        assert!(!dir.join(&complete).exists() && !dir.join(".1-1.json.tmp.1.0").exists());
+        assert!(dir.join(&living).exists(), "a living owner's write in progress was removed");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
