@@ -469,3 +469,132 @@ fn make_certificates(root: &Path, leases: &[Lease]) {
         .arg("-extfile")
         .arg(in_root("server.ext")));
 }
+
+/// The agent binary `target/<profile>/osconfig`, built once per test process (`$CARGO build -p osconfig-agent`, like
+/// [`crate::common::built`] builds the platform).
+pub fn agent_binary() -> &'static Path {
+    static AGENT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    AGENT.get_or_init(|| {
+        let dir = crate::common::built().dir.clone();
+        let target_dir = dir.parent().expect("target dir").to_path_buf();
+        let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_string();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+        let mut command = Command::new(cargo);
+        command.args(["build", "--quiet", "-p", "osconfig-agent"]).env("CARGO_TARGET_DIR", &target_dir);
+        command.current_dir(env!("CARGO_MANIFEST_DIR"));
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                command.arg("--release");
+            }
+            other => {
+                command.args(["--profile", other]);
+            }
+        }
+        let status = command.status().expect("run cargo build -p osconfig-agent");
+        assert!(status.success(), "cargo build -p osconfig-agent failed: {status}");
+        dir.join("osconfig")
+    })
+}
+
+/// The agent `osconfig --root <root> --connection-string <cs> --ca-file <ca>`, stderr to `<root>/agent.stderr`.
+/// Dropping it stops it (SIGTERM, SIGKILL after 3 s); the root is the platform's, removed by the platform's drop.
+#[derive(Debug)]
+pub struct Agent {
+    /// The root shared with the platform.
+    pub root: PathBuf,
+    args: Vec<String>,
+    process: Option<Guard>,
+}
+
+impl Agent {
+    /// Starts the agent for identity `id` of `hub` against the platform in `root`.
+    pub fn start(root: &Path, hub: &Hub, id: &str) -> Agent {
+        let args = vec![
+            "--root".to_string(),
+            root.display().to_string(),
+            "--connection-string".to_string(),
+            hub.connection_string(id),
+            "--ca-file".to_string(),
+            hub.ca_path().display().to_string(),
+        ];
+        let mut agent = Agent { root: root.to_path_buf(), args, process: None };
+        agent.spawn();
+        agent
+    }
+
+    fn spawn(&mut self) {
+        let stderr = fs::OpenOptions::new().create(true).append(true).open(self.root.join("agent.stderr")).unwrap();
+        let child = Command::new(agent_binary())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start osconfig (the agent)");
+        self.process = Some(Guard(child));
+    }
+
+    /// The agent's pid.
+    pub fn pid(&self) -> i32 {
+        self.process.as_ref().expect("running").0.id() as i32
+    }
+
+    /// Whether the agent is still running (a crash or an exit shows here).
+    pub fn running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.0.try_wait().ok().flatten().is_none())
+    }
+
+    /// The agent's stderr so far, and its log files under `<root>/var/log` (any whose name has "agent").
+    pub fn log_text(&self) -> String {
+        let mut text = fs::read_to_string(self.root.join("agent.stderr")).unwrap_or_default();
+        for entry in fs::read_dir(self.root.join("var/log")).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().contains("agent") {
+                text.push_str(&fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+
+    /// Waits until the agent's log has a line with every one of `needles` (at most `limit`); that line.
+    pub fn wait_log(&self, needles: &[&str], limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self.log_text();
+            if let Some(line) = text.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+                return Some(line.to_string());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Proportional set size in KiB (`Pss` of `/proc/<pid>/smaps_rollup`).
+    pub fn pss_kib(&self) -> u64 {
+        let rollup = fs::read_to_string(format!("/proc/{}/smaps_rollup", self.pid())).unwrap_or_default();
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// CPU time used so far (user + system, `/proc/<pid>/stat`), in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+        // After the command name: state is field 3 (index 0 here); utime and stime are fields 14 and 15.
+        fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+    }
+
+    /// Stops the agent (SIGTERM, SIGKILL after 3 s).
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.stop();
+        }
+    }
+}
