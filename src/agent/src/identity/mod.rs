@@ -1,0 +1,232 @@
+//! Who the agent is on the hub: a module identity from a connection string or from the Azure Identity Service.
+//!
+//! Order of the sources ([`resolve`]): `--connection-string`, then the connection file (`--connection-file`, or
+//! `<root>/etc/osconfig/osconfig.conn` when it exists), then the environment variable
+//! [`CONNECTION_STRING_ENV`], then the Identity Service ([`ais`]): identityd's identity, and for a `sas` identity a
+//! token the agent builds and keyd signs (`<root>`-independent sockets, overridable for tests). An AIS token lives
+//! [`sas::DEFAULT_TOKEN_LIFETIME`] (or the `--token-lifetime` given) and is renewed after
+//! [`sas::RENEW_AT_PERCENT`]% of it by reconnecting with a new one ([`Credentials::renew_after`]).
+//!
+//! A connection string given explicitly (argument, file, environment) that is invalid is a configuration error
+//! ([`IdentityError::is_permanent`]); an Identity Service that does not answer is retried by the caller.
+
+pub mod ais;
+pub mod connection_string;
+pub mod encode;
+pub mod sas;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use ais::{AisAuth, AisIdentity, AisSockets};
+pub use connection_string::{Auth, ConnectionString, ConnectionStringError, MAX_CONNECTION_STRING_BYTES};
+
+/// The environment variable that may hold the connection string.
+pub const CONNECTION_STRING_ENV: &str = "OSCONFIG_CONNECTION_STRING";
+
+/// Where the identity came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `--connection-string`.
+    Argument,
+    /// A connection file.
+    File(PathBuf),
+    /// [`CONNECTION_STRING_ENV`].
+    Environment,
+    /// The Azure Identity Service.
+    IdentityService,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Argument => f.write_str("--connection-string"),
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Environment => f.write_str(CONNECTION_STRING_ENV),
+            Source::IdentityService => f.write_str("the Azure Identity Service"),
+        }
+    }
+}
+
+/// What [`resolve`] looks at.
+#[derive(Clone, Debug)]
+pub struct IdentityOptions {
+    /// `--connection-string`.
+    pub argument: Option<String>,
+    /// The connection file, and whether it was named explicitly (`--connection-file`: must exist).
+    pub file: Option<(PathBuf, bool)>,
+    /// The value of [`CONNECTION_STRING_ENV`].
+    pub environment: Option<String>,
+    /// The Identity Service's sockets.
+    pub ais: AisSockets,
+    /// Lifetime of the tokens built from the Identity Service's key.
+    pub token_lifetime: Duration,
+}
+
+/// A usable identity.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The connection string the transport uses.
+    pub connection: ConnectionString,
+    /// Where it came from.
+    pub source: Source,
+    /// Reconnect with fresh credentials this long after they were obtained (a token about to expire).
+    pub renew_after: Option<Duration>,
+}
+
+/// Why no identity could be had.
+#[derive(Debug)]
+pub enum IdentityError {
+    /// A connection string from `source` is invalid.
+    Invalid(Source, ConnectionStringError),
+    /// The connection file cannot be read.
+    File(PathBuf, std::io::Error),
+    /// No connection string, and the Identity Service did not give a usable identity.
+    Ais(ais::AisError),
+    /// A kind of identity this agent cannot use yet.
+    Unsupported(Source, String),
+}
+
+impl IdentityError {
+    /// Whether trying again without a configuration change is pointless (the agent stops with an error).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            IdentityError::Invalid(..)
+                | IdentityError::File(..)
+                | IdentityError::Unsupported(Source::Argument | Source::File(_) | Source::Environment, _)
+        )
+    }
+}
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentityError::Invalid(source, e) => write!(f, "connection string from {source}: {e}"),
+            IdentityError::File(path, e) => write!(f, "cannot read the connection file {}: {e}", path.display()),
+            IdentityError::Ais(e) => write!(f, "no connection string given, and {e}"),
+            IdentityError::Unsupported(source, what) => write!(f, "identity from {source}: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for IdentityError {}
+
+fn from_text(text: &str, source: Source) -> Result<Credentials, IdentityError> {
+    let connection = ConnectionString::parse(text).map_err(|e| IdentityError::Invalid(source.clone(), e))?;
+    if connection.auth == Auth::X509 {
+        return Err(IdentityError::Unsupported(
+            source,
+            "x509=true needs a client certificate, which cannot be given on the command line yet".into(),
+        ));
+    }
+    Ok(Credentials { connection, source, renew_after: None })
+}
+
+/// The identity to connect with, from the first source that has one (see the module docs).
+pub fn resolve(options: &IdentityOptions) -> Result<Credentials, IdentityError> {
+    if let Some(text) = &options.argument {
+        return from_text(text, Source::Argument);
+    }
+    if let Some((path, explicit)) = &options.file {
+        match read_bounded(path) {
+            Ok(text) => return from_text(&text, Source::File(path.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
+            Err(e) => return Err(IdentityError::File(path.clone(), e)),
+        }
+    }
+    if let Some(text) = options.environment.as_deref().filter(|t| !t.trim().is_empty()) {
+        return from_text(text, Source::Environment);
+    }
+    let identity = ais::get_identity(&options.ais.identityd).map_err(IdentityError::Ais)?;
+    match &identity.auth {
+        AisAuth::Sas { .. } => {
+            let lifetime = options.token_lifetime.max(sas::MIN_TOKEN_LIFETIME);
+            let expiry = ais::unix_now() + lifetime.as_secs();
+            let connection = ais::sas_connection(&options.ais, &identity, expiry).map_err(IdentityError::Ais)?;
+            Ok(Credentials {
+                connection,
+                source: Source::IdentityService,
+                renew_after: Some(sas::renew_after(lifetime)),
+            })
+        }
+        AisAuth::X509 { cert_id, .. } => {
+            // The certificate is reachable, but its private key stays in keyd and the transport would need the
+            // aziot_keys OpenSSL engine to use it.
+            let reachable =
+                ais::get_certificate(&options.ais.certd, cert_id).map(|_| "reachable").unwrap_or("not reachable");
+            Err(IdentityError::Unsupported(
+                Source::IdentityService,
+                format!(
+                    "X.509 identities from the Identity Service are not supported yet (certificate {cert_id} is {reachable}; \
+                     its private key stays in keyd and needs the aziot_keys OpenSSL engine); use a SAS identity or a connection string"
+                ),
+            ))
+        }
+    }
+}
+
+/// The file's text, refusing files over [`MAX_CONNECTION_STRING_BYTES`] (plus room for white space).
+fn read_bounded(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take((MAX_CONNECTION_STRING_BYTES + 1024) as u64).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CS: &str = "HostName=h.example;DeviceId=d;ModuleId=m;SharedAccessKey=AAECAwQ=";
+
+    fn options() -> IdentityOptions {
+        let none = PathBuf::from("/nonexistent/osconfig-agent-test");
+        IdentityOptions {
+            argument: None,
+            file: None,
+            environment: None,
+            ais: AisSockets { identityd: none.join("i.sock"), keyd: none.join("k.sock"), certd: none.join("c.sock") },
+            token_lifetime: sas::DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+
+    #[test]
+    fn test_resolve_order_argument_file_environment() {
+        let dir = std::env::temp_dir().join(format!("osconfig-agent-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("osconfig.conn");
+        std::fs::write(&file, format!("{}\n", CS.replace("DeviceId=d", "DeviceId=file"))).unwrap();
+        let mut o = options();
+        o.environment = Some(CS.replace("DeviceId=d", "DeviceId=env"));
+        o.file = Some((file.clone(), false));
+        o.argument = Some(CS.into());
+        assert_eq!(resolve(&o).unwrap().source, Source::Argument);
+        o.argument = None;
+        let c = resolve(&o).unwrap();
+        assert_eq!((c.source, c.connection.device_id.as_str()), (Source::File(file.clone()), "file"));
+        o.file = Some((dir.join("absent.conn"), false));
+        let c = resolve(&o).unwrap();
+        assert_eq!((c.source, c.connection.device_id.as_str()), (Source::Environment, "env"));
+        o.file = Some((dir.join("absent.conn"), true));
+        let e = resolve(&o).unwrap_err();
+        assert!(matches!(e, IdentityError::File(..)) && e.is_permanent(), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_resolve_errors() {
+        let mut o = options();
+        o.argument = Some("HostName=h.example;DeviceId=d;SharedAccessKey=AAECAwQ=".into());
+        let e = resolve(&o).unwrap_err();
+        assert!(e.is_permanent() && e.to_string().contains("module identity"), "{e}");
+        o.argument = Some("HostName=h.example;DeviceId=d;ModuleId=m;x509=true".into());
+        assert!(matches!(resolve(&o).unwrap_err(), IdentityError::Unsupported(Source::Argument, _)));
+        o.argument = None;
+        let e = resolve(&o).unwrap_err();
+        assert!(matches!(e, IdentityError::Ais(ais::AisError::Unreachable(..))) && !e.is_permanent(), "{e}");
+        assert!(e.to_string().contains("i.sock"), "{e}");
+    }
+}

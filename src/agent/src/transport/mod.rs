@@ -1,0 +1,80 @@
+//! The agent's link to the hub, behind a small trait so that the twin logic and the agent's loop are tested
+//! without a hub ([`fake::FakeTransport`]) and run over the Azure IoT C SDK in the product (`sdk`).
+//!
+//! The loop drives a transport from its own thread: [`Transport::connect`] once per identity (it creates the
+//! client, subscribes to the twin; the full twin arrives as an event once connected), then [`Transport::do_work`]
+//! every turn and [`Transport::drain_events`] to collect what happened. Nothing blocks for long and nothing runs
+//! on another thread.
+
+pub mod fake;
+
+use std::fmt;
+
+use crate::identity::ConnectionString;
+
+/// What a transport needs to connect (besides the identity).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransportSettings {
+    /// MQTT over WebSocket on port 443 (`IotHubProtocol` 2) instead of MQTT on 8883.
+    pub websocket: bool,
+    /// `dtmi:osconfig:deviceosconfiguration;<ModelVersion>`.
+    pub model_id: String,
+    /// PEM text of CAs trusted in addition to the public roots (`--ca-file`).
+    pub trusted_certs: Option<String>,
+    /// MQTT keep-alive in seconds.
+    pub keep_alive_seconds: u32,
+}
+
+/// Something the transport reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransportEvent {
+    /// The connection came up (`up`) or went down, with the SDK's reason.
+    Connection {
+        /// Up or down.
+        up: bool,
+        /// Why (for the log).
+        reason: String,
+    },
+    /// A twin document: the full twin (`complete`) or a desired patch.
+    Twin {
+        /// `{"desired":{..},"reported":{..}}` when true, a desired patch otherwise.
+        complete: bool,
+        /// The JSON text as received.
+        payload: Vec<u8>,
+    },
+    /// The hub answered a reported patch sent with `token`.
+    ReportedDone {
+        /// The token given to [`Transport::send_reported`].
+        token: u64,
+        /// The HTTP-like status (2xx: stored).
+        status: i32,
+    },
+}
+
+/// Why a transport call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportError(pub String);
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// The hub link.
+pub trait Transport {
+    /// Creates the client for `identity` (dropping any previous one) and subscribes to the twin.
+    fn connect(&mut self, identity: &ConnectionString, settings: &TransportSettings) -> Result<(), TransportError>;
+    /// Drops the client (no more events until the next `connect`).
+    fn disconnect(&mut self);
+    /// Lets the client do its network work (call every loop turn).
+    fn do_work(&mut self);
+    /// Moves what happened since the last call to `out`.
+    fn drain_events(&mut self, out: &mut Vec<TransportEvent>);
+    /// Asks for the full twin again (answered by a `Twin { complete: true }` event).
+    fn request_twin(&mut self) -> Result<(), TransportError>;
+    /// Sends a reported patch; answered by `ReportedDone { token }`.
+    fn send_reported(&mut self, patch: &[u8], token: u64) -> Result<(), TransportError>;
+}
