@@ -8,6 +8,7 @@ use osconfig_agent::args::{self, Command, EXIT_CONFIG, EXIT_OK, EXIT_STARTUP};
 use osconfig_agent::config::{self, Config};
 use osconfig_agent::identity::{sas, AisSockets, IdentityOptions, CONNECTION_STRING_ENV};
 use osconfig_agent::signals::Signals;
+use osconfig_agent::transport::sdk::SdkTransport;
 use osconfig_agent::transport::TransportSettings;
 use osconfig_agent::twin::MpiPlatform;
 use osconfig_logging::{level_from_osconfig, LogConfig, SyslogMode};
@@ -159,7 +160,7 @@ fn read_ca(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// The hub transport: the Azure IoT C SDK once `azure-iot-sdk-sys` builds in this workspace.
-fn make_transport() -> Result<osconfig_agent::transport::fake::FakeTransport, String> {
-    Err("this build of osconfig has no hub transport yet (azure-iot-sdk-sys is not linked)".into())
+/// The hub transport: the Azure IoT C SDK.
+fn make_transport() -> Result<SdkTransport, String> {
+    SdkTransport::new().map_err(|e| e.to_string())
 }

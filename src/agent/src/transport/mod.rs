@@ -7,6 +7,7 @@
 //! on another thread.
 
 pub mod fake;
+pub mod sdk;
 
 use std::fmt;
 
