@@ -234,10 +234,20 @@ impl<T: Transport, P: Platform> Agent<T, P> {
                 Ok(())
             }
             Link::Up | Link::Connecting(_) if self.renew_at.is_some_and(|at| now >= at) => {
-                log::info!("the SAS token is about to expire; reconnecting with a new one");
-                self.drop_client();
-                self.link = Link::Idle(now);
-                self.connect(now)
+                // The current connection stays until new credentials are in hand.
+                match identity::resolve(&self.identity) {
+                    Ok(credentials) => {
+                        log::info!("the SAS token is about to expire; reconnecting with a new one");
+                        self.drop_client();
+                        self.connect_with(credentials, now);
+                    }
+                    Err(e) => {
+                        let delay = self.backoff.next_delay();
+                        log::warn!("cannot renew the SAS token ({e}); trying again in {} ms", delay.as_millis());
+                        self.renew_at = Some(now + delay);
+                    }
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -261,6 +271,11 @@ impl<T: Transport, P: Platform> Agent<T, P> {
             }
         };
         self.identity_problem = None;
+        self.connect_with(credentials, now);
+        Ok(())
+    }
+
+    fn connect_with(&mut self, credentials: Credentials, now: Instant) {
         log::info!("connecting as {} (identity from {})", credentials.connection.describe(), credentials.source);
         self.renew_at = credentials.renew_after.map(|d| now + d);
         match self.transport.connect(&credentials.connection, &self.settings) {
@@ -273,7 +288,6 @@ impl<T: Transport, P: Platform> Agent<T, P> {
                 self.retry_later(now);
             }
         }
-        Ok(())
     }
 
     fn handle_events(&mut self, now: Instant) {

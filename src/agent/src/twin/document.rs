@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
-/// Largest twin document read, in bytes (IoT Hub keeps desired and reported at 32 KiB each, plus metadata).
-pub const MAX_TWIN_BYTES: usize = 256 * 1024;
+/// Largest twin document parsed, in bytes: IoT Hub's messages are at most 256 KiB (desired and reported at 32 KiB
+/// each), so every real document fits, and an oversized property inside one still gets its acknowledgement 400.
+pub const MAX_TWIN_BYTES: usize = 1024 * 1024;
 
 /// One desired property.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,273 @@
+//! The agent with an Azure Identity Service of the test's own (identityd and keyd on Unix sockets in a temporary
+//! directory): the SAS token it builds (HMAC-SHA256 computed here with `openssl`, from a key only the test and its
+//! fake keyd hold), its renewal before expiry, and the answers it refuses.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use osconfig_agent::config::Config;
+use osconfig_agent::identity::ais::{self, AisError};
+use osconfig_agent::identity::encode::{base64_decode, base64_encode, url_encode};
+use osconfig_agent::identity::{AisSockets, IdentityOptions};
+use serde_json::{json, Value};
+use support::{wait_for, RunningAgent};
+
+/// The module's shared key (known to the fake keyd and to the test's check only).
+const KEY_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// HMAC-SHA256 of `message` with [`KEY_HEX`], by the openssl command line.
+fn hmac(message: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{KEY_HEX}"), "-binary"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 32);
+    out.stdout
+}
+
+/// Reads one request (head and Content-Length body); `None` at end of stream.
+fn read_request(reader: &mut BufReader<UnixStream>) -> Option<(String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let request_line = line.trim_end().to_string();
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((request_line, body))
+}
+
+/// A fake AIS service: answers each request with `answer(request line, body)`; records the requests.
+struct Service {
+    requests: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Service {
+    fn start(path: PathBuf, answer: impl Fn(&str, &Value) -> (u16, String) + Send + Sync + 'static) -> Service {
+        let listener = UnixListener::bind(&path).unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (seen, answer) = (requests.clone(), Arc::new(answer));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                let (seen, answer) = (seen.clone(), answer.clone());
+                std::thread::spawn(move || {
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    while let Some((line, body)) = read_request(&mut reader) {
+                        let body: Value =
+                            if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+                        seen.lock().unwrap().push((line.clone(), body.clone()));
+                        let (status, text) = answer(&line, &body);
+                        let wire = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                        if writer.write_all(wire.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Service { requests }
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("osconfig-agent-ais-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn sockets(dir: &Path) -> AisSockets {
+    AisSockets { identityd: dir.join("identityd.sock"), keyd: dir.join("keyd.sock"), certd: dir.join("certd.sock") }
+}
+
+fn identity_answer(auth: Value) -> String {
+    json!({"type":"aziot","spec":{"hubName":"myhub.azure-devices.net","gatewayHost":"127.0.0.1","deviceId":"dev 1","moduleId":"osconfig","genId":"1","auth":auth}}).to_string()
+}
+
+/// A keyd that signs with [`KEY_HEX`] like the real one (HMAC of the base64-decoded message).
+fn keyd(path: PathBuf) -> Service {
+    Service::start(path, |line, body| {
+        assert_eq!(line, "POST /sign?api-version=2020-09-01 HTTP/1.1");
+        assert_eq!(body["keyHandle"], "key-handle-1");
+        assert_eq!(body["algorithm"], "HMAC-SHA256");
+        let message = base64_decode(body["parameters"]["message"].as_str().unwrap()).unwrap();
+        (200, json!({"signature": base64_encode(&hmac(&message))}).to_string())
+    })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The token in a connection string, checked: resource, signature over `<sr>\n<se>` with the test's key; its `se`.
+fn check_token(connection_string: &str) -> u64 {
+    let sr = url_encode("myhub.azure-devices.net/devices/dev 1/modules/osconfig");
+    assert!(connection_string.starts_with("HostName=myhub.azure-devices.net;DeviceId=dev 1;ModuleId=osconfig;SharedAccessSignature=SharedAccessSignature sr="), "{connection_string}");
+    assert!(connection_string.ends_with(";GatewayHostName=127.0.0.1"), "{connection_string}");
+    let token =
+        connection_string.split(";SharedAccessSignature=").nth(1).unwrap().split(";GatewayHostName").next().unwrap();
+    let fields = token.strip_prefix("SharedAccessSignature ").unwrap();
+    let parts: Vec<(&str, &str)> = fields.split('&').map(|kv| kv.split_once('=').unwrap()).collect();
+    assert_eq!(parts.iter().map(|p| p.0).collect::<Vec<_>>(), ["sr", "sig", "se"]);
+    assert_eq!(parts[0].1, sr);
+    let se: u64 = parts[2].1.parse().unwrap();
+    let expected = url_encode(&base64_encode(&hmac(format!("{sr}\n{se}").as_bytes())));
+    assert_eq!(parts[1].1, expected, "the signature is HMAC-SHA256(key, \"<sr>\\n<se>\"), URL-encoded base64");
+    se
+}
+
+#[test]
+fn test_agent_connects_with_an_ais_sas_token_and_renews_it_before_expiry() {
+    let dir = temp_dir("renew");
+    let s = sockets(&dir);
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let is_down = down.clone();
+    let identityd = Service::start(s.identityd.clone(), move |line, _| {
+        assert_eq!(line, "GET /identities/identity?api-version=2020-09-01 HTTP/1.1");
+        if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return (500, "{\"message\":\"down\"}".into());
+        }
+        (200, identity_answer(json!({"type":"sas","keyHandle":"key-handle-1"})))
+    });
+    let keyd = keyd(s.keyd.clone());
+    let options = IdentityOptions {
+        argument: None,
+        file: Some((dir.join("osconfig.conn"), false)),
+        environment: None,
+        ais: s,
+        token_lifetime: Duration::from_secs(4),
+    };
+    let config = Config { iot_hub_management: true, reporting_interval_seconds: 60, ..Config::default() };
+    let started = unix_now();
+    let agent = RunningAgent::start(dir.join("no-platform.sock"), config, options);
+    wait_for("the first connection", || !agent.hub.lock().connects.is_empty());
+    let first = agent.hub.lock().connects[0].0.clone();
+    let se1 = check_token(&first);
+    assert!(se1 >= started + 4 && se1 <= unix_now() + 4, "expiry is now + the lifetime: {se1}");
+    // Renewed at 80% of the lifetime (3.2 s): a new client with a new token, before the first one expires.
+    wait_for("the renewal", || agent.hub.lock().connects.len() >= 2);
+    let renewed_at = unix_now();
+    assert!(renewed_at <= se1, "renewed before expiry ({renewed_at} > {se1})");
+    let (second, disconnects) = {
+        let s = agent.hub.lock();
+        (s.connects[1].0.clone(), s.disconnects)
+    };
+    let se2 = check_token(&second);
+    assert!(se2 > se1, "a later expiry: {se2} vs {se1}");
+    assert!(disconnects >= 1, "the old client is dropped");
+    // The identity service fails at the next renewal: the current connection is kept while renewal is retried.
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let requests = identityd.requests.lock().unwrap().len();
+    wait_for("a failed renewal attempt", || identityd.requests.lock().unwrap().len() > requests);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(agent.hub.lock().connects.len(), 2, "no new client without new credentials");
+    assert_eq!(agent.hub.lock().disconnects, disconnects, "the working client is kept");
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    wait_for("the renewal once the identity service answers", || agent.hub.lock().connects.len() >= 3);
+    let third = agent.hub.lock().connects[2].0.clone();
+    assert!(check_token(&third) >= se2);
+    drop(agent);
+    assert!(identityd.requests.lock().unwrap().len() >= 2);
+    let signed = keyd.requests.lock().unwrap();
+    assert!(signed.len() >= 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn test_invalid_identity_service_answers_are_refused_clearly() {
+    let dir = temp_dir("invalid");
+    let s = sockets(&dir);
+    let answers: Arc<Mutex<Vec<(u16, String)>>> = Arc::new(Mutex::new(vec![
+        (200, json!({"type":"aziot","spec":{"hubName":"h.example","deviceId":"d","auth":{"type":"sas","keyHandle":"k"}}}).to_string()),
+        (200, "not json".into()),
+        (200, identity_answer(json!({"type":"psk"}))),
+        (200, identity_answer(json!({"type":"sas"}))),
+        (200, json!({"type":"aziot","spec":{"hubName":"h;x","deviceId":"d","moduleId":"m","auth":{"type":"sas","keyHandle":"k"}}}).to_string()),
+        (403, "{\"message\":\"forbidden\"}".into()),
+        (200, "x".repeat(ais::MAX_AIS_RESPONSE_BYTES + 1)),
+    ]));
+    let queue = answers.clone();
+    let _identityd = Service::start(s.identityd.clone(), move |_, _| queue.lock().unwrap().remove(0));
+    let expected = [
+        "moduleId",
+        "not JSON",
+        "neither sas nor x509",
+        "keyHandle is missing",
+        "hubName is not a valid",
+        "answered 403",
+        "",
+    ];
+    for want in expected {
+        let e = ais::get_identity(&s.identityd).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(want), "{text:?} lacks {want:?}");
+        if want.is_empty() {
+            assert!(matches!(e, AisError::Unreachable(..)), "an oversized answer is refused: {e}");
+        }
+    }
+    let _keyd = Service::start(s.keyd.clone(), |_, _| (200, json!({"signature":"c2hvcnQ="}).to_string()));
+    let e = ais::sign(&s.keyd, "k", b"m").unwrap_err();
+    assert!(e.to_string().contains("32-byte"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn test_x509_identity_is_reported_as_not_supported_and_the_agent_keeps_running() {
+    let dir = temp_dir("x509");
+    let s = sockets(&dir);
+    let _identityd = Service::start(s.identityd.clone(), |_, _| {
+        (200, identity_answer(json!({"type":"x509","certId":"device-cert","keyHandle":"kh"})))
+    });
+    let certd = Service::start(s.certd.clone(), |line, _| {
+        assert_eq!(line, "GET /certificates/device-cert?api-version=2020-09-01 HTTP/1.1");
+        (200, json!({"pem":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}).to_string())
+    });
+    let options = IdentityOptions {
+        argument: None,
+        file: None,
+        environment: None,
+        ais: s,
+        token_lifetime: Duration::from_secs(60),
+    };
+    let e = osconfig_agent::identity::resolve(&options).unwrap_err();
+    assert!(!e.is_permanent(), "retried: the identity service's configuration may change");
+    assert!(e.to_string().contains("X.509 identities from the Identity Service are not supported yet"), "{e}");
+    assert_eq!(certd.requests.lock().unwrap().len(), 1);
+    let config = Config { iot_hub_management: true, ..Config::default() };
+    let agent = RunningAgent::start(dir.join("no-platform.sock"), config, options);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(agent.hub.lock().connects.is_empty(), "no connection without a usable identity");
+    let (agent, _) = agent.stop();
+    assert!(matches!(agent.link(), osconfig_agent::agent::Link::Idle(_)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
