@@ -176,7 +176,7 @@ impl<T: Transport, P: Platform> Agent<T, P> {
 
     fn retry_later(&mut self, now: Instant) {
         let delay = self.backoff.next_delay();
-        log::info!("next connection attempt in {} ms", delay.as_millis());
+        log::debug!("next connection attempt in {} ms", delay.as_millis());
         self.link = Link::Idle(now + delay);
     }
 

@@ -93,7 +93,7 @@ pub enum AisError {
 impl fmt::Display for AisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AisError::Unreachable(p, e) => write!(f, "identity service {}: {e}", p.display()),
+            AisError::Unreachable(p, e) => write!(f, "identity service {}: {}", p.display(), client_error_text(e)),
             AisError::Status(p, s, body) => write!(f, "identity service {} answered {s}: {body}", p.display()),
             AisError::Invalid(p, what) => write!(f, "identity service {}: invalid answer: {what}", p.display()),
         }
@@ -101,6 +101,14 @@ impl fmt::Display for AisError {
 }
 
 impl std::error::Error for AisError {}
+
+/// A client error with its cause (`socket i/o failed` alone does not say that the socket does not exist).
+pub fn client_error_text(e: &ClientError) -> String {
+    match e {
+        ClientError::Io(io) => format!("{e}: {io}"),
+        e => e.to_string(),
+    }
+}
 
 /// One request; the JSON object answered with status 200.
 fn call(

@@ -132,7 +132,7 @@ impl MpiPlatform {
 
 fn describe(e: &MpiCallError) -> String {
     match e {
-        MpiCallError::Transport(t) => format!("{e} ({t})"),
+        MpiCallError::Transport(t) => format!("{e} ({})", crate::identity::ais::client_error_text(t)),
         e => e.to_string(),
     }
 }
