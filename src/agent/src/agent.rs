@@ -25,8 +25,6 @@ pub const TWIN_WORK_BUDGET: Duration = Duration::from_millis(200);
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection attempt that brings no "connected" event in this time is dropped and retried.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most events taken from the transport per turn (the rest wait for the next turn).
-pub const MAX_EVENTS_PER_TURN: usize = 256;
 
 /// The state of the hub link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +110,12 @@ impl<T: Transport, P: Platform> Agent<T, P> {
     /// Replaces the back-off bounds (tests use short ones).
     pub fn with_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff = Backoff::new(min, max);
+        self
+    }
+
+    /// Replaces the systemd notifier (tests give one with a socket of their own).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
         self
     }
 
@@ -201,6 +205,11 @@ impl<T: Transport, P: Platform> Agent<T, P> {
             self.twin.retry_failed(&mut self.platform);
             if self.link == Link::Up {
                 self.twin.collect_reported(&self.config.reported, &mut self.platform);
+                if self.twin.wants_full_twin_again() {
+                    if let Err(e) = self.transport.request_twin() {
+                        log::warn!("cannot ask for the full twin: {e}");
+                    }
+                }
             }
         }
         if self.link == Link::Up {
@@ -293,10 +302,8 @@ impl<T: Transport, P: Platform> Agent<T, P> {
     fn handle_events(&mut self, now: Instant) {
         self.events.clear();
         self.transport.drain_events(&mut self.events);
+        // Bounded by the transport (the SDK's event queue).
         let mut events = std::mem::take(&mut self.events);
-        if events.len() > MAX_EVENTS_PER_TURN {
-            log::debug!("{} transport events this turn", events.len());
-        }
         for event in events.drain(..) {
             match event {
                 TransportEvent::Connection { up: true, reason } => {

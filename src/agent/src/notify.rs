@@ -21,11 +21,15 @@ pub struct Notifier {
 impl Notifier {
     /// From `$NOTIFY_SOCKET`.
     pub fn from_env() -> Notifier {
-        let Some(name) = std::env::var_os(NOTIFY_SOCKET_ENV) else { return Notifier::default() };
+        std::env::var_os(NOTIFY_SOCKET_ENV).map_or_else(Notifier::default, |name| Notifier::to(name.as_ref()))
+    }
+
+    /// To the socket `name` (an absolute path, or `@name` in the abstract namespace); does nothing for others.
+    pub fn to(name: &std::ffi::OsStr) -> Notifier {
         let bytes = name.as_bytes();
         let addr = match bytes.first() {
             Some(b'@') => SocketAddr::from_abstract_name(&bytes[1..]),
-            Some(b'/') => SocketAddr::from_pathname(&name),
+            Some(b'/') => SocketAddr::from_pathname(name),
             _ => return Notifier::default(),
         };
         let target = addr.ok().and_then(|addr| {

@@ -143,3 +143,27 @@ fn test_failed_property_applied_again_once_its_module_appears() {
     platform.signal(libc::SIGHUP); // the platform rediscovers its modules
     agent.wait_reported("the 200 ack after a retry", |p| p["Fixture"]["echo"] == ack(json!("late"), 200, 5));
 }
+
+#[test]
+fn test_systemd_hears_ready_once_connected_and_stopping_at_the_end() {
+    let platform = platform("agent-notify", vec!["fixture"]);
+    let path = platform.root.join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let agent = RunningAgent::start_notifying(
+        platform.socket.clone(),
+        config(&[]),
+        identity(Some(CONNECTION_STRING)),
+        Some(path.clone()),
+    );
+    support::wait_for("the agent to connect", || !agent.hub.lock().connects.is_empty());
+    listener.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 512];
+    assert!(listener.recv(&mut buf).is_err(), "not ready before the hub connection is up");
+    agent.connect_with_twin(r#"{"desired":{"$version":1}}"#);
+    listener.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let n = listener.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1\nSTATUS=connected to the hub");
+    drop(agent.stop());
+    let n = listener.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+}

@@ -79,6 +79,9 @@ pub struct Twin {
     /// A full twin waiting to be applied.
     full: Option<FullTwin>,
     wants_full_twin: bool,
+    /// A full twin could not be used: ask again at the next reporting interval (not at once: a hub that keeps
+    /// sending a broken twin must not make the agent spin).
+    full_twin_later: bool,
     /// The platform generation the held state was applied in.
     generation: u64,
     /// Reported values the hub confirmed.
@@ -115,6 +118,12 @@ impl Twin {
         std::mem::take(&mut self.wants_full_twin)
     }
 
+    /// Whether the last full twin could not be used and should be asked for again now that a reporting interval
+    /// has passed (cleared by this call).
+    pub fn wants_full_twin_again(&mut self) -> bool {
+        std::mem::take(&mut self.full_twin_later)
+    }
+
     /// Whether work waits for [`Twin::step`].
     pub fn busy(&self) -> bool {
         self.full.is_some() || self.queue.first_key_value().is_some_and(|(v, _)| self.next_is(*v))
@@ -135,8 +144,12 @@ impl Twin {
                         twin.desired.properties.len()
                     );
                     self.full = Some(twin);
+                    self.full_twin_later = false;
                 }
-                Err(why) => log::error!("{why}"),
+                Err(why) => {
+                    log::error!("{why}; asking for it again at the next reporting interval");
+                    self.full_twin_later = true;
+                }
             }
             return;
         }
@@ -380,6 +393,8 @@ impl Twin {
                     Err(format!("value of {} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit", bytes.len()))
                 }
                 Ok(bytes) => serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("value is not JSON ({e})")),
+                // The platform logs its own absence once; the entries are read again at the next interval.
+                Err(PlatformError::Unavailable(_)) => return,
                 Err(e) => Err(e.to_string()),
             };
             let value = match value {

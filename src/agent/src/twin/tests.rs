@@ -239,6 +239,9 @@ fn test_bad_inputs_give_log_lines_and_acks_never_a_crash() {
     let mut p = platform();
     twin.on_twin(true, b"{broken");
     assert!(!twin.step(&mut p));
+    assert!(!twin.wants_full_twin(), "a broken full twin is not asked for again at once");
+    assert!(twin.wants_full_twin_again(), "but at the next interval");
+    assert!(!twin.wants_full_twin_again());
     twin.on_twin(true, br#"{"desired":{"A":{"p":1},"Bad":7,"$version":1}}"#);
     run(&mut twin, &mut p);
     assert_eq!(p.sets.len(), 1, "the non-object component is skipped, the rest applied");

@@ -47,6 +47,16 @@ pub fn identity(connection_string: Option<&str>) -> IdentityOptions {
 impl RunningAgent {
     /// Starts an agent for the platform at `socket`.
     pub fn start(socket: std::path::PathBuf, config: Config, identity: IdentityOptions) -> RunningAgent {
+        RunningAgent::start_notifying(socket, config, identity, None)
+    }
+
+    /// [`RunningAgent::start`], telling "systemd" at `notify` (a datagram socket path).
+    pub fn start_notifying(
+        socket: std::path::PathBuf,
+        config: Config,
+        identity: IdentityOptions,
+        notify: Option<std::path::PathBuf>,
+    ) -> RunningAgent {
         let hub = FakeTransport::new();
         let stop = Arc::new(AtomicBool::new(false));
         let (h, s) = (hub.clone(), stop.clone());
@@ -54,6 +64,9 @@ impl RunningAgent {
             let settings = TransportSettings { model_id: config.model_id(), ..TransportSettings::default() };
             let mut agent = Agent::new(h, MpiPlatform::new(socket), config, identity, settings)
                 .with_backoff(Duration::from_millis(50), Duration::from_millis(200));
+            if let Some(path) = notify {
+                agent = agent.with_notifier(osconfig_agent::notify::Notifier::to(path.as_os_str()));
+            }
             let stop = agent.run(
                 |pause| {
                     std::thread::sleep(pause.max(Duration::from_millis(5)));
