@@ -24,6 +24,8 @@ options:
   --connection-string <cs>     module connection string (HostName=..;DeviceId=..;ModuleId=..;SharedAccessKey=..)
   --connection-file <path>     file holding it (default <root>/etc/osconfig/osconfig.conn, used when present)
   --ca-file <pem>              trust the CAs in this PEM file in addition to the public roots
+  --x509-cert <pem>            client certificate and private key for a connection string with x509=true
+  --x509-key <pem>
   --config <file>              osconfig.json (default <root>/etc/osconfig/osconfig.json)
   --socket <path>              the platform's MPI socket (default <root>/run/osconfig/mpid.sock)
   --identityd-socket <path>    Identity Service sockets (defaults /run/aziot/identityd.sock,
@@ -56,6 +58,10 @@ pub struct Args {
     pub connection_file: Option<PathBuf>,
     /// `--ca-file`.
     pub ca_file: Option<PathBuf>,
+    /// `--x509-cert`.
+    pub x509_cert: Option<PathBuf>,
+    /// `--x509-key`.
+    pub x509_key: Option<PathBuf>,
     /// `--identityd-socket`.
     pub identityd_socket: Option<PathBuf>,
     /// `--keyd-socket`.
@@ -77,6 +83,8 @@ impl Default for Args {
             connection_string: None,
             connection_file: None,
             ca_file: None,
+            x509_cert: None,
+            x509_key: None,
             identityd_socket: None,
             keyd_socket: None,
             certd_socket: None,
@@ -189,6 +197,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErro
             "--connection-string" => set(&mut out.connection_string, "--connection-string", value(), Some)?,
             "--connection-file" => set(&mut out.connection_file, "--connection-file", value(), path)?,
             "--ca-file" => set(&mut out.ca_file, "--ca-file", value(), path)?,
+            "--x509-cert" => set(&mut out.x509_cert, "--x509-cert", value(), path)?,
+            "--x509-key" => set(&mut out.x509_key, "--x509-key", value(), path)?,
             "--identityd-socket" => set(&mut out.identityd_socket, "--identityd-socket", value(), path)?,
             "--keyd-socket" => set(&mut out.keyd_socket, "--keyd-socket", value(), path)?,
             "--certd-socket" => set(&mut out.certd_socket, "--certd-socket", value(), path)?,
@@ -199,6 +209,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErro
         }
     }
     out.root = root.unwrap_or_else(|| PathBuf::from("/"));
+    match (&out.x509_cert, &out.x509_key) {
+        (Some(_), None) => return Err(ArgsError::MissingValue("--x509-key (with --x509-cert)")),
+        (None, Some(_)) => return Err(ArgsError::MissingValue("--x509-cert (with --x509-key)")),
+        _ => {}
+    }
     Ok(Command::Run(Box::new(out)))
 }
 
@@ -252,5 +267,9 @@ mod tests {
         assert_eq!(run(&["--root", "/a", "--root", "/b"]), Err(ArgsError::Repeated("--root")));
         assert_eq!(run(&["--token-lifetime", "1"]), Err(ArgsError::BadValue("--token-lifetime", "1".into())));
         assert_eq!(run(&["--ca-file="]), Err(ArgsError::BadValue("--ca-file", String::new())));
+        assert!(matches!(run(&["--x509-cert", "c.pem"]), Err(ArgsError::MissingValue(_))));
+        assert!(matches!(run(&["--x509-key", "k.pem"]), Err(ArgsError::MissingValue(_))));
+        let Command::Run(a) = run(&["--x509-cert", "c.pem", "--x509-key", "k.pem"]).unwrap() else { panic!() };
+        assert_eq!((a.x509_cert.unwrap(), a.x509_key.unwrap()), (PathBuf::from("c.pem"), PathBuf::from("k.pem")));
     }
 }

@@ -9,7 +9,7 @@ use osconfig_agent::config::{self, Config};
 use osconfig_agent::identity::{sas, AisSockets, IdentityOptions, CONNECTION_STRING_ENV};
 use osconfig_agent::signals::Signals;
 use osconfig_agent::transport::sdk::SdkTransport;
-use osconfig_agent::transport::TransportSettings;
+use osconfig_agent::transport::{ClientCertificate, TransportSettings};
 use osconfig_agent::twin::MpiPlatform;
 use osconfig_logging::{level_from_osconfig, LogConfig, SyslogMode};
 
@@ -17,8 +17,8 @@ use osconfig_logging::{level_from_osconfig, LogConfig, SyslogMode};
 const LOG_NAME: &str = "pnp_agent";
 /// MQTT keep-alive.
 const KEEP_ALIVE_SECONDS: u32 = 240;
-/// Largest `--ca-file` read, in bytes.
-const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest `--ca-file`, `--x509-cert` or `--x509-key` read, in bytes.
+const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
 
 fn main() {
     std::process::exit(run());
@@ -69,8 +69,22 @@ fn run() -> i32 {
         log::info!("IotHubManagement is 0 in {}: remote management is off; exiting", config_path.display());
         return EXIT_OK;
     }
+    let x509 = match (&args.x509_cert, &args.x509_key) {
+        (Some(cert), Some(key)) => match (read_pem(cert, "CERTIFICATE"), read_pem(key, "PRIVATE KEY")) {
+            (Ok(cert_pem), Ok(key_pem)) => Some(ClientCertificate { cert_pem, key_pem }),
+            (Err(e), _) => {
+                log::error!("--x509-cert {}: {e}", cert.display());
+                return EXIT_CONFIG;
+            }
+            (_, Err(e)) => {
+                log::error!("--x509-key {}: {e}", key.display());
+                return EXIT_CONFIG;
+            }
+        },
+        _ => None,
+    };
     let trusted_certs = match &args.ca_file {
-        Some(path) => match read_ca(path) {
+        Some(path) => match read_pem(path, "CERTIFICATE") {
             Ok(pem) => Some(pem),
             Err(e) => {
                 log::error!("--ca-file {}: {e}", path.display());
@@ -87,6 +101,7 @@ fn run() -> i32 {
         model_id: config.model_id(),
         trusted_certs,
         keep_alive_seconds: KEEP_ALIVE_SECONDS,
+        x509,
     };
     let defaults = AisSockets::default();
     let identity = IdentityOptions {
@@ -99,6 +114,7 @@ fn run() -> i32 {
             certd: args.certd_socket.clone().unwrap_or(defaults.certd),
         },
         token_lifetime: args.token_lifetime.unwrap_or(sas::DEFAULT_TOKEN_LIFETIME),
+        has_client_certificate: settings.x509.is_some(),
     };
     let transport = match make_transport() {
         Ok(t) => t,
@@ -146,16 +162,18 @@ fn run() -> i32 {
     }
 }
 
-fn read_ca(path: &Path) -> Result<String, String> {
+/// A PEM file's text (at most [`MAX_PEM_FILE_BYTES`]), which must hold a `-----BEGIN <...what>-----` block.
+fn read_pem(path: &Path, what: &str) -> Result<String, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut text = String::new();
-    file.take(MAX_CA_FILE_BYTES + 1).read_to_string(&mut text).map_err(|e| e.to_string())?;
-    if text.len() as u64 > MAX_CA_FILE_BYTES {
-        return Err(format!("larger than {MAX_CA_FILE_BYTES} bytes"));
+    file.take(MAX_PEM_FILE_BYTES + 1).read_to_string(&mut text).map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_PEM_FILE_BYTES {
+        return Err(format!("larger than {MAX_PEM_FILE_BYTES} bytes"));
     }
-    if !text.contains("-----BEGIN CERTIFICATE-----") {
-        return Err("holds no PEM certificate".into());
+    let begins = text.lines().any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{what}-----")));
+    if !begins {
+        return Err(format!("holds no PEM {what} block"));
     }
     Ok(text)
 }

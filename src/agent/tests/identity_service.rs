@@ -166,6 +166,7 @@ fn test_agent_connects_with_an_ais_sas_token_and_renews_it_before_expiry() {
         environment: None,
         ais: s,
         token_lifetime: Duration::from_secs(4),
+        has_client_certificate: false,
     };
     let config = Config { iot_hub_management: true, reporting_interval_seconds: 60, ..Config::default() };
     let started = unix_now();
@@ -258,6 +259,7 @@ fn test_x509_identity_is_reported_as_not_supported_and_the_agent_keeps_running()
         environment: None,
         ais: s,
         token_lifetime: Duration::from_secs(60),
+        has_client_certificate: false,
     };
     let e = osconfig_agent::identity::resolve(&options).unwrap_err();
     assert!(!e.is_permanent(), "retried: the identity service's configuration may change");

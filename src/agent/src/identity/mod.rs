@@ -62,6 +62,9 @@ pub struct IdentityOptions {
     pub ais: AisSockets,
     /// Lifetime of the tokens built from the Identity Service's key.
     pub token_lifetime: Duration,
+    /// Whether a client certificate was given (`--x509-cert` and `--x509-key`): connection strings with
+    /// `x509=true` need one.
+    pub has_client_certificate: bool,
 }
 
 /// A usable identity.
@@ -113,13 +116,10 @@ impl fmt::Display for IdentityError {
 
 impl std::error::Error for IdentityError {}
 
-fn from_text(text: &str, source: Source) -> Result<Credentials, IdentityError> {
+fn from_text(text: &str, source: Source, has_client_certificate: bool) -> Result<Credentials, IdentityError> {
     let connection = ConnectionString::parse(text).map_err(|e| IdentityError::Invalid(source.clone(), e))?;
-    if connection.auth == Auth::X509 {
-        return Err(IdentityError::Unsupported(
-            source,
-            "x509=true needs a client certificate, which cannot be given on the command line yet".into(),
-        ));
+    if connection.auth == Auth::X509 && !has_client_certificate {
+        return Err(IdentityError::Unsupported(source, "x509=true needs --x509-cert and --x509-key".into()));
     }
     Ok(Credentials { connection, source, renew_after: None })
 }
@@ -127,17 +127,17 @@ fn from_text(text: &str, source: Source) -> Result<Credentials, IdentityError> {
 /// The identity to connect with, from the first source that has one (see the module docs).
 pub fn resolve(options: &IdentityOptions) -> Result<Credentials, IdentityError> {
     if let Some(text) = &options.argument {
-        return from_text(text, Source::Argument);
+        return from_text(text, Source::Argument, options.has_client_certificate);
     }
     if let Some((path, explicit)) = &options.file {
         match read_bounded(path) {
-            Ok(text) => return from_text(&text, Source::File(path.clone())),
+            Ok(text) => return from_text(&text, Source::File(path.clone()), options.has_client_certificate),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
             Err(e) => return Err(IdentityError::File(path.clone(), e)),
         }
     }
     if let Some(text) = options.environment.as_deref().filter(|t| !t.trim().is_empty()) {
-        return from_text(text, Source::Environment);
+        return from_text(text, Source::Environment, options.has_client_certificate);
     }
     let identity = ais::get_identity(&options.ais.identityd).map_err(IdentityError::Ais)?;
     match &identity.auth {
@@ -190,6 +190,7 @@ mod tests {
             environment: None,
             ais: AisSockets { identityd: none.join("i.sock"), keyd: none.join("k.sock"), certd: none.join("c.sock") },
             token_lifetime: sas::DEFAULT_TOKEN_LIFETIME,
+            has_client_certificate: false,
         }
     }
 
@@ -223,7 +224,11 @@ mod tests {
         let e = resolve(&o).unwrap_err();
         assert!(e.is_permanent() && e.to_string().contains("module identity"), "{e}");
         o.argument = Some("HostName=h.example;DeviceId=d;ModuleId=m;x509=true".into());
-        assert!(matches!(resolve(&o).unwrap_err(), IdentityError::Unsupported(Source::Argument, _)));
+        let e = resolve(&o).unwrap_err();
+        assert!(matches!(e, IdentityError::Unsupported(Source::Argument, _)) && e.is_permanent(), "{e}");
+        assert!(e.to_string().contains("--x509-cert"), "{e}");
+        o.has_client_certificate = true;
+        assert_eq!(resolve(&o).unwrap().connection.auth, Auth::X509);
         o.argument = None;
         let e = resolve(&o).unwrap_err();
         assert!(matches!(e, IdentityError::Ais(ais::AisError::Unreachable(..))) && !e.is_permanent(), "{e}");

@@ -24,6 +24,23 @@ pub struct TransportSettings {
     pub trusted_certs: Option<String>,
     /// MQTT keep-alive in seconds.
     pub keep_alive_seconds: u32,
+    /// The client certificate for a connection string with `x509=true` (`--x509-cert`, `--x509-key`).
+    pub x509: Option<ClientCertificate>,
+}
+
+/// A client certificate and its private key, PEM text (the key never reaches a log line).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The certificate (chain), leaf first.
+    pub cert_pem: String,
+    /// The private key.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCertificate").field("cert_pem_bytes", &self.cert_pem.len()).finish_non_exhaustive()
+    }
 }
 
 /// Something the transport reports.

@@ -5,7 +5,7 @@
 use azure_iot_sdk_sys::{Event, ModuleClient, Protocol};
 
 use super::{Transport, TransportError, TransportEvent, TransportSettings};
-use crate::identity::ConnectionString;
+use crate::identity::{Auth, ConnectionString};
 
 /// The SDK transport.
 #[derive(Debug, Default)]
@@ -35,6 +35,13 @@ impl Transport for SdkTransport {
         client.set_model_id(&settings.model_id).map_err(err)?;
         if let Some(pem) = &settings.trusted_certs {
             client.set_trusted_certs(pem).map_err(err)?;
+        }
+        if identity.auth == Auth::X509 {
+            let x509 = settings
+                .x509
+                .as_ref()
+                .ok_or_else(|| TransportError("x509=true without a client certificate".into()))?;
+            client.set_x509(&x509.cert_pem, &x509.key_pem).map_err(err)?;
         }
         if settings.keep_alive_seconds > 0 {
             client.set_keep_alive(settings.keep_alive_seconds).map_err(err)?;

@@ -41,6 +41,7 @@ pub fn identity(connection_string: Option<&str>) -> IdentityOptions {
         environment: None,
         ais: AisSockets { identityd: none.join("i.sock"), keyd: none.join("k.sock"), certd: none.join("c.sock") },
         token_lifetime: sas::DEFAULT_TOKEN_LIFETIME,
+        has_client_certificate: false,
     }
 }
 
