@@ -208,7 +208,7 @@ fn link(sdk: &Sdk, c_logging: bool) -> Result<(), String> {
             // Built with HTTP support, the shared utility library calls libcurl.
             curl = archive.as_deref().is_some_and(|a| mentions(a, "curl_easy_init"));
         }
-        println!("cargo:rustc-link-lib={kind}={name}");
+        link_lib(kind, name);
     }
     if c_logging {
         // SDK 1.15 and later: c-logging v2.
@@ -220,7 +220,7 @@ fn link(sdk: &Sdk, c_logging: bool) -> Result<(), String> {
             } else {
                 None
             } {
-                println!("cargo:rustc-link-lib={kind}={name}");
+                link_lib(kind, name);
             }
         }
     }
@@ -234,6 +234,17 @@ fn link(sdk: &Sdk, c_logging: bool) -> Result<(), String> {
         println!("cargo:rustc-link-lib=dylib={name}");
     }
     Ok(())
+}
+
+/// One `rustc-link-lib`. Static archives say `-whole-archive`: Rust 1.75 links a crate's own static libraries whole
+/// (`--whole-archive`) into its unit-test executable, and the two transport archives both hold the shared MQTT
+/// objects (duplicate symbols when both are linked whole).
+fn link_lib(kind: &str, name: &str) {
+    if kind == "static" {
+        println!("cargo:rustc-link-lib=static:-whole-archive={name}");
+    } else {
+        println!("cargo:rustc-link-lib={kind}={name}");
+    }
 }
 
 fn generate_bindings(sdk: &Sdk, c_logging: bool) -> Result<(), String> {
