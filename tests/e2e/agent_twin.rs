@@ -77,6 +77,7 @@ impl Rig {
     /// Waits until `component.property` is acked with `ac` for desired `$version` `av`; the reported section.
     fn wait_ack(&self, component: &str, property: &str, ac: i64, av: u64) -> Value {
         let result = self.hub.wait_for_reported(&self.id, WAIT, |r| {
+            assert!(self.agent.running(), "the agent exited:\n{}", self.agent.log_text());
             ack(r, component, property).is_some_and(|(c, v, _)| c == ac && v == av as i64)
         });
         result.unwrap_or_else(|r| panic!("no ack {ac} of {component}.{property} for $version {av}: {r}"))
@@ -95,13 +96,12 @@ impl Rig {
         serde_json::from_slice(&value).expect("MpiGet JSON")
     }
 
-    fn assert_running(&mut self) {
+    fn assert_running(&self) {
         assert!(self.agent.running(), "the agent exited:\n{}", self.agent.log_text());
     }
 }
 
 #[test]
-#[ignore = "until the agent connects to the hub (issue 10): run with --ignored"]
 fn test_full_twin_applied_and_acknowledged_with_the_iot_hub_identity() {
     let rig = rig(
         "agent_full",
@@ -132,14 +132,17 @@ fn test_full_twin_applied_and_acknowledged_with_the_iot_hub_identity() {
     assert_eq!(first["client_id"], rig.id.as_str());
     let username = first["username"].as_str().unwrap();
     assert!(username.starts_with(&format!("{}/{}/?api-version=", rig.hub.host_name(), rig.id)), "{username}");
-    assert!(username.contains("model-id=dtmi%3Aosconfig%3Adeviceosconfiguration%3B"), "{username}");
+    // The model id, percent-encoded (hex digits in either case): dtmi:osconfig:deviceosconfiguration;<ModelVersion>.
+    let model = username.to_lowercase().split("model-id=").nth(1).map(|m| m.split('&').next().unwrap().to_string());
+    let model = model.unwrap_or_else(|| panic!("no model-id in {username}"));
+    let version = model.strip_prefix("dtmi%3aosconfig%3adeviceosconfiguration%3b").unwrap_or_else(|| panic!("{model}"));
+    assert!(!version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()), "model version in {model}");
     assert_eq!(first["sas"], "valid");
 }
 
 #[test]
-#[ignore = "until the agent connects to the hub (issue 10): run with --ignored"]
 fn test_desired_patch_applied_acked_and_a_failing_property_acked_400() {
-    let mut rig = rig("agent_patch", json!({"HostName": {"desiredName": "before-patch"}}));
+    let rig = rig("agent_patch", json!({"HostName": {"desiredName": "before-patch"}}));
     let first = rig.hub.twin(&rig.id)["desired"]["$version"].as_u64().unwrap();
     rig.wait_ack("HostName", "desiredName", 200, first);
 
@@ -167,7 +170,6 @@ fn value_reports(patches: &[Value], component: &str, object: &str) -> Vec<Value>
 }
 
 #[test]
-#[ignore = "until the agent connects to the hub (issue 10): run with --ignored"]
 fn test_reported_values_are_sent_only_on_change() {
     let rig = rig("agent_onchange", json!({"SampleComponent": {"desiredStringObject": "one"}}));
     rig.hub
@@ -199,7 +201,6 @@ fn test_reported_values_are_sent_only_on_change() {
 }
 
 #[test]
-#[ignore = "until the agent connects to the hub (issue 10): run with --ignored"]
 fn test_broker_restart_reconnects_and_reconciles_from_the_full_twin() {
     let mut rig = rig("agent_broker", json!({"HostName": {"desiredName": "before-outage"}}));
     let first = rig.hub.twin(&rig.id)["desired"]["$version"].as_u64().unwrap();
@@ -225,7 +226,6 @@ fn test_broker_restart_reconnects_and_reconciles_from_the_full_twin() {
 }
 
 #[test]
-#[ignore = "until the agent connects to the hub (issue 10): run with --ignored"]
 fn test_platform_killed_and_restarted_agent_reopens_and_reapplies() {
     let mut rig = rig(
         "agent_platform",
@@ -256,9 +256,8 @@ fn test_platform_killed_and_restarted_agent_reopens_and_reapplies() {
 }
 
 #[test]
-#[ignore = "until the agent connects to the hub (issue 10): run with --ignored"]
 fn test_malformed_unknown_and_oversized_input_is_logged_acked_and_survived() {
-    let mut rig = rig("agent_badinput", json!({"HostName": {"desiredName": "good-start"}}));
+    let rig = rig("agent_badinput", json!({"HostName": {"desiredName": "good-start"}}));
     let first = rig.hub.twin(&rig.id)["desired"]["$version"].as_u64().unwrap();
     rig.wait_ack("HostName", "desiredName", 200, first);
 
@@ -268,8 +267,8 @@ fn test_malformed_unknown_and_oversized_input_is_logged_acked_and_survived() {
     rig.hub
         .wait_for_state(&rig.id, WAIT, |s| s["gets"].as_u64().unwrap() > gets)
         .unwrap_or_else(|s| panic!("no full twin fetched after a malformed patch: {s}"));
-    let log = rig.agent.log_text();
-    assert!(log.to_lowercase().contains("json"), "no clear log line for the malformed patch:\n{log}");
+    let line = rig.agent.wait_log(&["desired patch", "not valid JSON"], WAIT);
+    assert!(line.is_some(), "no clear log line for the malformed patch:\n{}", rig.agent.log_text());
     rig.assert_running();
 
     // A property of a component no module serves: acked 400, logged.
@@ -282,8 +281,15 @@ fn test_malformed_unknown_and_oversized_input_is_logged_acked_and_survived() {
     let big = "x".repeat(300 * 1024);
     // (The ack must itself fit in the hub's 32 KiB reported limit: echoing the value would be refused.)
     let version = rig.hub.push_patch(&rig.id, json!({"HostName": {"desiredName": big}}));
-    rig.wait_ack("HostName", "desiredName", 400, version);
+    let reported = rig.wait_ack("HostName", "desiredName", 400, version);
+    let ad = reported["HostName"]["desiredName"]["ad"].as_str().unwrap_or_default().to_string();
+    let line = rig.agent.wait_log(&["HostName.desiredName", "byte limit"], WAIT);
+    assert!(line.is_some(), "no clear log line for the oversized value (ad {ad}):\n{}", rig.agent.log_text());
     assert_eq!(rig.hostname_file(), "good-start");
+    assert!(
+        rig.hub.reported_patches(&rig.id).iter().all(|p| p.get("rejected").is_none()),
+        "the agent sent a reported patch the hub refused (over 32 KiB?)"
+    );
     rig.assert_running();
 
     // Later patches still apply.

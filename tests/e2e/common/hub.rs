@@ -497,7 +497,8 @@ pub fn agent_binary() -> &'static Path {
     })
 }
 
-/// The agent `osconfig --root <root> --connection-string <cs> --ca-file <ca>`, stderr to `<root>/agent.stderr`.
+/// The agent `osconfig --root <root> --connection-string <cs> --ca-file <ca> --foreground`, stderr (its log lines) to
+/// `<root>/agent.stderr`.
 /// Dropping it stops it (SIGTERM, SIGKILL after 3 s); the root is the platform's, removed by the platform's drop.
 #[derive(Debug)]
 pub struct Agent {
@@ -527,6 +528,7 @@ impl Agent {
         let stderr = fs::OpenOptions::new().create(true).append(true).open(self.root.join("agent.stderr")).unwrap();
         let child = Command::new(agent_binary())
             .args(&self.args)
+            .arg("--foreground")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -540,9 +542,11 @@ impl Agent {
         self.process.as_ref().expect("running").0.id() as i32
     }
 
-    /// Whether the agent is still running (a crash or an exit shows here).
-    pub fn running(&mut self) -> bool {
-        self.process.as_mut().is_some_and(|p| p.0.try_wait().ok().flatten().is_none())
+    /// Whether the agent is still running (a crash or an exit shows here): its process exists and is no zombie.
+    pub fn running(&self) -> bool {
+        let Some(process) = self.process.as_ref() else { return false };
+        let stat = fs::read_to_string(format!("/proc/{}/stat", process.0.id())).unwrap_or_default();
+        stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
     }
 
     /// The agent's stderr so far, and its log files under `<root>/var/log` (any whose name has "agent").
