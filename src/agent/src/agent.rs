@@ -310,6 +310,8 @@ impl<T: Transport, P: Platform> Agent<T, P> {
                     log::info!("connected to the hub ({reason})");
                     self.link = Link::Up;
                     self.backoff.reset();
+                    // Report (and retry failed properties) now rather than an interval after start.
+                    self.next_report = now;
                     self.ups += 1;
                     if self.ups > 1 {
                         // The client reconnected by itself: the twin may have changed meanwhile.

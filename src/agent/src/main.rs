@@ -7,6 +7,7 @@ use osconfig_agent::agent::{Agent, Stop};
 use osconfig_agent::args::{self, Command, EXIT_CONFIG, EXIT_OK, EXIT_STARTUP};
 use osconfig_agent::config::{self, Config};
 use osconfig_agent::identity::{sas, AisSockets, IdentityOptions, CONNECTION_STRING_ENV};
+use osconfig_agent::notify::Notifier;
 use osconfig_agent::signals::Signals;
 use osconfig_agent::transport::sdk::SdkTransport;
 use osconfig_agent::transport::{ClientCertificate, TransportSettings};
@@ -67,6 +68,8 @@ fn run() -> i32 {
     }
     if !config.iot_hub_management {
         log::info!("IotHubManagement is 0 in {}: remote management is off; exiting", config_path.display());
+        // Under Type=notify an exit before READY=1 counts as a failed start: say ready, then end cleanly.
+        Notifier::from_env().ready("remote management is off (IotHubManagement 0)");
         return EXIT_OK;
     }
     let x509 = match (&args.x509_cert, &args.x509_key) {

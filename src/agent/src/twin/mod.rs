@@ -415,6 +415,10 @@ impl Twin {
             if self.confirmed.get(&key) == Some(&value) || self.outbox.holds(&entry.component, &entry.object, &value) {
                 continue;
             }
+            if self.outbox.pending(&entry.component, &entry.object).is_some_and(is_ack) {
+                // An object both desired and reported: its acknowledgement goes first, the value at the next interval.
+                continue;
+            }
             self.outbox.queue(&entry.component, &entry.object, value);
         }
     }

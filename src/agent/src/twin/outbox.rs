@@ -45,6 +45,11 @@ impl Outbox {
             || self.in_flight.values().flatten().any(|((c, n), v)| c == component && n == name && v == value)
     }
 
+    /// The value pending (not yet sent) under `component`.`name`.
+    pub fn pending(&self, component: &str, name: &str) -> Option<&Value> {
+        self.pending.get(component).and_then(|c| c.get(name))
+    }
+
     /// Whether anything waits to be sent.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

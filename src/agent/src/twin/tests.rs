@@ -264,3 +264,17 @@ fn test_bad_inputs_give_log_lines_and_acks_never_a_crash() {
     assert_eq!(twin.outcome("A", "p"), None, "null removes the property");
     assert_eq!(p.sets.len(), 1);
 }
+
+#[test]
+fn test_an_object_both_desired_and_reported_keeps_its_ack() {
+    let mut twin = Twin::new();
+    let mut p = platform();
+    let entries = [ReportedEntry { component: "Fixture".into(), object: "echo".into() }];
+    p.values.insert(("Fixture".into(), "echo".into()), b"\"v\"".to_vec());
+    twin.on_twin(true, br#"{"desired":{"Fixture":{"echo":"v"},"$version":2}}"#);
+    run(&mut twin, &mut p);
+    twin.collect_reported(&entries, &mut p);
+    assert_eq!(sent(&mut twin)["Fixture"]["echo"], ack(json!("v"), 200, 2), "the ack is not replaced by the value");
+    twin.collect_reported(&entries, &mut p);
+    assert_eq!(sent(&mut twin)["Fixture"]["echo"], json!("v"), "the value follows at the next interval");
+}
