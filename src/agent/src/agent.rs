@@ -310,8 +310,6 @@ impl<T: Transport, P: Platform> Agent<T, P> {
                     log::info!("connected to the hub ({reason})");
                     self.link = Link::Up;
                     self.backoff.reset();
-                    // Report (and retry failed properties) now rather than an interval after start.
-                    self.next_report = now;
                     self.ups += 1;
                     if self.ups > 1 {
                         // The client reconnected by itself: the twin may have changed meanwhile.
@@ -333,7 +331,13 @@ impl<T: Transport, P: Platform> Agent<T, P> {
                         self.retry_later(now);
                     }
                 }
-                TransportEvent::Twin { complete, payload } => self.twin.on_twin(complete, &payload),
+                TransportEvent::Twin { complete, payload } => {
+                    if complete {
+                        // Report once the full twin is applied (this turn), not an interval later.
+                        self.next_report = now;
+                    }
+                    self.twin.on_twin(complete, &payload);
+                }
                 TransportEvent::ReportedDone { token, status } => self.twin.on_reported_done(token, status),
             }
         }

@@ -120,3 +120,36 @@ fn test_without_hub_or_identity_service_it_keeps_running_until_sigterm() {
     assert!(log(&root).contains("osconfig stopped"));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn test_sighup_rereads_the_configuration_and_stops_when_management_is_turned_off() {
+    let root = root("reload");
+    management_on(&root, "");
+    let mut child = command(&root).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log(&root).contains("no connection string given") {
+        assert!(Instant::now() < deadline, "{}", log(&root));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(root.join("etc/osconfig/osconfig.json"), "{broken").unwrap();
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    while !log(&root).contains("keeping the previous configuration") {
+        assert!(Instant::now() < deadline, "{}", log(&root));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "an invalid file keeps the agent running");
+    std::fs::write(root.join("etc/osconfig/osconfig.json"), r#"{"IotHubManagement":0}"#).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after IotHubManagement 0 and SIGHUP");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(log(&root).contains("remote management is off"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
