@@ -255,7 +255,8 @@ impl Twin {
                 log::info!("desired patch $version {v} is covered by the full twin ($version {applied}); skipped");
             }
         }
-        self.generation = platform.generation();
+        // The generation is not taken here: a session lost while this twin was applied makes the next step apply
+        // the whole held state again.
     }
 
     fn apply_patch(&mut self, patch: Desired, platform: &mut dyn Platform) {

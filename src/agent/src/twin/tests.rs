@@ -11,6 +11,8 @@ struct FakePlatform {
     refuse: Vec<(String, String)>,
     down: bool,
     generation: u64,
+    /// The platform "restarts" (a new session) after this many more sets.
+    restart_after: Option<usize>,
 }
 
 impl Platform for FakePlatform {
@@ -19,6 +21,13 @@ impl Platform for FakePlatform {
             return Err(PlatformError::Unavailable("down".into()));
         }
         self.sets.push((component.into(), object.into(), String::from_utf8(payload.to_vec()).unwrap()));
+        if let Some(n) = self.restart_after.as_mut() {
+            *n -= 1;
+            if *n == 0 {
+                self.restart_after = None;
+                self.generation += 1;
+            }
+        }
         if self.refuse.contains(&(component.to_string(), object.to_string())) {
             return Err(PlatformError::Refused("platform returned errno 22".into()));
         }
@@ -277,4 +286,15 @@ fn test_an_object_both_desired_and_reported_keeps_its_ack() {
     assert_eq!(sent(&mut twin)["Fixture"]["echo"], ack(json!("v"), 200, 2), "the ack is not replaced by the value");
     twin.collect_reported(&entries, &mut p);
     assert_eq!(sent(&mut twin)["Fixture"]["echo"], json!("v"), "the value follows at the next interval");
+}
+
+#[test]
+fn test_session_lost_while_a_full_twin_is_applied_sets_everything_again() {
+    let mut twin = Twin::new();
+    let mut p = platform();
+    p.restart_after = Some(1); // the platform restarts right after the first set
+    twin.on_twin(true, br#"{"desired":{"A":{"p":1,"q":2},"$version":1}}"#);
+    run(&mut twin, &mut p);
+    let sets: Vec<&str> = p.sets.iter().map(|s| s.1.as_str()).collect();
+    assert_eq!(sets, ["p", "q", "p", "q"], "p went to the old platform: the whole state is set again");
 }
