@@ -82,6 +82,9 @@ pub struct Twin {
     /// A full twin could not be used: ask again at the next reporting interval (not at once: a hub that keeps
     /// sending a broken twin must not make the agent spin).
     full_twin_later: bool,
+    /// A gap in the patch versions asked for the full twin, which has not come yet (asked once, then again at
+    /// each reporting interval).
+    awaiting_full_twin: bool,
     /// The platform generation the held state was applied in.
     generation: u64,
     /// Reported values the hub confirmed.
@@ -121,7 +124,7 @@ impl Twin {
     /// Whether the last full twin could not be used and should be asked for again now that a reporting interval
     /// has passed (cleared by this call).
     pub fn wants_full_twin_again(&mut self) -> bool {
-        std::mem::take(&mut self.full_twin_later)
+        std::mem::take(&mut self.full_twin_later) || self.awaiting_full_twin
     }
 
     /// Whether work waits for [`Twin::step`].
@@ -199,8 +202,13 @@ impl Twin {
             return true;
         }
         if version > applied + 1 {
-            log::warn!("desired patch $version {version} follows $version {applied}: a patch is missing; fetching the full twin");
-            self.wants_full_twin = true;
+            if !self.awaiting_full_twin {
+                log::warn!(
+                    "desired patch $version {version} follows $version {applied}: a patch is missing; fetching the full twin"
+                );
+                self.wants_full_twin = true;
+                self.awaiting_full_twin = true;
+            }
             // The queue stays: the full twin's version decides which patches still apply.
             return false;
         }
@@ -211,12 +219,13 @@ impl Twin {
 
     fn apply_full(&mut self, full: FullTwin, platform: &mut dyn Platform) {
         let FullTwin { desired, reported } = full;
+        self.awaiting_full_twin = false;
         for problem in &desired.problems {
             log::error!("full twin: {problem}");
         }
         let version = desired.version;
         // The full twin replaces the held state: properties it no longer has are dropped.
-        let keep: Vec<(String, String)> =
+        let keep: std::collections::HashSet<(String, String)> =
             desired.properties.iter().map(|p| (p.component.clone(), p.name.clone())).collect();
         self.held.retain(|k, _| keep.contains(k));
         self.desired.retain(|k| keep.contains(k));

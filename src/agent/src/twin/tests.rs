@@ -122,11 +122,14 @@ fn test_patches_applied_in_version_order_stale_skipped_gap_fetches_full_twin() {
     twin.on_twin(false, br#"{"A":{"p":"eight"},"$version":8}"#);
     assert!(!twin.step(&mut p));
     assert!(twin.wants_full_twin(), "a gap asks for the full twin");
-    assert!(!twin.wants_full_twin(), "asked once");
+    assert!(!twin.step(&mut p));
+    assert!(!twin.wants_full_twin(), "asked once, not at every turn");
+    assert!(twin.wants_full_twin_again(), "asked again at each interval until it comes");
     twin.on_twin(true, br#"{"desired":{"A":{"p":"nine"},"$version":9}}"#);
     run(&mut twin, &mut p);
     assert_eq!(p.sets.last().unwrap().2, "\"nine\"");
     assert_eq!(twin.queued(), 0, "patch 8 is covered by the full twin 9");
+    assert!(!twin.wants_full_twin_again(), "the full twin came");
 }
 
 #[test]
