@@ -151,10 +151,7 @@ fn run() -> i32 {
             None
         }
     };
-    let stop = agent.run(
-        |pause: Duration| if pause.is_zero() { signals.wait(Duration::ZERO) } else { signals.wait(pause) },
-        reload,
-    );
+    let stop = agent.run(|pause: Duration| signals.wait(pause), reload);
     agent.platform().close();
     match stop {
         Stop::Signal | Stop::ManagementOff => {

@@ -80,6 +80,7 @@ fn test_invalid_identity_configuration_and_ca_file_exit_2() {
         .unwrap();
     assert_eq!(run(&root, &[]).status.code(), Some(2));
     assert!(log(&root).contains("unknown connection string key \"Bogus\""), "{}", log(&root));
+    assert!(log(&root).contains("readable by others"), "a connection file open to others is warned about");
     let out = run(&root, &["--connection-file", root.join("absent.conn").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(log(&root).contains("cannot read the connection file"));

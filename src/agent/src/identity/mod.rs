@@ -170,7 +170,16 @@ pub fn resolve(options: &IdentityOptions) -> Result<Credentials, IdentityError> 
 /// The file's text, refusing files over [`MAX_CONNECTION_STRING_BYTES`] (plus room for white space).
 fn read_bounded(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
     let file = std::fs::File::open(path)?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        log::warn!(
+            "{} holds a secret but is readable by others (mode {:o}); make it 0600 (chmod 600)",
+            path.display(),
+            mode & 0o777
+        );
+    }
     let mut text = String::new();
     file.take((MAX_CONNECTION_STRING_BYTES + 1024) as u64).read_to_string(&mut text)?;
     Ok(text)
