@@ -71,6 +71,8 @@ pub enum ConnectionStringError {
     KeyNotBase64,
     /// A value with a character that cannot be in it (white space, control characters).
     BadValue(&'static str),
+    /// `HostName` is not a fully qualified name (the SDK refuses names without a dot).
+    HostName(String),
 }
 
 impl fmt::Display for ConnectionStringError {
@@ -94,6 +96,11 @@ impl fmt::Display for ConnectionStringError {
             ),
             Self::KeyNotBase64 => f.write_str("SharedAccessKey is not valid base64"),
             Self::BadValue(k) => write!(f, "connection string value of {k} has white space or control characters"),
+            Self::HostName(h) => write!(
+                f,
+                "HostName {h:?} is not a fully qualified host name (the hub's name, with a dot; a local gateway goes in \
+                 GatewayHostName)"
+            ),
         }
     }
 }
@@ -138,6 +145,9 @@ impl ConnectionString {
             return Err(ConnectionStringError::ServicePolicy);
         }
         let host_name = get(0).ok_or(ConnectionStringError::Missing("HostName"))?;
+        if !host_name.contains('.') || host_name.starts_with('.') || host_name.ends_with('.') {
+            return Err(ConnectionStringError::HostName(host_name));
+        }
         let device_id = get(1).ok_or(ConnectionStringError::Missing("DeviceId"))?;
         let module_id = get(2).ok_or(ConnectionStringError::DeviceIdentity)?;
         let x509 = values[6].is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -216,6 +226,10 @@ mod tests {
             ("  \n".into(), E::Empty),
             ("x".repeat(5000), E::TooLong(5000)),
             ("HostName".into(), E::NotKeyValue("HostName".into())),
+            (
+                format!("HostName=localhost;DeviceId=d;ModuleId=m;SharedAccessKey={KEY}"),
+                E::HostName("localhost".into()),
+            ),
             ("HostName=h.x;Device=d".into(), E::UnknownKey("Device".into())),
             ("HostName=h.x;HostName=h.y".into(), E::Repeated("HostName".into())),
             (format!("DeviceId=d;ModuleId=m;SharedAccessKey={KEY}"), E::Missing("HostName")),
