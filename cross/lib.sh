@@ -36,6 +36,22 @@ need_rust_target() {
   rustup target add "$1"
 }
 
+# The toolchain of the size-optimised cross build (cross/size.toml: std compiled from source with -Zbuild-std):
+# nightly Rust with the rust-src component. CI's setup installs nightly for fuzzing; rust-src is added here.
+size_toolchain=nightly
+
+# Installs the size build's toolchain (nightly, minimal profile) and its rust-src component when missing.
+need_size_toolchain() {
+  if ! rustup toolchain list | grep -q "^$size_toolchain-"; then
+    echo "setup: rustup toolchain install $size_toolchain --profile minimal" >&2
+    rustup toolchain install "$size_toolchain" --profile minimal
+  fi
+  if ! rustup component list --toolchain "$size_toolchain" --installed | grep -qx 'rust-src'; then
+    echo "setup: rustup component add rust-src --toolchain $size_toolchain" >&2
+    rustup component add rust-src --toolchain "$size_toolchain"
+  fi
+}
+
 # Sets, for a supported triple: cross_prefix (the GNU cross tools' prefix, for strip/readelf), cross_sysroot (the C
 # runtime the dynamically linked binaries load), cross_libc (the Debian package of that sysroot: gcc only recommends
 # it), qemu_user (the user-mode emulator), cross_static (1: clients only).
