@@ -25,11 +25,16 @@ struct SdkDevice {
 
 impl SdkDevice {
     fn start(connection_string: &str, ca: &std::path::Path, reported: &Value) -> SdkDevice {
+        SdkDevice::start_with(connection_string, ca, reported, &[])
+    }
+
+    fn start_with(connection_string: &str, ca: &std::path::Path, reported: &Value, extra: &[&str]) -> SdkDevice {
         let mut child = Command::new("python3")
             .arg(hub::hub_dir().join("device_sdk_check.py"))
             .arg(connection_string)
             .arg(ca)
             .arg(reported.to_string())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -143,4 +148,23 @@ impl SdkDevice {
     fn start_device(connection_string: &str, ca: &std::path::Path) -> SdkDevice {
         SdkDevice::start(connection_string, ca, &json!({"device": true}))
     }
+}
+
+#[test]
+fn test_python_device_sdk_over_websocket() {
+    let hub = Hub::start("fidelity_ws", &[("ws-dev", Some("osconfig"))]);
+    let id = "ws-dev/osconfig";
+    let version = hub.set_desired(id, json!({"A": {"b": "c"}}));
+    let device =
+        SdkDevice::start_with(&hub.connection_string(id), &hub.ca_path(), &json!({"A": {"r": 1}}), &["websockets"]);
+    assert_eq!(device.next("twin")["twin"]["desired"], json!({"A": {"b": "c"}, "$version": version}));
+    device.next("reported");
+    assert_eq!(hub.reported(id), json!({"A": {"r": 1}, "$version": 2}));
+    let patched = hub.push_patch(id, json!({"A": {"b": "d"}}));
+    assert_eq!(device.next("patch")["patch"], json!({"A": {"b": "d"}, "$version": patched}));
+    assert_eq!(hub.connections(id)[0]["sas"], "valid");
+    // Over WebSocket (hub.py's front on port 443, piped to the plain listener): no connection on port 8883.
+    let log = hub.broker_log(id);
+    let over_tls = log.lines().any(|l| l.contains("New connection from") && l.contains("on port 8883"));
+    assert!(!over_tls, "the SDK used port 8883:\n{log}");
 }

@@ -41,7 +41,13 @@ impl Drop for Rig {
 }
 
 fn rig(tag: &str, desired: Value) -> Rig {
+    rig_with(tag, desired, false)
+}
+
+/// [`rig`], over MQTT over WebSocket (`IotHubProtocol` 2, port 443) when `websocket`.
+fn rig_with(tag: &str, desired: Value, websocket: bool) -> Rig {
     let config = json!({
+        "IotHubProtocol": if websocket { 2 } else { 1 },
         "LocalManagement": 0,
         "IotHubManagement": 1,
         "ReportingIntervalSeconds": 1,
@@ -297,4 +303,20 @@ fn test_malformed_unknown_and_oversized_input_is_logged_acked_and_survived() {
     rig.wait_ack("HostName", "desiredName", 200, version);
     assert_eq!(rig.hostname_file(), "after-bad-input");
     rig.assert_running();
+}
+
+#[test]
+fn test_mqtt_over_websocket_full_twin_and_patch() {
+    let rig = rig_with("agent_websocket", json!({"HostName": {"desiredName": "over-websocket"}}), true);
+    let first = rig.hub.twin(&rig.id)["desired"]["$version"].as_u64().unwrap();
+    rig.wait_ack("HostName", "desiredName", 200, first);
+    assert_eq!(rig.hostname_file(), "over-websocket");
+    let version = rig.hub.push_patch(&rig.id, json!({"HostName": {"desiredName": "patched-over-websocket"}}));
+    rig.wait_ack("HostName", "desiredName", 200, version);
+    assert_eq!(rig.hostname_file(), "patched-over-websocket");
+    assert_eq!(rig.hub.connections(&rig.id)[0]["sas"], "valid");
+    // Over WebSocket (hub.py's front on port 443, piped to the plain listener): no connection on port 8883.
+    let log = rig.hub.broker_log(&rig.id);
+    let over_tls = log.lines().any(|l| l.contains("New connection from") && l.contains("on port 8883"));
+    assert!(!over_tls, "the agent used port 8883:\n{log}");
 }

@@ -25,8 +25,12 @@ Ops: `set_desired` (replace the desired twin, not published), `patch` (merge int
 desired patch, the twin unchanged), `raw_twin` (answer the next GET with raw text), `twin` (the twin, the history of
 reported patches, GETs and connections). Brokers may restart at any time: the clients reconnect and the twins stay.
 
-Usage: hub.py <config.json>, config `{"host_name":..,"identities":[{"id":"dev/mod","device":..,"module":..|null,
-"address":..,"plain_port":..,"log":<broker log>,"auth":<auth_record file>}]}`. Prints `{"ready":..,"keys":{..}}`
+MQTT over WebSocket: for an identity with a `websocket_port`, this process serves TLS WebSocket connections there (see
+WebSocketFront) and pipes them to the identity's broker.
+
+Usage: hub.py <config.json>, config `{"host_name":..,"tls":{"cert":..,"key":..},"identities":[{"id":"dev/mod",
+"device":..,"module":..|null,"address":..,"plain_port":..,"websocket_port":..|null,"log":<broker log>,
+"auth":<auth_record file>}]}`. Prints `{"ready":..,"keys":{..}}`
 once every broker connection is subscribed.
 """
 
@@ -37,6 +41,9 @@ import hmac
 import json
 import os
 import re
+import socket
+import ssl
+import struct
 import sys
 import threading
 import time
@@ -51,6 +58,11 @@ MAX_HISTORY = 10000
 # Connections remembered per identity.
 MAX_CONNECTIONS = 1000
 HUB_CLIENT_ID = "osconfig-test-hub"
+# Largest WebSocket frame accepted from a device (bytes); IoT Hub's messages are at most 256 KiB.
+MAX_WS_FRAME = 1024 * 1024
+# Largest WebSocket upgrade request (bytes).
+MAX_WS_REQUEST = 16 * 1024
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 LOCK = threading.Condition()
 CONNECTED = re.compile(r"New client connected from \S+ as (\S+) \(")
@@ -267,6 +279,127 @@ class Identity:
         info.wait_for_publish(timeout=10)
 
 
+class WebSocketFront:
+    """MQTT over WebSocket (TLS) on `<address>:443`, as IoT Hub serves it at `/$iothub/websocket`: each connection's
+    WebSocket frames are unwrapped and piped to the identity's plain MQTT listener, and the broker's bytes go back as
+    binary frames. (Mosquitto 2.0.11's own WebSocket listener binds every address, ignoring the one configured, and
+    refuses the subprotocol name `MQTT` that the C SDK sends: its match is case-sensitive.)"""
+
+    def __init__(self, spec, tls):
+        self.broker = (spec["address"], spec["plain_port"])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls["cert"], tls["key"])
+        listener = socket.create_server((spec["address"], spec["websocket_port"]))
+        self.listener = context.wrap_socket(listener, server_side=True)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                device, _ = self.listener.accept()
+            except (OSError, ssl.SSLError):
+                continue
+            threading.Thread(target=self.serve, args=(device,), daemon=True).start()
+
+    def serve(self, device):
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = device.recv(4096)
+                if not chunk or len(request) > MAX_WS_REQUEST:
+                    raise OSError("incomplete WebSocket upgrade request")
+                request += chunk
+            head, _, rest = request.partition(b"\r\n\r\n")
+            headers = {}
+            for line in head.decode(errors="replace").split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            protocol = headers.get("sec-websocket-protocol", "")
+            if protocol.lower() != "mqtt" or "sec-websocket-key" not in headers:
+                device.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                raise OSError(f"not an MQTT WebSocket upgrade (protocol {protocol!r})")
+            accept = base64.b64encode(hashlib.sha1((headers["sec-websocket-key"] + WS_GUID).encode()).digest())
+            device.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: " + protocol.encode() + b"\r\n\r\n"
+            )
+            broker = socket.create_connection(self.broker)
+        except (OSError, ssl.SSLError) as error:
+            print(f"websocket: {error}", file=sys.stderr, flush=True)
+            device.close()
+            return
+        lock = threading.Lock()
+        threading.Thread(target=self.to_device, args=(broker, device, lock), daemon=True).start()
+        self.to_broker(device, broker, rest, lock)
+
+    @staticmethod
+    def frame(opcode, payload):
+        size = len(payload)
+        if size < 126:
+            header = struct.pack("!BB", 0x80 | opcode, size)
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+        return header + payload
+
+    def to_device(self, broker, device, lock):
+        try:
+            while True:
+                data = broker.recv(65536)
+                if not data:
+                    break
+                with lock:
+                    device.sendall(self.frame(0x2, data))
+        except (OSError, ssl.SSLError):
+            pass
+        for sock in (broker, device):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def to_broker(self, device, broker, buffered, lock):
+        buffer = bytearray(buffered)
+
+        def need(count):
+            while len(buffer) < count:
+                chunk = device.recv(65536)
+                if not chunk:
+                    raise OSError("device closed")
+                buffer.extend(chunk)
+            taken = bytes(buffer[:count])
+            del buffer[:count]
+            return taken
+
+        try:
+            while True:
+                first, second = need(2)
+                opcode, size = first & 0x0F, second & 0x7F
+                if size == 126:
+                    (size,) = struct.unpack("!H", need(2))
+                elif size == 127:
+                    (size,) = struct.unpack("!Q", need(8))
+                if size > MAX_WS_FRAME:
+                    raise OSError(f"WebSocket frame of {size} bytes (at most {MAX_WS_FRAME})")
+                mask = need(4) if second & 0x80 else b"\0\0\0\0"
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(need(size)))
+                if opcode in (0x0, 0x1, 0x2):
+                    broker.sendall(payload)
+                elif opcode == 0x8:
+                    break
+                elif opcode == 0x9:
+                    with lock:
+                        device.sendall(self.frame(0xA, payload))
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        for sock in (broker, device):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
 def watch(identities):
     while True:
         for identity in identities.values():
@@ -325,6 +458,7 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as file:
         config = json.load(file)
     identities = {spec["id"]: Identity(spec, config["host_name"]) for spec in config["identities"]}
+    fronts = [WebSocketFront(spec, config["tls"]) for spec in config["identities"] if spec.get("websocket_port")]
     threading.Thread(target=watch, args=(identities,), daemon=True).start()
     deadline = time.time() + 30
     with LOCK:
@@ -333,7 +467,8 @@ def main():
                 print(json.dumps({"error": "brokers did not answer"}), flush=True)
                 return 1
             LOCK.wait(0.1)
-    print(json.dumps({"ready": True, "keys": {i.id: i.key for i in identities.values()}}), flush=True)
+    print(json.dumps({"ready": True, "keys": {i.id: i.key for i in identities.values()}, "websockets": len(fronts)}),
+          flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -7,7 +7,9 @@
 //! Debian 12's mosquitto 2.0.11 does not strip it from outgoing messages (upstream issue 2244, fixed in 2.0.12), and
 //! pattern ACLs restrict without rewriting. So each identity gets its own broker on its own loopback address
 //! (127.77.x.y, leased below): TLS on port 8883 (the SDKs' fixed port) for the device, plain on 1883 for `hub.py`,
-//! which keeps one twin per identity. A lease is an abstract Unix socket named after the address, held while the hub
+//! which keeps one twin per identity and serves MQTT over WebSocket (TLS, port 443, `/$iothub/websocket`) on the
+//! same address, piped to the plain listener (mosquitto's own WebSocket listener binds every address and refuses the
+//! C SDK's subprotocol name `MQTT`). A lease is an abstract Unix socket named after the address, held while the hub
 //! lives: unique across test threads and processes, released by the kernel when a test process dies, nothing
 //! written to disk; a bind check on both ports skips addresses something else uses.
 //!
@@ -46,6 +48,8 @@ pub const TLS_PORT: u16 = 8883;
 pub const PLAIN_PORT: u16 = 1883;
 /// Most identities one hub serves (one loopback address and one broker each).
 pub const MAX_IDENTITIES: usize = 512;
+/// The port of MQTT over WebSocket (TLS, `IotHubProtocol` 2), served by `hub.py` on each identity's address.
+pub const WEBSOCKET_PORT: u16 = 443;
 /// How long [`Hub::push_patch`] waits for the device's subscription to desired patches.
 pub const SUBSCRIBE_WAIT: Duration = Duration::from_secs(60);
 
@@ -87,8 +91,8 @@ struct Lease {
     _lock: UnixListener,
 }
 
-/// Leases a free loopback address in 127.77.0.0/16: its abstract socket name is ours and ports 8883 and 1883 on it
-/// bind.
+/// Leases a free loopback address in 127.77.0.0/16: its abstract socket name is ours and ports 8883, 1883 and 443
+/// on it bind.
 fn lease_address() -> Lease {
     let start = (std::process::id() as usize).wrapping_mul(7919) % 65024;
     for i in 0..65024usize {
@@ -100,8 +104,9 @@ fn lease_address() -> Lease {
             continue;
         };
         let Ok(lock) = UnixListener::bind_addr(&abstract_name) else { continue };
-        let free =
-            [TLS_PORT, PLAIN_PORT].iter().all(|&port| TcpListener::bind(SocketAddr::from((address, port))).is_ok());
+        let free = [TLS_PORT, PLAIN_PORT, WEBSOCKET_PORT]
+            .iter()
+            .all(|&port| TcpListener::bind(SocketAddr::from((address, port))).is_ok());
         if free {
             return Lease { address, _lock: lock };
         }
@@ -223,13 +228,19 @@ impl Hub {
             .unwrap();
             let id = identity_id(device, *module);
             specs.push(json!({"id": id, "device": device, "module": module, "address": address.to_string(),
-                "plain_port": PLAIN_PORT, "log": log, "auth": auth}));
+                "plain_port": PLAIN_PORT, "websocket_port": WEBSOCKET_PORT, "log": log, "auth": auth}));
             let mut broker = Broker { id, lease, config, log, process: None };
             broker.start();
             brokers.push(broker);
         }
         let config = root.join("hub.json");
-        fs::write(&config, json!({"host_name": host_name, "identities": specs}).to_string()).unwrap();
+        fs::write(
+            &config,
+            json!({"host_name": host_name, "identities": specs,
+            "tls": {"cert": root.join("server.pem"), "key": root.join("server.key")}})
+            .to_string(),
+        )
+        .unwrap();
         let mut child = Command::new(program("python3"))
             .arg(hub_dir().join("hub.py"))
             .arg(&config)
