@@ -35,6 +35,7 @@ impl Drop for Rig {
         if std::thread::panicking() {
             eprintln!("--- agent log ---\n{}", self.agent.log_text());
             eprintln!("--- hub state ---\n{}", self.hub.state(&self.id));
+            eprintln!("--- broker log ---\n{}", self.hub.broker_log(&self.id));
             eprintln!("--- platform log ---\n{}", self.platform.stderr_text());
         }
     }
@@ -254,7 +255,7 @@ fn test_platform_killed_and_restarted_agent_reopens_and_reapplies() {
         assert!(std::time::Instant::now() < deadline, "the agent did not re-apply: {}", rig.hostname_file());
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(rig.agent.wait_log(&["session"], WAIT).is_some(), "no log line about the new MPI session");
+    assert!(rig.agent.wait_log(&["new MPI session"], WAIT).is_some(), "no log line about the new MPI session");
     // The in-memory module state (the fixture's per-session object, lost with the platform) came back too.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(rig.hub.reported(&rig.id)["SampleComponent"]["reportedStringObject"], "held");

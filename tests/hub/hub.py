@@ -404,7 +404,7 @@ def watch(identities):
     while True:
         for identity in identities.values():
             identity.poll_files()
-        time.sleep(0.02)
+        time.sleep(0.05)
 
 
 def handle(identities, request):
