@@ -11,7 +11,7 @@
 //! same address, piped to the plain listener (mosquitto's own WebSocket listener binds every address and refuses the
 //! C SDK's subprotocol name `MQTT`). A lease is an abstract Unix socket named after the address, held while the hub
 //! lives: unique across test threads and processes, released by the kernel when a test process dies, nothing
-//! written to disk; a bind check on both ports skips addresses something else uses.
+//! written to disk; a bind check on the three ports skips addresses something else uses.
 //!
 //! **Credentials.** The broker cannot verify a SAS token; `tests/hub/auth_record.c` (a mosquitto plugin built here with
 //! `cc`) records every CONNECT's client id, username and password, and `hub.py` checks the SAS signature with the
@@ -24,7 +24,7 @@
 //!
 //! Connection strings carry a dotted `HostName` (the C SDK rejects `localhost`) and `GatewayHostName=<address>`,
 //! where the SDKs connect. Requires `mosquitto`, `openssl`, `cc`, the mosquitto plugin headers and Python with
-//! `paho-mqtt`: `tests/hub/setup` installs them.
+//! `paho-mqtt`: `tests/hub/setup` installs them. [`Agent`] runs the agent under test against a hub.
 
 #![allow(dead_code)]
 
