@@ -29,7 +29,9 @@ impl SdkDevice {
     }
 
     fn start_with(connection_string: &str, ca: &std::path::Path, reported: &Value, extra: &[&str]) -> SdkDevice {
+        // No bytecode cache: tests write nothing into the source tree.
         let mut child = Command::new("python3")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .arg(hub::hub_dir().join("device_sdk_check.py"))
             .arg(connection_string)
             .arg(ca)

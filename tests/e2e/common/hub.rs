@@ -241,7 +241,9 @@ impl Hub {
             .to_string(),
         )
         .unwrap();
+        // No bytecode cache: tests write nothing into the source tree.
         let mut child = Command::new(program("python3"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .arg(hub_dir().join("hub.py"))
             .arg(&config)
             .stdin(Stdio::piped())
