@@ -2,7 +2,9 @@
 # Installs built osconfig-rs binaries, modules and data under <destdir> as a device has them. The one install step of
 # the project: cross/stage.sh, the Yocto recipe's do_install and the QEMU images all call it.
 #
-# usage: cross/install.sh <destdir> [--build-dir <dir>] [--unit-dir <dir>]
+# usage: cross/install.sh <destdir> [--build-dir <dir>] [--unit-dir <dir>] [--with-agent]
+#   --with-agent also the IoT Hub agent `osconfig` and its unit (built only where the Azure IoT C SDK is: see
+#                src/azure-iot-sdk-sys/README.md); without it, a device is managed locally only
 #   --build-dir  cargo's output directory holding the binaries and lib<name>.so (default: target/release)
 #   --unit-dir   systemd system unit directory under <destdir> (default: lib/systemd/system; Yocto passes
 #                ${systemd_system_unitdir}, e.g. usr/lib/systemd/system with usrmerge)
@@ -17,21 +19,27 @@
 #   etc/osconfig/osconfig.json            (the default: local management, no cloud; 0644, no secrets in it)
 #                                         only when absent: a device's own configuration is never overwritten
 #   <unit-dir>/osconfig-platform.service  (src/platform/systemd/)    0644
+# and with --with-agent:
+#   usr/bin/osconfig                                                 0755  the IoT Hub agent
+#   <unit-dir>/osconfig.service           (src/agent/systemd/)       0644  (it exits 0 while osconfig.json has
+#                                                                          IotHubManagement 0, the default)
 # /run/osconfig and /var/lib/osconfig are made at run time (systemd's RuntimeDirectory=/StateDirectory=, or the
 # platform itself), so no tmpfiles.d entry is installed. Running it again gives the same tree.
 set -euo pipefail
 umask 022
 
-usage="usage: cross/install.sh <destdir> [--build-dir <dir>] [--unit-dir <dir>]"
+usage="usage: cross/install.sh <destdir> [--build-dir <dir>] [--unit-dir <dir>] [--with-agent]"
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:?$usage}
 shift
 build_dir="$here/target/release"
 unit_dir="lib/systemd/system"
+with_agent=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
     --unit-dir) unit_dir=${2:?--unit-dir needs a directory}; shift 2 ;;
+    --with-agent) with_agent=1; shift ;;
     *) echo "install.sh: unknown argument '$1'; $usage" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +49,7 @@ modules=(deviceinfo hostname commandrunner configuration)
 # The standalone osconfigctl and osconfig-modulehost binaries of the build are not installed: osconfig-platform is
 # both (its main.rs dispatches on argv[0]).
 binaries=(osconfig-platform)
+[ "$with_agent" = 1 ] && binaries+=(osconfig)
 
 missing=()
 for b in "${binaries[@]}"; do [ -f "$build_dir/$b" ] || missing+=("$build_dir/$b"); done
@@ -70,3 +79,7 @@ if [ ! -e "$dest/etc/osconfig/osconfig.json" ]; then
   install -m 0644 "$here/meta-osconfig/recipes-osconfig/osconfig/files/osconfig.json" "$dest/etc/osconfig/osconfig.json"
 fi
 install -m 0644 "$here/src/platform/systemd/osconfig-platform.service" "$dest/$unit_dir/"
+if [ "$with_agent" = 1 ]; then
+  install -m 0755 "$build_dir/osconfig" "$dest/usr/bin/"
+  install -m 0644 "$here/src/agent/systemd/osconfig.service" "$dest/$unit_dir/"
+fi
