@@ -1,5 +1,6 @@
 SUMMARY = "OSConfig platform, module host, modules and osconfigctl (osconfig-rs)"
 SUMMARY:osconfigctl = "osconfigctl: the OSConfig MPI client for people and scripts"
+SUMMARY:${PN}-agent = "osconfig: the IoT Hub agent (module twin <-> platform, Azure IoT C SDK)"
 SUMMARY:${PN}-conf = "The default /etc/osconfig/osconfig.json: local management on, no cloud"
 SUMMARY:${PN}-module-commandrunner = "OSConfig CommandRunner module: runs commands sent by a management authority"
 SUMMARY:${PN}-module-configuration = "OSConfig Configuration module: reports and sets the platform's own settings"
@@ -34,6 +35,16 @@ inherit cargo cargo-update-recipe-crates systemd
 # The binaries and modules that cross/install.sh installs, nothing else of the workspace (tests, benchmarks).
 CARGO_BUILD_FLAGS += "-p osconfig-platform -p osconfig-modulehost -p osconfig-cli"
 CARGO_BUILD_FLAGS += "-p osconfig-commandrunner -p osconfig-configuration -p osconfig-deviceinfo -p osconfig-hostname"
+# The IoT Hub agent (PACKAGECONFIG "agent", off by default): `osconfig` and osconfig.service in ${PN}-agent. It needs
+# the Azure IoT C SDK from meta-iot-cloud (azure-iot-sdk-c installs shared libraries and headers under ${prefix} of
+# the sysroot, where azure-iot-sdk-sys looks when AZURE_IOT_SDK_DIR names it) and, for the crate's bindgen,
+# libclang from meta-clang (clang-native). Both layers are needed only with this option.
+PACKAGECONFIG ??= ""
+PACKAGECONFIG[agent] = "--with-agent,,azure-iot-sdk-c openssl util-linux clang-native"
+CARGO_BUILD_FLAGS += "${@bb.utils.contains('PACKAGECONFIG', 'agent', '-p osconfig-agent', '', d)}"
+export AZURE_IOT_SDK_DIR = "${STAGING_DIR_TARGET}${prefix}"
+export LIBCLANG_PATH = "${STAGING_LIBDIR_NATIVE}"
+export BINDGEN_EXTRA_CLANG_ARGS = "--sysroot=${STAGING_DIR_TARGET} --target=${TARGET_SYS}"
 # The workspace's release profile strips; OE strips itself and keeps the symbols in the -dbg package.
 export CARGO_PROFILE_RELEASE_STRIP = "false"
 
@@ -42,15 +53,17 @@ export CARGO_PROFILE_RELEASE_STRIP = "false"
 # It installs /etc/osconfig/osconfig.json from meta-osconfig/recipes-osconfig/osconfig/files/ of the same tree;
 # a device's own configuration comes from a bbappend's do_install:append.
 do_install() {
-    ${S}/cross/install.sh ${D} --build-dir ${B}/target/${CARGO_TARGET_SUBDIR} --unit-dir ${systemd_system_unitdir}
+    ${S}/cross/install.sh ${D} --build-dir ${B}/target/${CARGO_TARGET_SUBDIR} --unit-dir ${systemd_system_unitdir} \
+        ${PACKAGECONFIG_CONFARGS}
 }
 
 # install.sh always uses /usr/lib/osconfig (not ${libdir}, which is lib64 on some multilib machines).
-PACKAGE_BEFORE_PN = "osconfigctl ${PN}-conf"
+PACKAGE_BEFORE_PN = "osconfigctl ${PN}-conf ${PN}-agent"
 PACKAGE_BEFORE_PN += "${PN}-module-commandrunner ${PN}-module-configuration ${PN}-module-deviceinfo ${PN}-module-hostname"
 
 FILES:${PN} += "${nonarch_libdir}/osconfig/osconfig-modulehost"
 FILES:osconfigctl += "${bindir}/osconfigctl"
+FILES:${PN}-agent += "${bindir}/osconfig ${systemd_system_unitdir}/osconfig.service"
 FILES:${PN}-conf += "${sysconfdir}/osconfig/osconfig.json"
 FILES:${PN}-module-commandrunner += "${nonarch_libdir}/osconfig/commandrunner.so ${nonarch_libdir}/osconfig/mim/commandrunner.json"
 FILES:${PN}-module-configuration += "${nonarch_libdir}/osconfig/configuration.so ${nonarch_libdir}/osconfig/mim/configuration.json"
@@ -66,13 +79,14 @@ RDEPENDS:${PN}-module-deviceinfo = "${PN}"
 RDEPENDS:${PN}-module-hostname = "${PN}"
 # osconfigctl is a link to the multi-call osconfig-platform executable (cross/install.sh).
 RDEPENDS:osconfigctl = "${PN}"
+# The agent is an MPI client of the platform (its unit wants osconfig-platform.service).
+RDEPENDS:${PN}-agent = "${PN}"
 # Without a configuration file the platform runs on built-in defaults (local management off): recommended, so an
 # image may ship its own instead (BAD_RECOMMENDATIONS += "osconfig-conf").
 RRECOMMENDS:${PN} = "${PN}-conf"
 # DeviceInfo reads /etc/os-release.
 RRECOMMENDS:${PN}-module-deviceinfo = "os-release"
 
+SYSTEMD_PACKAGES = "${PN} ${@bb.utils.contains('PACKAGECONFIG', 'agent', '${PN}-agent', '', d)}"
 SYSTEMD_SERVICE:${PN} = "osconfig-platform.service"
-
-# The IoT Hub agent does not exist yet; when it does, it gets its own package here and a PACKAGECONFIG for the
-# Azure IoT C SDK transport (azure-iot-sdk-c from meta-iot-cloud).
+SYSTEMD_SERVICE:${PN}-agent = "osconfig.service"

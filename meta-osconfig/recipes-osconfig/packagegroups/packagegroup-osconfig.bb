@@ -12,6 +12,7 @@ PACKAGECONFIG[configuration] = ",,,osconfig-module-configuration"
 PACKAGECONFIG[deviceinfo] = ",,,osconfig-module-deviceinfo"
 PACKAGECONFIG[hostname] = ",,,osconfig-module-hostname"
 PACKAGECONFIG[osconfigctl] = ",,,osconfigctl"
-# The IoT Hub agent does not exist yet: it will be an option here once it does.
+# The IoT Hub agent: off by default; it needs osconfig built with PACKAGECONFIG "agent" (meta-iot-cloud, meta-clang).
+PACKAGECONFIG[agent] = ",,,osconfig-agent"
 
 RDEPENDS:${PN} = "osconfig"
