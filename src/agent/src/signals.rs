@@ -19,20 +19,9 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Blocks the signals in the calling thread (call before starting any thread).
+    /// Blocks the signals in the calling thread (call before starting any thread; SIGPIPE is ignored too).
     pub fn block() -> Signals {
-        // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask only reads it; SIG_IGN for
-        // SIGPIPE installs no handler code.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::sigaddset(&mut set, libc::SIGHUP);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            Signals { set }
-        }
+        Signals { set: osconfig_http::signals::block() }
     }
 
     /// Waits up to `timeout` for a signal.

@@ -483,31 +483,9 @@ fn make_certificates(root: &Path, leases: &[Lease]) {
         .arg(in_root("server.ext")));
 }
 
-/// The agent binary `target/<profile>/osconfig`, built once per test process (`$CARGO build -p osconfig-agent`, like
-/// [`crate::common::built`] builds the platform).
-pub fn agent_binary() -> &'static Path {
-    static AGENT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    AGENT.get_or_init(|| {
-        let dir = crate::common::built().dir.clone();
-        let target_dir = dir.parent().expect("target dir").to_path_buf();
-        let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_string();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-        let mut command = Command::new(cargo);
-        command.args(["build", "--quiet", "-p", "osconfig-agent"]).env("CARGO_TARGET_DIR", &target_dir);
-        command.current_dir(env!("CARGO_MANIFEST_DIR"));
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                command.arg("--release");
-            }
-            other => {
-                command.args(["--profile", other]);
-            }
-        }
-        let status = command.status().expect("run cargo build -p osconfig-agent");
-        assert!(status.success(), "cargo build -p osconfig-agent failed: {status}");
-        dir.join("osconfig")
-    })
+/// The agent binary `target/<profile>/osconfig` (built with the platform by [`crate::common::built`]).
+pub fn agent_binary() -> PathBuf {
+    crate::common::built().agent()
 }
 
 /// The agent `osconfig --root <root> --connection-string <cs> --ca-file <ca> --foreground`, stderr (its log lines) to

@@ -58,6 +58,11 @@ impl Built {
         self.dir.join("osconfigctl")
     }
 
+    /// `target/<profile>/osconfig`: the IoT Hub agent.
+    pub fn agent(&self) -> PathBuf {
+        self.dir.join("osconfig")
+    }
+
     /// `target/<profile>/lib<name>.so`.
     pub fn module(&self, name: &str) -> PathBuf {
         self.dir.join(format!("lib{name}.so"))
@@ -85,13 +90,14 @@ pub fn built() -> &'static Built {
                 command.args(["--profile", other]);
             }
         }
-        for krate in
-            ["osconfig-platform", "osconfig-modulehost", "osconfig-cli"].into_iter().chain(MODULES.iter().map(|m| m.1))
+        for krate in ["osconfig-platform", "osconfig-modulehost", "osconfig-cli", "osconfig-agent"]
+            .into_iter()
+            .chain(MODULES.iter().map(|m| m.1))
         {
             command.args(["-p", krate]);
         }
         let status = command.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of the platform, host and modules failed: {status}");
+        assert!(status.success(), "cargo build of the platform, host, agent and modules failed: {status}");
         Built { dir: profile_dir }
     })
 }
