@@ -264,6 +264,7 @@ fn generate_bindings(sdk: &Sdk, c_logging: bool) -> Result<(), String> {
         .allowlist_function("logger_init|logger_deinit")
         .allowlist_var("OPTION_.*")
         .allowlist_type("IOTHUB_CLIENT_RESULT|IOTHUB_CLIENT_CONNECTION_STATUS(_REASON)?|DEVICE_TWIN_UPDATE_STATE")
+        .allowlist_type("OPTION_OPENSSL_KEY_TYPE")
         // C enums as plain integer constants: a value the SDK adds later is never undefined behaviour in Rust.
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)

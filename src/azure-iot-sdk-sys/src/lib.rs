@@ -7,11 +7,13 @@
 
 pub mod ffi;
 
+mod engine;
 mod error;
 mod events;
 mod init;
 mod module_client;
 
+pub use engine::openssl_engine_available;
 pub use error::SdkError;
 pub use events::{Event, EVENT_QUEUE_CAPACITY};
 pub use init::init;

@@ -112,6 +112,23 @@ impl ModuleClient {
         self.set_option(ffi::OPTION_X509_PRIVATE_KEY, key.as_ptr().cast::<c_void>())
     }
 
+    /// The client certificate (PEM text) with a private key held by an OpenSSL engine (`OPTION_OPENSSL_ENGINE`
+    /// `engine`, `OPTION_OPENSSL_PRIVATE_KEY_TYPE` `KEY_TYPE_ENGINE`, `OPTION_X509_CERT`, and `OPTION_X509_PRIVATE_KEY`
+    /// `key_id`), for a connection string with `x509=true`. The SDK loads the engine (`ENGINE_by_id`, which also
+    /// loads `<id>.so` from OpenSSL's engines directory) and the key (`ENGINE_load_private_key(key_id)`) when it opens
+    /// the TLS connection: an engine or key that cannot be loaded shows as a failed connection, which is why
+    /// [`openssl_engine_available`](crate::openssl_engine_available) exists. Once per client.
+    pub fn set_x509_engine(&mut self, cert_pem: &str, engine: &str, key_id: &str) -> Result<(), SdkError> {
+        let cert = c_string("x509 certificate", cert_pem)?;
+        let engine = c_string("OpenSSL engine id", engine)?;
+        let key_id = c_string("engine key id", key_id)?;
+        let key_type: ffi::OPTION_OPENSSL_KEY_TYPE = ffi::KEY_TYPE_ENGINE;
+        self.set_option(ffi::OPTION_OPENSSL_ENGINE, engine.as_ptr().cast::<c_void>())?;
+        self.set_option(ffi::OPTION_OPENSSL_PRIVATE_KEY_TYPE, ptr::addr_of!(key_type).cast::<c_void>())?;
+        self.set_option(ffi::OPTION_X509_CERT, cert.as_ptr().cast::<c_void>())?;
+        self.set_option(ffi::OPTION_X509_PRIVATE_KEY, key_id.as_ptr().cast::<c_void>())
+    }
+
     /// The MQTT keep-alive interval (`OPTION_KEEP_ALIVE`, seconds; the SDK's default is 240).
     pub fn set_keep_alive(&mut self, seconds: u32) -> Result<(), SdkError> {
         let value = c_int::try_from(seconds).map_err(|_| {

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use azure_iot_sdk_sys::{init, Event, ModuleClient, Protocol, MAX_REPORTS_IN_FLIGHT};
+use azure_iot_sdk_sys::{init, openssl_engine_available, Event, ModuleClient, Protocol, MAX_REPORTS_IN_FLIGHT};
 
 /// A module identity with a shared access key (the key is random bytes, base64).
 const CS_KEY: &str =
@@ -107,6 +107,31 @@ fn an_x509_client_takes_a_certificate_and_a_sas_client_refuses_one() {
     let e = sas.set_x509(&cert, &key).expect_err("a certificate for a SAS identity");
     assert_eq!(e.detail(), "IOTHUB_CLIENT_INVALID_ARG", "{e}");
     assert!(e.to_string().starts_with("IoTHubModuleClient_LL_SetOption(x509certificate): "), "{e}");
+}
+
+#[test]
+fn an_x509_client_takes_a_certificate_with_an_engine_key_and_a_sas_client_refuses_one() {
+    let (cert, _) = self_signed();
+    let mut x509 = ModuleClient::from_connection_string(CS_X509, Protocol::Mqtt).expect("x509 client");
+    x509.set_x509_engine(&cert, "pkcs11", "pkcs11:object=device;type=private").expect("engine, key type, cert, key id");
+    // The tlsio keeps one certificate per client: a second one is refused, naming the option.
+    let e = x509.set_x509_engine(&cert, "pkcs11", "other").expect_err("a second certificate");
+    assert!(e.to_string().starts_with("IoTHubModuleClient_LL_SetOption(x509certificate): "), "{e}");
+    let mut sas = ModuleClient::from_connection_string(CS_KEY, Protocol::Mqtt).expect("SAS client");
+    let e = sas.set_x509_engine(&cert, "pkcs11", "k").expect_err("a certificate for a SAS identity");
+    assert_eq!(e.detail(), "IOTHUB_CLIENT_INVALID_ARG", "{e}");
+    let mut x509 = ModuleClient::from_connection_string(CS_X509, Protocol::Mqtt).expect("x509 client");
+    let e = x509.set_x509_engine(&cert, "pkcs11", "k\0").expect_err("a NUL byte in the key id");
+    assert!(e.detail().contains("NUL"), "{e}");
+    let e = x509.set_x509_engine(&cert, "pk\0cs11", "k").expect_err("a NUL byte in the engine id");
+    assert!(e.detail().contains("NUL"), "{e}");
+}
+
+#[test]
+fn engines_are_found_by_id_or_not() {
+    assert!(openssl_engine_available("dynamic"), "OpenSSL's built-in dynamic engine");
+    assert!(!openssl_engine_available("osconfig-no-such-engine"), "an engine that does not exist");
+    assert!(!openssl_engine_available("dyn\0amic"), "a NUL byte");
 }
 
 #[test]
