@@ -7,6 +7,7 @@
 
 mod child;
 mod machine;
+mod memory;
 mod mmi;
 mod platform;
 mod report;

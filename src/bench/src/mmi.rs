@@ -13,6 +13,7 @@ use osconfig_mpi::MmiClient;
 use serde_json::json;
 
 use crate::child::{ChildServer, Role};
+use crate::memory::Memory;
 use crate::scenarios::{measure, Context, Figure};
 
 /// The modules whose host memory and size are recorded.
@@ -133,10 +134,13 @@ pub fn get_via_host(ctx: &Context) -> io::Result<Figure> {
 /// Resident memory of a module host per module, after GetInfo, MmiOpen and one MmiGet of a reported object, with
 /// the baseline measured in the same run: an idle process (this program, bound to a socket, doing nothing). On
 /// glibc an idle process is already about 2 MiB resident, nearly all of it shared library pages; `*_over_idle_kib`
-/// is what the host and its module add, `*_anon_kib` their private memory.
+/// is what the host and its module add, `*_anon_kib` their anonymous memory. `*_pss_kib` and `*_uss_kib` (see
+/// [`Memory`]) are what a device pays and what the host alone holds; `idle_pss_kib` and `idle_uss_kib` are theirs
+/// for the idle process.
 pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
     let idle = ChildServer::start(Role::Idle)?;
     let (idle_rss, idle_anon) = memory_kib(idle.pid())?;
+    let idle_memory = Memory::of(idle.pid())?;
     drop(idle);
     let first_reported = |module: &str| match module {
         "deviceinfo" => ("DeviceInfo", "osName"),
@@ -146,6 +150,8 @@ pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
     };
     let mut values =
         vec![("idle_rss_kib".to_string(), json!(idle_rss)), ("idle_anon_kib".to_string(), json!(idle_anon))];
+    values.push(("idle_pss_kib".to_string(), json!(idle_memory.pss)));
+    values.push(("idle_uss_kib".to_string(), json!(idle_memory.uss)));
     for module in MODULES {
         let host = Host::start(ctx, module)?;
         let mut client = MmiClient::new(&host.socket);
@@ -157,6 +163,9 @@ pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
         values.push((format!("{module}_rss_kib"), json!(rss)));
         values.push((format!("{module}_anon_kib"), json!(anon)));
         values.push((format!("{module}_rss_over_idle_kib"), json!(rss.saturating_sub(idle_rss))));
+        let memory = Memory::of(host.child.id())?;
+        values.push((format!("{module}_pss_kib"), json!(memory.pss)));
+        values.push((format!("{module}_uss_kib"), json!(memory.uss)));
     }
     Ok(Figure::Values(values))
 }

@@ -15,6 +15,7 @@ use osconfig_mpi::MpiClient;
 use serde_json::json;
 
 use crate::child::{ChildServer, Role, FLOOR_MESSAGE};
+use crate::memory::Memory;
 use crate::mmi::{memory_kib, module_path, MODULES};
 use crate::scenarios::{measure, Context, Figure};
 
@@ -28,6 +29,15 @@ enum Mode {
     Isolated,
     /// Every module loaded into the platform (`InProcessModules`).
     InProcess,
+}
+
+/// The executable the platform starts its module hosts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HostBinary {
+    /// The standalone `osconfig-modulehost` binary.
+    Standalone,
+    /// The platform's own multi-call executable through a link named `osconfig-modulehost`, as installed.
+    MultiCall,
 }
 
 /// A platform process on a staged temporary root; stopped and cleaned up on drop.
@@ -46,12 +56,18 @@ impl Platform {
             Mode::Isolated => vec![],
         };
         let config = json!({"LoggingLevel": 3, "InProcessModules": in_process});
-        Platform::spawn_with(ctx, if with_modules { MODULES } else { &[] }, &config, tag)
+        Platform::spawn_with(ctx, if with_modules { MODULES } else { &[] }, &config, tag, HostBinary::Standalone)
     }
 
     /// Stages a root with `modules` (file stems, as in [`MODULES`]) and `config` as its `osconfig.json`, and
     /// starts the platform on it, without waiting.
-    fn spawn_with(ctx: &Context, modules: &[&str], config: &serde_json::Value, tag: &str) -> io::Result<Platform> {
+    fn spawn_with(
+        ctx: &Context,
+        modules: &[&str],
+        config: &serde_json::Value,
+        tag: &str,
+        host: HostBinary,
+    ) -> io::Result<Platform> {
         let dir = std::env::temp_dir().join(format!("osconfig-bench-platform-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let modules_dir = dir.join("usr/lib/osconfig");
@@ -61,13 +77,25 @@ impl Platform {
             std::fs::copy(module_path(ctx, module)?, modules_dir.join(format!("{module}.so")))?;
         }
         std::fs::write(dir.join("etc/osconfig/osconfig.json"), config.to_string())?;
+        let platform = std::fs::canonicalize(ctx.bin_dir.join(PLATFORM))?;
+        let host = match host {
+            HostBinary::Standalone => std::fs::canonicalize(ctx.bin_dir.join("osconfig-modulehost"))?,
+            HostBinary::MultiCall => {
+                // As installed: a link named osconfig-modulehost to the platform's executable (it picks its role
+                // by that name), so the hosts map the platform's own file pages.
+                let link = dir.join("usr/lib/osconfig-bin/osconfig-modulehost");
+                std::fs::create_dir_all(dir.join("usr/lib/osconfig-bin"))?;
+                std::os::unix::fs::symlink(&platform, &link)?;
+                link
+            }
+        };
         let socket = dir.join("run/osconfig/mpid.sock");
         let started = Instant::now();
-        let child = Command::new(std::fs::canonicalize(ctx.bin_dir.join(PLATFORM))?)
+        let child = Command::new(&platform)
             .arg("--root")
             .arg(&dir)
             .arg("--modulehost")
-            .arg(std::fs::canonicalize(ctx.bin_dir.join("osconfig-modulehost"))?)
+            .arg(host)
             .env("OSCONFIG_LOG_LEVEL", "error")
             .stdin(Stdio::null())
             .stderr(Stdio::null())
@@ -84,7 +112,7 @@ impl Platform {
 
     /// Starts the platform with `modules` and `config` on a staged root and waits until it answers `MpiOpen`.
     pub fn start_with(ctx: &Context, modules: &[&str], config: &serde_json::Value, tag: &str) -> io::Result<Platform> {
-        let mut platform = Platform::spawn_with(ctx, modules, config, tag)?;
+        let mut platform = Platform::spawn_with(ctx, modules, config, tag, HostBinary::Standalone)?;
         platform.first_answer()?;
         Ok(platform)
     }
@@ -289,6 +317,61 @@ pub fn platform_rss(ctx: &Context) -> io::Result<Figure> {
     values.push(("platform_isolated_rss_kib".into(), json!(platform_rss)));
     values.push(("hosts".into(), json!(hosts.len())));
     values.push(("platform_isolated_with_hosts_rss_kib".into(), json!(platform_rss + hosts_rss)));
+    Ok(Figure::Values(values))
+}
+
+/// The modules of the memory comparison with the reference: the reference platform loads them in-process (its only
+/// mode) and measured 3,039-3,127 KiB PSS after one `MpiGet` each on this machine (issue 11).
+pub const REFERENCE_SET: &[(&str, &str, &str)] = &[
+    ("deviceinfo", "DeviceInfo", "osName"),
+    ("commandrunner", "CommandRunner", "commandStatus"),
+    ("configuration", "Configuration", "modelVersion"),
+];
+
+/// PSS and USS (see [`Memory`]) of the platform with [`REFERENCE_SET`] after one `MpiGet` each: each module in its
+/// own host, started from the standalone host binary (`hosts_*`) and from the multi-call executable as installed
+/// (`multicall_*`), and all three in-process (`inprocess_*`); per process and in total (`*_total_pss_kib`: the
+/// platform plus its hosts, what the device pays). Baseline: an idle process in the same run (`idle_*`).
+pub fn platform_pss(ctx: &Context) -> io::Result<Figure> {
+    let idle = ChildServer::start(Role::Idle)?;
+    let mut values = Memory::of(idle.pid())?.values("idle");
+    drop(idle);
+    let modules: Vec<&str> = REFERENCE_SET.iter().map(|m| m.0).collect();
+    let layouts = [
+        ("hosts", HostBinary::Standalone, json!([])),
+        ("multicall", HostBinary::MultiCall, json!([])),
+        ("inprocess", HostBinary::Standalone, json!(REFERENCE_SET.iter().map(|m| m.1).collect::<Vec<_>>())),
+    ];
+    for (layout, host, in_process) in layouts {
+        let config = json!({"LoggingLevel": 3, "InProcessModules": in_process});
+        let mut platform = Platform::spawn_with(ctx, &modules, &config, &format!("pss-{layout}"), host)?;
+        platform.first_answer()?;
+        let mut client = MpiClient::new(&platform.socket);
+        let session = client.open(CLIENT, 0).map_err(mpi_error)?;
+        for (_, component, object) in REFERENCE_SET {
+            client.get(&session, component, object).map_err(mpi_error)?;
+        }
+        client.close(&session).map_err(mpi_error)?;
+        let own = Memory::of(platform.child.id())?;
+        let (mut total_pss, mut total_uss) = (own.pss, own.uss);
+        values.extend(own.values(&format!("{layout}_platform")));
+        // Children that exited (zombies have no memory to read) are not hosts.
+        let hosts: Vec<(u32, Memory)> =
+            platform.hosts().into_iter().filter_map(|pid| Some((pid, Memory::of(pid).ok()?))).collect();
+        for (pid, memory) in &hosts {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))?;
+            let module = modules
+                .iter()
+                .find(|m| cmdline.split(|b| *b == 0).any(|arg| arg.ends_with(format!("/{m}.so").as_bytes())))
+                .ok_or_else(|| io::Error::other(format!("host {pid} runs none of {modules:?}")))?;
+            values.extend(memory.values(&format!("{layout}_{module}_host")));
+            total_pss += memory.pss;
+            total_uss += memory.uss;
+        }
+        values.push((format!("{layout}_hosts"), json!(hosts.len())));
+        values.push((format!("{layout}_total_pss_kib"), json!(total_pss)));
+        values.push((format!("{layout}_total_uss_kib"), json!(total_uss)));
+    }
     Ok(Figure::Values(values))
 }
 

@@ -149,6 +149,12 @@ pub const SCENARIOS: &[Scenario] = &[
         run: crate::platform::platform_rss,
     },
     Scenario {
+        name: "platform_pss",
+        what: "PSS/USS (KiB) of the platform and each host, DeviceInfo + CommandRunner + Configuration, in hosts and in-process",
+        baseline: None,
+        run: crate::platform::platform_pss,
+    },
+    Scenario {
         name: "first_answer",
         what: "ms from starting the platform to its first answered MpiGet, four modules",
         baseline: None,

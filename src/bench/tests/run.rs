@@ -53,6 +53,25 @@ fn test_quick_run_writes_every_figure_with_ratios_from_the_same_run() {
     let platform = &figures["platform_rss"];
     assert_eq!(platform["hosts"], 4, "{platform}");
     assert!(platform["platform_isolated_with_hosts_rss_kib"].as_u64() > platform["platform_isolated_rss_kib"].as_u64());
+    let pss = &figures["platform_pss"];
+    assert!(pss["idle_pss_kib"].as_u64().unwrap() > 0, "{pss}");
+    for layout in ["hosts", "multicall"] {
+        assert_eq!(pss[format!("{layout}_hosts")], 3, "{pss}");
+        let mut sum = pss[format!("{layout}_platform_pss_kib")].as_u64().unwrap();
+        for module in ["deviceinfo", "commandrunner", "configuration"] {
+            let host = |what: &str| pss[format!("{layout}_{module}_host_{what}_kib")].as_u64().unwrap();
+            assert!(host("uss") > 0 && host("uss") <= host("pss") && host("pss") <= host("rss"), "{layout} {module}");
+            sum += host("pss");
+        }
+        assert_eq!(pss[format!("{layout}_total_pss_kib")].as_u64().unwrap(), sum, "{pss}");
+    }
+    assert_eq!(pss["inprocess_hosts"], 0, "{pss}");
+    assert_eq!(pss["inprocess_total_pss_kib"], pss["inprocess_platform_pss_kib"], "{pss}");
+    for module in ["deviceinfo", "hostname", "commandrunner", "configuration"] {
+        let host = &figures["host_rss"];
+        let uss = host[format!("{module}_uss_kib")].as_u64().unwrap();
+        assert!(uss > 0 && uss <= host[format!("{module}_pss_kib")].as_u64().unwrap(), "{module}: {host}");
+    }
     let rates = &figures["mpi_throughput"];
     for key in ["inprocess_8_clients_rps", "host_64_clients_rps", "floor_1_client_rps"] {
         assert!(rates[key].as_f64().unwrap() > 0.0, "{key}: {rates}");
