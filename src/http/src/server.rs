@@ -440,6 +440,10 @@ impl Server {
             }
             let mut work = Work { table: &mut table, dirty: &mut dirty, requests: &mut requests, chunk: &mut chunk };
             self.settle(&mut work, &mut handler, &mut next_sweep, now);
+            if table.conns.is_empty() && self.refused.is_empty() {
+                // Timers exist only for connections: the last one gone, the idle loop sleeps until an event.
+                next_sweep = None;
+            }
             table.trim();
         }
         for (_, mut entry) in table.conns.drain() {

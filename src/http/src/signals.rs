@@ -1,6 +1,8 @@
 //! Signals for daemons built on this crate: SIGTERM, SIGINT and SIGHUP are blocked in every thread and taken
 //! synchronously by one thread (`sigwait`), which turns them into [`Signal`] events, typically to call
-//! [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) or reload a configuration.
+//! [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) or reload a configuration. A daemon that supervises
+//! child processes may take SIGCHLD the same way ([`block_with_child_exits`], [`Signal::ChildExited`]): it learns
+//! that a child ended when it does, with no timer to poll for it.
 //!
 //! ```no_run
 //! use osconfig_http::signals::{self, Signal};
@@ -20,6 +22,9 @@ pub enum Signal {
     Stop,
     /// SIGHUP: reload the configuration and rediscover modules.
     Reload,
+    /// SIGCHLD (only with [`block_with_child_exits`]): at least one child process ended or stopped since the last
+    /// one (the kernel merges pending SIGCHLDs: check every child, e.g. with `try_wait`).
+    ChildExited,
 }
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads started afterwards inherit the mask, so call it
@@ -39,6 +44,19 @@ pub fn block() -> libc::sigset_t {
     }
 }
 
+/// [`block`], and SIGCHLD as well, so that [`spawn`]'s thread reports child exits as [`Signal::ChildExited`].
+/// Children started with `std::process::Command` begin with an empty signal mask (the standard library resets
+/// it), so they are not affected.
+pub fn block_with_child_exits() -> libc::sigset_t {
+    let mut set = block();
+    // SAFETY: `set` was initialised by `block`; pthread_sigmask only reads it.
+    unsafe {
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    set
+}
+
 /// Starts the thread that waits for the signals of `set` and calls `on_signal` for each; the thread ends after
 /// the first [`Signal::Stop`].
 pub fn spawn(set: libc::sigset_t, mut on_signal: impl FnMut(Signal) + Send + 'static) -> io::Result<()> {
@@ -48,13 +66,18 @@ pub fn spawn(set: libc::sigset_t, mut on_signal: impl FnMut(Signal) + Send + 'st
         let rc = unsafe { libc::sigwait(&set, &mut number) };
         let signal = match (rc, number) {
             (0, libc::SIGHUP) => Signal::Reload,
+            (0, libc::SIGCHLD) => Signal::ChildExited,
             (0, _) => Signal::Stop,
             (rc, _) => {
                 log::error!("sigwait failed ({rc}); stopping");
                 Signal::Stop
             }
         };
-        log::info!("signal {number} received: {signal:?}");
+        if signal == Signal::ChildExited {
+            log::debug!("signal {number} received: {signal:?}");
+        } else {
+            log::info!("signal {number} received: {signal:?}");
+        }
         on_signal(signal);
         if signal == Signal::Stop {
             return;

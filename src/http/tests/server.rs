@@ -678,3 +678,43 @@ fn test_refused_peers_take_no_slot() {
     stream.write_all(b"GET /peer HTTP/1.1\r\n\r\n").unwrap();
     assert_eq!(status_of(&read_one(&mut stream)), "200", "20 refused connections held no slot of 4");
 }
+
+/// `voluntary_ctxt_switches` of this process's thread named `name` (its wake-ups from sleep).
+fn wakeups_of_thread(name: &str) -> Option<u64> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        if status.lines().any(|l| l.strip_prefix("Name:").is_some_and(|n| n.trim() == name)) {
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok());
+        }
+    }
+    None
+}
+
+#[test]
+fn test_loop_sets_no_timer_once_the_last_connection_is_gone() {
+    // A timer exists only while a connection does: after the only client has gone, the loop sleeps through what
+    // would have been that connection's idle deadline.
+    let dir = std::env::temp_dir().join(format!("osconfig-http-it-{}-notimer", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let socket = dir.join("run/api.sock");
+    let limits = Limits::default().with_idle_timeout(Duration::from_millis(200));
+    let server = Server::bind(&socket, SocketOptions::default()).unwrap().with_limits(limits);
+    let handle = server.handle();
+    let name = "notimer-loop";
+    let thread = thread::Builder::new().name(name.into()).spawn(move || server.run(router).unwrap()).unwrap();
+    let mut client = Client::new(&socket);
+    assert_eq!(client.post("/echo", b"1").unwrap().status, 200);
+    drop(client);
+    // Let the loop see the hang-up and retire the connection.
+    thread::sleep(Duration::from_millis(100));
+    let before = wakeups_of_thread(name).expect("the loop thread");
+    thread::sleep(Duration::from_millis(500));
+    let after = wakeups_of_thread(name).expect("the loop thread");
+    assert_eq!(after, before, "the idle loop woke up with no connection");
+    handle.shutdown();
+    thread.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

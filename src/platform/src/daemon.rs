@@ -68,7 +68,8 @@ pub fn run(args: &Args) -> i32 {
     // In-process modules resolve every device path (and their log files) under OSCONFIG_ROOT, read from this
     // process's environment: set it to --root before any thread exists (hosts get it explicitly as well).
     std::env::set_var(osconfig_storage::ROOT_ENV, &args.root);
-    let mask = signals::block();
+    // SIGCHLD too: a module host that ends between calls is reaped on that event (no polling timer).
+    let mask = signals::block_with_child_exits();
     let paths = Paths::new(&args.root, args.config.as_deref(), args.socket.as_deref());
     let (config, warnings) = initial_config(&paths.config);
     let log = match osconfig_logging::init(&LogConfig {
@@ -153,6 +154,7 @@ pub fn run(args: &Args) -> i32 {
     let mut reloader = reloader;
     if let Err(e) = signals::spawn(mask, move |signal| match signal {
         Signal::Reload => reloader.reload(&stopper),
+        Signal::ChildExited => stopper.children_exited(),
         Signal::Stop => {
             *stopped_at_signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
             notifier.stopping();

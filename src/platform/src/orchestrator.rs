@@ -3,6 +3,15 @@
 //! ([`crate::queue`]: duplicates merged, priority order), runs one call at a time, and answers. It never retries a
 //! failed call. Between requests it runs the manager's `tick` when due and reclaims idle sessions.
 //!
+//! The idle worker sleeps on its channel until a message or the next real deadline (a host's idle unload or its
+//! SIGKILL after a stop, a session's expiry), and never wakes otherwise. A host that ends on its own between calls
+//! is noticed by an event, not by polling: the daemon's signal thread takes SIGCHLD
+//! ([`osconfig_http::signals::block_with_child_exits`]) and calls [`Orchestrator::children_exited`], which sends
+//! the worker a `ChildExited` message (at most one pending, [`MAX_PENDING_CHILD_EXITS`]); the worker then runs
+//! the manager's `tick`, which reaps the host and counts its crash. SIGCHLD rather than a pidfd per host: the
+//! signal thread exists already and needs no new file descriptors or thread, and the kernel merges the signals of
+//! several exits into one wake-up (the tick checks every host anyway).
+//!
 //! Answers: `MpiOpen` 200 with the session id as a JSON string (500 `"24"` when the caller is at its session bound
 //! — [`MAX_SESSIONS`] for everyone, [`ROOT_RESERVE`] more for root, [`MAX_SESSIONS_PER_UID`] per non-root uid —
 //! and no session it may displace has been unused for `MpiSessionReclaimIdleSeconds`, see [`crate::sessions`];
@@ -114,10 +123,25 @@ impl Waiter {
 /// What the worker is sent.
 #[derive(Debug)]
 enum Message {
-    Request { route: &'static str, body: Vec<u8>, call: Call, waiter: Queued, source: Option<&'static str> },
-    Reload { config: Box<Config>, settings: Box<ManagerSettings> },
+    Request {
+        route: &'static str,
+        body: Vec<u8>,
+        call: Call,
+        waiter: Queued,
+        source: Option<&'static str>,
+    },
+    Reload {
+        config: Box<Config>,
+        settings: Box<ManagerSettings>,
+    },
+    /// A child process ended (SIGCHLD): reap hosts that ended.
+    ChildExited,
     Stop,
 }
+
+/// Bound of `ChildExited` messages waiting in the worker's channel: further SIGCHLDs before the worker
+/// has taken it are merged into it (its tick checks every host).
+pub const MAX_PENDING_CHILD_EXITS: usize = 1;
 
 /// A waiter and its request's share of the backlog (given back when the job is taken to run).
 #[derive(Debug)]
@@ -133,6 +157,8 @@ pub struct Orchestrator {
     backlog: Arc<Backlog>,
     /// Whether a refusal for a full backlog was logged since the backlog last had room.
     full_logged: Arc<AtomicBool>,
+    /// Whether a [`Message::ChildExited`] waits for the worker (see [`MAX_PENDING_CHILD_EXITS`]).
+    child_exit_pending: Arc<AtomicBool>,
 }
 
 /// The worker thread; [`Worker::join_within`] waits for it to finish shutting down.
@@ -153,6 +179,8 @@ impl Orchestrator {
     ) -> io::Result<(Orchestrator, Worker)> {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
+        let child_exit_pending = Arc::new(AtomicBool::new(false));
+        let pending = Arc::clone(&child_exit_pending);
         let thread = thread::Builder::new().name("orchestrator".into()).spawn(move || {
             let started = Instant::now();
             let module_dirs = settings.module_dirs.clone();
@@ -172,6 +200,7 @@ impl Orchestrator {
                 sessions: Sessions::default(),
                 queue: Queue::default(),
                 reap_at: None,
+                child_exit_pending: pending,
                 shared,
                 catalog,
                 health,
@@ -180,8 +209,12 @@ impl Orchestrator {
             state.shutdown();
             let _ = done_tx.send(());
         })?;
-        let orchestrator =
-            Orchestrator { tx, backlog: Arc::new(Backlog::default()), full_logged: Arc::new(AtomicBool::new(false)) };
+        let orchestrator = Orchestrator {
+            tx,
+            backlog: Arc::new(Backlog::default()),
+            full_logged: Arc::new(AtomicBool::new(false)),
+            child_exit_pending,
+        };
         Ok((orchestrator, Worker { thread, done }))
     }
 
@@ -227,6 +260,14 @@ impl Orchestrator {
     /// Applies a new configuration (priorities, `Reported`, session timeout) and reloads the manager.
     pub fn reload(&self, config: Config, settings: ManagerSettings) {
         let _ = self.tx.send(Message::Reload { config: Box::new(config), settings: Box::new(settings) });
+    }
+
+    /// A child process ended (the daemon's SIGCHLD): the worker reaps hosts that ended and counts their crashes as
+    /// soon as it is between calls. Never blocks; merged with a notice not yet taken ([`MAX_PENDING_CHILD_EXITS`]).
+    pub fn children_exited(&self) {
+        if !self.child_exit_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.tx.send(Message::ChildExited);
+        }
     }
 
     /// Asks the worker to stop: queued requests are dropped (answered 500), sessions closed, the manager shut down.
@@ -303,6 +344,8 @@ struct State {
     queue: Queue<Queued>,
     /// No session expires before this (a lower bound: using a session only moves its expiry later).
     reap_at: Option<Instant>,
+    /// Cleared when a [`Message::ChildExited`] is taken (shared with [`Orchestrator::children_exited`]).
+    child_exit_pending: Arc<AtomicBool>,
     shared: Arc<Shared>,
     /// The MIM catalog in force (also published in `shared` for the Watcher), read without a lock per call.
     catalog: Arc<osconfig_mim::Catalog>,
@@ -375,6 +418,12 @@ impl State {
                 self.health.idle();
                 self.catalog = self.shared.set_catalog(load_catalog(&self.manager, &module_dirs));
                 log::info!("configuration reloaded; components: {:?}", self.manager.components());
+                true
+            }
+            Message::ChildExited => {
+                // Cleared before the tick: an exit after this point sends a new notice.
+                self.child_exit_pending.store(false, Ordering::Release);
+                self.manager.tick(Instant::now());
                 true
             }
             Message::Stop => {

@@ -394,6 +394,31 @@ fn test_host_dying_between_calls_is_reaped_and_counted() {
 }
 
 #[test]
+fn test_no_tick_is_due_while_only_kept_hosts_run() {
+    // Nothing polls for hosts that die between calls (the owner ticks on SIGCHLD): with only a Lifetime 1 host
+    // running, served and idle, no tick is due at all.
+    let root = Root::new("notick");
+    root.add(&artifacts().fixture, "fixture.so");
+    let mut manager = ModulesManager::start(root.settings());
+    manager.open(5, "notick-client", 0);
+    assert_eq!(manager.get(5, "Fixture", "echo").unwrap(), b"\"\"");
+    assert!(pid_of(&manager, "Fixture").is_some());
+    assert_eq!(manager.next_tick(), None, "no timer while nothing is due");
+    // A host that dies meanwhile is reaped by the tick its SIGCHLD triggers.
+    let pid = pid_of(&manager, "Fixture").unwrap();
+    sigkill(pid);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_of(&manager, "Fixture").is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        manager.tick(Instant::now());
+    }
+    assert_eq!(pid_of(&manager, "Fixture"), None, "reaped");
+    assert_eq!(manager.next_tick(), None, "back-off is checked at the next call, not by a timer");
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(manager.get(5, "Fixture", "echo").unwrap(), b"\"\"", "restarted on the next call");
+}
+
+#[test]
 fn test_two_modules_one_component_highest_version_wins() {
     let root = Root::new("versions");
     c_module(&root, "a_old.so", "OldVersion", (1, 9, 9, 9), 2);

@@ -245,6 +245,11 @@ impl Dying {
         Dying { host, since: Instant::now() }
     }
 
+    /// When it gets SIGKILL unless it exited: [`STOP_GRACE`] after SIGTERM.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.since + STOP_GRACE
+    }
+
     /// `true` once the host is gone (reaped, or killed after [`STOP_GRACE`]).
     pub(crate) fn poll(&mut self, now: Instant) -> bool {
         if self.host.exited().is_some() {

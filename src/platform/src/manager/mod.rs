@@ -48,12 +48,12 @@
 //!
 //! ## Crashes, back-off, quarantine
 //! A crash is: the host dying or breaking the connection during a call, missing the call deadline, not coming up
-//! when (re)started, or exiting non-zero / by a signal between calls (noticed by [`ModulesManager::tick`]). After a
-//! crash the host is restarted on the **next** call, not before `restart_backoff * 2^(n-1)` (at most 30 s) after it,
-//! where n is the number of crashes within `crash_window`; the caller of a call inside the back-off gets
-//! [`ERR_BACKOFF`]. When n reaches `crash_limit` the module is quarantined until [`ModulesManager::reload`]
-//! (SIGHUP) — which also forgets every crash — or until a platform restart finds fewer than `crash_limit` persisted
-//! crashes inside the window.
+//! when (re)started, or exiting non-zero / by a signal between calls (noticed by [`ModulesManager::tick`], which the
+//! owner runs on SIGCHLD: no timer polls for it). After a crash the host is restarted on the **next** call, not
+//! before `restart_backoff * 2^(n-1)` (at most 30 s) after it, where n is the number of crashes within
+//! `crash_window`; the caller of a call inside the back-off gets [`ERR_BACKOFF`]. When n reaches `crash_limit` the
+//! module is quarantined until [`ModulesManager::reload`] (SIGHUP) — which also forgets every crash — or until a
+//! platform restart finds fewer than `crash_limit` persisted crashes inside the window.
 //!
 //! Persistence: `osconfig_storage::Store::open(state_dir)`, one key per module, `crashes-<Name>` (characters
 //! outside `[A-Za-z0-9._-]` replaced by `_`), written atomically on every crash:
@@ -156,9 +156,6 @@ pub const ERR_BACKOFF: i32 = 11;
 pub const ERR_QUARANTINED: i32 = 131;
 /// errno 71 (`EPROTO`): the host answered outside the MMI REST API.
 pub const ERR_PROTOCOL: i32 = 71;
-
-/// How often [`ModulesManager::next_tick`] asks for a tick while hosts run, to reap one that died between calls.
-const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// How the manager finds, runs and supervises modules.
 #[derive(Debug, Clone)]
@@ -316,8 +313,9 @@ impl ModulesManager {
         self.modules[index].call(&ctx, client, who, op)
     }
 
-    /// Periodic work: reaps hosts that ended (a crash unless they exited 0), stops idle Lifetime 0/2 hosts,
-    /// finishes stopping hosts (SIGKILL after 500 ms).
+    /// Housekeeping: reaps hosts that ended (a crash unless they exited 0), stops idle Lifetime 0/2 hosts,
+    /// finishes stopping hosts (SIGKILL after 500 ms). Call it at [`ModulesManager::next_tick`] and whenever a child
+    /// process ended (SIGCHLD): the manager sets no timer to look for hosts that died between calls.
     pub fn tick(&mut self, now: Instant) {
         let ctx = ctx(&self.settings, self.store.as_ref());
         for module in self.modules.iter_mut() {
@@ -326,12 +324,12 @@ impl ModulesManager {
         self.orphans.retain_mut(|orphan| !orphan.poll(now));
     }
 
-    /// When [`ModulesManager::tick`] wants to run next: the earliest idle deadline or pending stop, and at least
-    /// every second while a host runs; `None` when no host runs.
+    /// When [`ModulesManager::tick`] has work next that no child's exit announces: the earliest idle deadline of a
+    /// running short-lived host, or the SIGKILL deadline of a host asked to stop; `None` when there is none (no
+    /// wake-up while idle). A host that ends before its deadline is reaped at the tick its SIGCHLD asks for.
     pub fn next_tick(&self) -> Option<Instant> {
-        let now = Instant::now();
-        let orphans = (!self.orphans.is_empty()).then(|| now + Duration::from_millis(10));
-        self.modules.iter().filter_map(|m| m.next_tick(self.settings.idle_unload, now, REAP_EVERY)).chain(orphans).min()
+        let orphans = self.orphans.iter().map(Dying::deadline);
+        self.modules.iter().filter_map(|m| m.next_tick(self.settings.idle_unload)).chain(orphans).min()
     }
 
     /// The served components, sorted.

@@ -191,22 +191,14 @@ impl Supervised {
         }
     }
 
-    /// When [`Supervised::tick`] has work next: the idle deadline of a running short-lived host, or a pending
-    /// stop; `reap_every` after `now` while a host runs (to notice one that died on its own).
-    pub(crate) fn next_tick(&self, idle_unload: Duration, now: Instant, reap_every: Duration) -> Option<Instant> {
+    /// When [`Supervised::tick`] has work next that no SIGCHLD announces: the idle deadline of a running
+    /// short-lived host, or the SIGKILL deadline of a stopping one. A host that dies on its own, or a stopping one
+    /// that exits in time, is reaped at the tick its SIGCHLD asks for (see [`super::ModulesManager::tick`]).
+    pub(crate) fn next_tick(&self, idle_unload: Duration) -> Option<Instant> {
         let Backend::Hosted(hosted) = &self.backend else { return None };
-        let mut next: Option<Instant> = None;
-        if hosted.dying.is_some() {
-            next = Some(now + Duration::from_millis(10));
-        }
-        if hosted.host.is_some() {
-            let mut at = now + reap_every;
-            if self.short_lived() {
-                at = at.min(self.last_used + idle_unload);
-            }
-            next = Some(next.map_or(at, |n| n.min(at)));
-        }
-        next
+        let stop = hosted.dying.as_ref().map(Dying::deadline);
+        let idle = (hosted.host.is_some() && self.short_lived()).then(|| self.last_used + idle_unload);
+        [stop, idle].into_iter().flatten().min()
     }
 
     /// Takes the running and the stopping host out (for a shutdown), forgetting the sessions; unloads an
