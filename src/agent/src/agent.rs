@@ -2,7 +2,7 @@
 //!
 //! Each turn: keep the hub link ([`Link`]: resolve the identity, connect, reconnect after a loss with
 //! exponential back-off and jitter ([`Backoff`]), reconnect with a fresh token before an Identity Service token
-//! expires), let the transport work, feed its events to the [`Twin`], apply waiting twin work, and every
+//! expires, or with the new certificate once certd renewed an Identity Service X.509 identity's), let the transport work, feed its events to the [`Twin`], apply waiting twin work, and every
 //! `ReportingIntervalSeconds` check the platform session, retry failed properties and (when connected) collect
 //! reported values; then hand the outbox's patches to the transport. systemd hears `READY=1` once connected, or
 //! after [`READY_TIMEOUT`] without a connection (the agent then keeps trying while the local side runs).
@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::backoff::{Backoff, MAX_BACKOFF, MIN_BACKOFF};
 use crate::config::Config;
-use crate::identity::{self, Credentials, IdentityError, IdentityOptions};
+use crate::identity::{self, ConnectionString, Credentials, IdentityError, IdentityOptions};
 use crate::notify::Notifier;
 use crate::signals::Signal;
-use crate::transport::{Transport, TransportEvent, TransportSettings};
+use crate::transport::{ClientCertificate, Transport, TransportEvent, TransportSettings};
 use crate::twin::{Platform, Twin};
 
 /// Pause between loop turns when nothing waits (the SDK's `DoWork` cadence).
@@ -60,6 +60,9 @@ pub struct Agent<T: Transport, P: Platform> {
     link: Link,
     backoff: Backoff,
     renew_at: Option<Instant>,
+    /// The identity of the current (or last) client, and the certificate that came with it.
+    current_connection: Option<ConnectionString>,
+    current_certificate: Option<ClientCertificate>,
     next_report: Instant,
     started: Instant,
     ready: bool,
@@ -98,6 +101,8 @@ impl<T: Transport, P: Platform> Agent<T, P> {
             link: Link::Idle(now),
             backoff: Backoff::new(MIN_BACKOFF, MAX_BACKOFF),
             renew_at: None,
+            current_connection: None,
+            current_certificate: None,
             started: now,
             ready: false,
             notifier: Notifier::from_env(),
@@ -243,16 +248,25 @@ impl<T: Transport, P: Platform> Agent<T, P> {
                 Ok(())
             }
             Link::Up | Link::Connecting(_) if self.renew_at.is_some_and(|at| now >= at) => {
-                // The current connection stays until new credentials are in hand.
+                // The current connection stays until new credentials are in hand, or when they did not change.
+                let what = if self.current_certificate.is_some() { "certificate" } else { "SAS token" };
                 match identity::resolve(&self.identity) {
+                    Ok(credentials) if self.is_current(&credentials) => {
+                        log::debug!("the {what} from the Identity Service is unchanged");
+                        self.renew_at = credentials.renew_after.map(|d| now + d);
+                    }
                     Ok(credentials) => {
-                        log::info!("the SAS token is about to expire; reconnecting with a new one");
+                        if credentials.client_certificate.is_some() {
+                            log::info!("the identity's certificate changed; reconnecting with the new one");
+                        } else {
+                            log::info!("the SAS token is about to expire; reconnecting with a new one");
+                        }
                         self.drop_client();
                         self.connect_with(credentials, now);
                     }
                     Err(e) => {
                         let delay = self.backoff.next_delay();
-                        log::warn!("cannot renew the SAS token ({e}); trying again in {} ms", delay.as_millis());
+                        log::warn!("cannot renew the {what} ({e}); trying again in {} ms", delay.as_millis());
                         self.renew_at = Some(now + delay);
                     }
                 }
@@ -284,10 +298,26 @@ impl<T: Transport, P: Platform> Agent<T, P> {
         Ok(())
     }
 
+    /// Whether `credentials` are those of the current client (a certificate check that found nothing new).
+    fn is_current(&self, credentials: &Credentials) -> bool {
+        credentials.client_certificate.is_some()
+            && credentials.client_certificate == self.current_certificate
+            && Some(&credentials.connection) == self.current_connection.as_ref()
+    }
+
     fn connect_with(&mut self, credentials: Credentials, now: Instant) {
         log::info!("connecting as {} (identity from {})", credentials.connection.describe(), credentials.source);
         self.renew_at = credentials.renew_after.map(|d| now + d);
-        match self.transport.connect(&credentials.connection, &self.settings) {
+        let connected = match &credentials.client_certificate {
+            Some(certificate) => {
+                let settings = TransportSettings { x509: Some(certificate.clone()), ..self.settings.clone() };
+                self.transport.connect(&credentials.connection, &settings)
+            }
+            None => self.transport.connect(&credentials.connection, &self.settings),
+        };
+        self.current_certificate = credentials.client_certificate;
+        self.current_connection = Some(credentials.connection);
+        match connected {
             Ok(()) => {
                 self.ups = 0;
                 self.link = Link::Connecting(now);

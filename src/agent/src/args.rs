@@ -32,6 +32,8 @@ options:
   --keyd-socket <path>           /run/aziot/keyd.sock, /run/aziot/certd.sock; not under --root)
   --certd-socket <path>
   --token-lifetime <seconds>   lifetime of Identity Service SAS tokens (default 3600; renewed at 80%)
+  --openssl-engine <name>      OpenSSL engine holding the private key of an Identity Service X.509 identity
+                               (default aziot_keys; the key is named by keyd's key handle)
   --foreground                 log to stderr too
   --version                    print the version and exit
   --help                       print this text and exit
@@ -70,6 +72,8 @@ pub struct Args {
     pub certd_socket: Option<PathBuf>,
     /// `--token-lifetime`.
     pub token_lifetime: Option<Duration>,
+    /// `--openssl-engine`.
+    pub openssl_engine: Option<String>,
     /// `--foreground`.
     pub foreground: bool,
 }
@@ -89,6 +93,7 @@ impl Default for Args {
             keyd_socket: None,
             certd_socket: None,
             token_lifetime: None,
+            openssl_engine: None,
             foreground: false,
         }
     }
@@ -202,6 +207,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgsErro
             "--identityd-socket" => set(&mut out.identityd_socket, "--identityd-socket", value(), path)?,
             "--keyd-socket" => set(&mut out.keyd_socket, "--keyd-socket", value(), path)?,
             "--certd-socket" => set(&mut out.certd_socket, "--certd-socket", value(), path)?,
+            "--openssl-engine" => set(&mut out.openssl_engine, "--openssl-engine", value(), |v| {
+                Some(v).filter(|v| !v.is_empty() && !v.contains('\0'))
+            })?,
             "--token-lifetime" => set(&mut out.token_lifetime, "--token-lifetime", value(), |v| {
                 v.parse::<u64>().ok().filter(|s| (2..=365 * 86_400).contains(s)).map(Duration::from_secs)
             })?,
@@ -240,6 +248,8 @@ mod tests {
             "/c",
             "--token-lifetime",
             "10",
+            "--openssl-engine",
+            "pkcs11",
             "--foreground",
         ])
         .unwrap() else {
@@ -249,6 +259,7 @@ mod tests {
         assert_eq!(a.connection_string.as_deref(), Some("HostName=a;b=c"), "only the first = splits");
         assert_eq!(a.ca_file.as_deref(), Some(Path::new("ca.pem")));
         assert_eq!(a.token_lifetime, Some(Duration::from_secs(10)));
+        assert_eq!(a.openssl_engine.as_deref(), Some("pkcs11"));
         assert!(a.foreground);
         assert_eq!(a.socket_path(), Path::new("/r/run/osconfig/mpid.sock"));
         assert_eq!(a.config_path(), Path::new("/r/etc/osconfig/osconfig.json"));
@@ -267,6 +278,8 @@ mod tests {
         assert_eq!(run(&["--root", "/a", "--root", "/b"]), Err(ArgsError::Repeated("--root")));
         assert_eq!(run(&["--token-lifetime", "1"]), Err(ArgsError::BadValue("--token-lifetime", "1".into())));
         assert_eq!(run(&["--ca-file="]), Err(ArgsError::BadValue("--ca-file", String::new())));
+        assert_eq!(run(&["--openssl-engine="]), Err(ArgsError::BadValue("--openssl-engine", String::new())));
+        assert_eq!(run(&["--openssl-engine"]), Err(ArgsError::MissingValue("--openssl-engine")));
         assert!(matches!(run(&["--x509-cert", "c.pem"]), Err(ArgsError::MissingValue(_))));
         assert!(matches!(run(&["--x509-key", "k.pem"]), Err(ArgsError::MissingValue(_))));
         let Command::Run(a) = run(&["--x509-cert", "c.pem", "--x509-key", "k.pem"]).unwrap() else { panic!() };

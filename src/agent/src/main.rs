@@ -6,11 +6,13 @@ use std::time::Duration;
 use osconfig_agent::agent::{Agent, Stop};
 use osconfig_agent::args::{self, Command, EXIT_CONFIG, EXIT_OK, EXIT_STARTUP};
 use osconfig_agent::config::{self, Config};
-use osconfig_agent::identity::{sas, AisSockets, IdentityOptions, CONNECTION_STRING_ENV};
+use osconfig_agent::identity::{
+    sas, AisSockets, IdentityOptions, CERTIFICATE_CHECK_INTERVAL, CONNECTION_STRING_ENV, DEFAULT_OPENSSL_ENGINE,
+};
 use osconfig_agent::notify::Notifier;
 use osconfig_agent::signals::Signals;
 use osconfig_agent::transport::sdk::SdkTransport;
-use osconfig_agent::transport::{ClientCertificate, TransportSettings};
+use osconfig_agent::transport::{ClientCertificate, PrivateKey, TransportSettings};
 use osconfig_agent::twin::MpiPlatform;
 use osconfig_logging::{level_from_osconfig, LogConfig, SyslogMode};
 
@@ -74,7 +76,7 @@ fn run() -> i32 {
     }
     let x509 = match (&args.x509_cert, &args.x509_key) {
         (Some(cert), Some(key)) => match (read_pem(cert, "CERTIFICATE"), read_pem(key, "PRIVATE KEY")) {
-            (Ok(cert_pem), Ok(key_pem)) => Some(ClientCertificate { cert_pem, key_pem }),
+            (Ok(cert_pem), Ok(key_pem)) => Some(ClientCertificate { cert_pem, key: PrivateKey::Pem(key_pem) }),
             (Err(e), _) => {
                 log::error!("--x509-cert {}: {e}", cert.display());
                 return EXIT_CONFIG;
@@ -118,6 +120,8 @@ fn run() -> i32 {
         },
         token_lifetime: args.token_lifetime.unwrap_or(sas::DEFAULT_TOKEN_LIFETIME),
         has_client_certificate: settings.x509.is_some(),
+        openssl_engine: args.openssl_engine.clone().unwrap_or_else(|| DEFAULT_OPENSSL_ENGINE.into()),
+        certificate_check_interval: CERTIFICATE_CHECK_INTERVAL,
     };
     let transport = match make_transport() {
         Ok(t) => t,

@@ -1,8 +1,14 @@
 //! The agent with an Azure Identity Service of the test's own (identityd and keyd on Unix sockets in a temporary
 //! directory): the SAS token it builds (HMAC-SHA256 computed here with `openssl`, from a key only the test and its
-//! fake keyd hold), its renewal before expiry, and the answers it refuses.
+//! fake keyd hold), its renewal before expiry, and the answers it refuses; an X.509 identity (certificate from
+//! certd, private key in an OpenSSL engine named by its key handle): reconnection when certd renews the certificate,
+//! and for real over TLS with the key in a SoftHSM token used through the `pkcs11` engine (Debian: `softhsm2`,
+//! `libengine-pkcs11-openssl`), `openssl s_server` verifying the client certificate.
 
 mod support;
+#[allow(dead_code)]
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -15,6 +21,7 @@ use osconfig_agent::config::Config;
 use osconfig_agent::identity::ais::{self, AisError};
 use osconfig_agent::identity::encode::{base64_decode, base64_encode, url_encode};
 use osconfig_agent::identity::{AisSockets, IdentityOptions};
+use osconfig_agent::transport::{ClientCertificate, PrivateKey};
 use serde_json::{json, Value};
 use support::{wait_for, RunningAgent};
 
@@ -167,6 +174,8 @@ fn test_agent_connects_with_an_ais_sas_token_and_renews_it_before_expiry() {
         ais: s,
         token_lifetime: Duration::from_secs(4),
         has_client_certificate: false,
+        openssl_engine: osconfig_agent::identity::DEFAULT_OPENSSL_ENGINE.into(),
+        certificate_check_interval: osconfig_agent::identity::CERTIFICATE_CHECK_INTERVAL,
     };
     let config = Config { iot_hub_management: true, reporting_interval_seconds: 60, ..Config::default() };
     let started = unix_now();
@@ -242,16 +251,26 @@ fn test_invalid_identity_service_answers_are_refused_clearly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A certificate PEM as certd answers it (not parsed by the agent; the fake transport never uses it).
+fn fake_cert(tag: &str) -> String {
+    format!("-----BEGIN CERTIFICATE-----\nMIIB{tag}\n-----END CERTIFICATE-----\n")
+}
+
 #[test]
-fn test_x509_identity_is_reported_as_not_supported_and_the_agent_keeps_running() {
+fn test_ais_x509_identity_uses_the_engine_key_and_reconnects_when_certd_renews_the_certificate() {
     let dir = temp_dir("x509");
     let s = sockets(&dir);
-    let _identityd = Service::start(s.identityd.clone(), |_, _| {
-        (200, identity_answer(json!({"type":"x509","certId":"device-cert","keyHandle":"kh"})))
+    let identityd = Service::start(s.identityd.clone(), |_, _| {
+        (200, identity_answer(json!({"type":"x509","certId":"device-cert","keyHandle":"kh-1"})))
     });
-    let certd = Service::start(s.certd.clone(), |line, _| {
+    let cert = Arc::new(Mutex::new(Some(fake_cert("first"))));
+    let served = cert.clone();
+    let certd = Service::start(s.certd.clone(), move |line, _| {
         assert_eq!(line, "GET /certificates/device-cert?api-version=2020-09-01 HTTP/1.1");
-        (200, json!({"pem":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}).to_string())
+        match served.lock().unwrap().clone() {
+            Some(pem) => (200, json!({ "pem": pem }).to_string()),
+            None => (500, "{\"message\":\"down\"}".into()),
+        }
     });
     let options = IdentityOptions {
         argument: None,
@@ -260,16 +279,217 @@ fn test_x509_identity_is_reported_as_not_supported_and_the_agent_keeps_running()
         ais: s,
         token_lifetime: Duration::from_secs(60),
         has_client_certificate: false,
+        openssl_engine: "test-engine".into(),
+        certificate_check_interval: Duration::from_millis(300),
+    };
+    let resolved = osconfig_agent::identity::resolve(&options).unwrap();
+    assert_eq!(resolved.renew_after, Some(Duration::from_millis(300)));
+    let config = Config { iot_hub_management: true, reporting_interval_seconds: 60, ..Config::default() };
+    let agent = RunningAgent::start(dir.join("no-platform.sock"), config, options);
+    wait_for("the first connection", || !agent.hub.lock().connects.is_empty());
+    let expected_key = PrivateKey::Engine { engine: "test-engine".into(), key_id: "kh-1".into() };
+    {
+        let hub = agent.hub.lock();
+        let (cs, settings) = &hub.connects[0];
+        assert_eq!(
+            cs,
+            "HostName=myhub.azure-devices.net;DeviceId=dev 1;ModuleId=osconfig;x509=true;GatewayHostName=127.0.0.1"
+        );
+        assert_eq!(settings.x509, Some(ClientCertificate { cert_pem: fake_cert("first"), key: expected_key.clone() }));
+    }
+    // The certificate is read again every interval; unchanged, the connection stays.
+    let reads = certd.requests.lock().unwrap().len();
+    wait_for("three more certificate checks", || certd.requests.lock().unwrap().len() >= reads + 3);
+    assert_eq!(agent.hub.lock().connects.len(), 1, "no reconnection while the certificate is the same");
+    assert_eq!(agent.hub.lock().disconnects, 0);
+    // certd is down for a while: the working connection is kept, the check retried.
+    *cert.lock().unwrap() = None;
+    let reads = certd.requests.lock().unwrap().len();
+    wait_for("failed certificate checks", || certd.requests.lock().unwrap().len() >= reads + 2);
+    let kept = {
+        let hub = agent.hub.lock();
+        (hub.connects.len(), hub.disconnects)
+    };
+    assert_eq!(kept, (1, 0), "the client is kept");
+    // certd renewed the certificate: the agent reconnects with the new one.
+    *cert.lock().unwrap() = Some(fake_cert("renewed"));
+    wait_for("the reconnection with the renewed certificate", || agent.hub.lock().connects.len() >= 2);
+    {
+        let hub = agent.hub.lock();
+        assert_eq!(
+            hub.connects[1].1.x509,
+            Some(ClientCertificate { cert_pem: fake_cert("renewed"), key: expected_key })
+        );
+        assert!(hub.disconnects >= 1, "the old client is dropped");
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(agent.hub.lock().connects.len(), 2, "one reconnection per change");
+    drop(agent);
+    assert!(identityd.requests.lock().unwrap().len() >= 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn test_ais_x509_identity_without_its_certificate_is_retried_not_fatal() {
+    let dir = temp_dir("x509-nocert");
+    let s = sockets(&dir);
+    let _identityd = Service::start(s.identityd.clone(), |_, _| {
+        (200, identity_answer(json!({"type":"x509","certId":"device-cert","keyHandle":"kh"})))
+    });
+    let certd = Service::start(s.certd.clone(), |_, _| (200, json!({"pem":"not a certificate"}).to_string()));
+    let options = IdentityOptions {
+        argument: None,
+        file: None,
+        environment: None,
+        ais: s,
+        token_lifetime: Duration::from_secs(60),
+        has_client_certificate: false,
+        openssl_engine: osconfig_agent::identity::DEFAULT_OPENSSL_ENGINE.into(),
+        certificate_check_interval: osconfig_agent::identity::CERTIFICATE_CHECK_INTERVAL,
     };
     let e = osconfig_agent::identity::resolve(&options).unwrap_err();
-    assert!(!e.is_permanent(), "retried: the identity service's configuration may change");
-    assert!(e.to_string().contains("X.509 identities from the Identity Service are not supported yet"), "{e}");
-    assert_eq!(certd.requests.lock().unwrap().len(), 1);
+    assert!(!e.is_permanent(), "retried: certd may answer later");
+    assert!(e.to_string().contains("pem is missing or holds no certificate"), "{e}");
     let config = Config { iot_hub_management: true, ..Config::default() };
     let agent = RunningAgent::start(dir.join("no-platform.sock"), config, options);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(agent.hub.lock().connects.is_empty(), "no connection without a usable identity");
+    wait_for("a retry", || certd.requests.lock().unwrap().len() >= 3);
+    assert!(agent.hub.lock().connects.is_empty(), "no connection without a certificate");
     let (agent, _) = agent.stop();
     assert!(matches!(agent.link(), osconfig_agent::agent::Link::Idle(_)));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SoftHSM's PKCS#11 module, where Debian puts it.
+const SOFTHSM_MODULES: [&str; 2] =
+    ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
+
+/// Runs `softhsm2-util` with the token directory of `conf`.
+fn softhsm(conf: &Path, args: &[&str]) {
+    let out = Command::new("softhsm2-util")
+        .args(args)
+        .env("SOFTHSM2_CONF", conf)
+        .output()
+        .expect("softhsm2-util (Debian package softhsm2) runs");
+    assert!(out.status.success(), "softhsm2-util {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// An identityd and a certd answering the X.509 identity `device_id` (gateway `gateway`) with `key_handle` and the
+/// certificate `cert_pem`.
+fn x509_identity_service(
+    dir: &Path,
+    gateway: &str,
+    device_id: &str,
+    key_handle: &str,
+    cert_pem: String,
+) -> (Service, Service) {
+    let answer = json!({"type":"aziot","spec":{"hubName":"myhub.azure-devices.net","gatewayHost":gateway,"deviceId":device_id,"moduleId":"osconfig","genId":"1","auth":{"type":"x509","certId":"hsm-cert","keyHandle":key_handle}}}).to_string();
+    let identityd = Service::start(dir.join("identityd.sock"), move |_, _| (200, answer.clone()));
+    let certd = Service::start(dir.join("certd.sock"), move |line, _| {
+        assert_eq!(line, "GET /certificates/hsm-cert?api-version=2020-09-01 HTTP/1.1");
+        (200, json!({ "pem": cert_pem }).to_string())
+    });
+    (identityd, certd)
+}
+
+#[test]
+fn test_ais_x509_identity_signs_the_tls_handshake_with_the_engine_held_key() {
+    let certs = tls::Certs::new("x509-hsm", 44, "dev-hsm");
+    let dir = certs.dir.clone();
+    // A SoftHSM token in the temporary root holds the client key; the key file is then removed, so only the
+    // token (through the pkcs11 engine) can sign the handshake.
+    let module = SOFTHSM_MODULES.iter().find(|m| Path::new(m).exists()).expect("SoftHSM's module (Debian: softhsm2)");
+    let pkcs11_engine = Path::new("/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so");
+    assert!(
+        pkcs11_engine.exists() || std::env::var_os("OPENSSL_ENGINES").is_some(),
+        "the pkcs11 engine (Debian: libengine-pkcs11-openssl)"
+    );
+    std::fs::create_dir(dir.join("tokens")).unwrap();
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.join("tokens").display()
+        ),
+    )
+    .unwrap();
+    softhsm(&conf, &["--init-token", "--free", "--label", "osconfig", "--pin", "1234", "--so-pin", "5678"]);
+    softhsm(
+        &conf,
+        &[
+            "--import",
+            dir.join("client.key").to_str().unwrap(),
+            "--token",
+            "osconfig",
+            "--label",
+            "device",
+            "--id",
+            "01",
+            "--pin",
+            "1234",
+        ],
+    );
+    std::fs::remove_file(dir.join("client.key")).unwrap();
+    let cert_pem = std::fs::read_to_string(dir.join("client.pem")).unwrap();
+    let (identityd, certd) =
+        x509_identity_service(&dir, &certs.address, "dev-hsm", "pkcs11:object=device?pin-value=1234", cert_pem);
+    let server = certs.serve(8883, &["-CAfile", "ca.pem", "-Verify", "1"]).expect("port 8883");
+    let sockets =
+        ["--identityd-socket", "identityd.sock", "--certd-socket", "certd.sock", "--keyd-socket", "keyd.sock"];
+    let mut args = sockets.to_vec();
+    args.extend(["--openssl-engine", "pkcs11", "--ca-file", "ca.pem"]);
+    let agent = certs.agent_with(
+        r#"{"IotHubManagement":1,"ModelVersion":20}"#,
+        &args,
+        &[("SOFTHSM2_CONF", conf.as_os_str()), ("PKCS11_MODULE_PATH", std::ffi::OsStr::new(module))],
+    );
+    // The MQTT CONNECT arrives only after a handshake in which s_server demanded the client certificate and
+    // verified the CertificateVerify signature, made with the key in the token.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !certs.server_output().contains("myhub.azure-devices.net/dev-hsm/osconfig") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no MQTT CONNECT over a verified handshake.\nserver:\n{}\nagent:\n{}",
+            certs.server_output(),
+            certs.agent_output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = certs.server_output();
+    assert!(seen.contains("depth=0 CN = dev-hsm"), "the client certificate was verified:\n{seen}");
+    let log = certs.agent_output();
+    let line = format!("connecting as module dev-hsm/osconfig on myhub.azure-devices.net via {} (identity from the Azure Identity Service)", certs.address);
+    assert!(log.contains(&line), "{log}");
+    assert!(!identityd.requests.lock().unwrap().is_empty() && !certd.requests.lock().unwrap().is_empty());
+    drop((agent, server));
+}
+
+#[test]
+fn test_ais_x509_identity_with_an_engine_openssl_cannot_load_is_logged_clearly_and_retried() {
+    let certs = tls::Certs::new("x509-noengine", 45, "dev-noengine");
+    let cert_pem = std::fs::read_to_string(certs.dir.join("client.pem")).unwrap();
+    let (_identityd, certd) = x509_identity_service(&certs.dir, &certs.address, "dev-noengine", "kh", cert_pem);
+    let mut agent = certs.agent_with(
+        r#"{"IotHubManagement":1}"#,
+        &[
+            "--identityd-socket",
+            "identityd.sock",
+            "--certd-socket",
+            "certd.sock",
+            "--openssl-engine",
+            "osconfig-no-such-engine",
+        ],
+        &[],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while certd.requests.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no retry:\n{}", certs.agent_output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = certs.agent_output();
+    assert!(
+        log.contains("cannot create the hub client: the OpenSSL engine \"osconfig-no-such-engine\", which holds the client certificate's private key, cannot be loaded"),
+        "{log}"
+    );
+    assert!(agent.0.try_wait().unwrap().is_none(), "the agent keeps running:\n{log}");
 }

@@ -7,6 +7,12 @@
 //! [`sas::DEFAULT_TOKEN_LIFETIME`] (or the `--token-lifetime` given) and is renewed after
 //! [`sas::RENEW_AT_PERCENT`]% of it by reconnecting with a new one ([`Credentials::renew_after`]).
 //!
+//! An `x509` identity from the Identity Service: the certificate (chain) comes from certd, and its private key
+//! stays in keyd, used through an OpenSSL engine ([`DEFAULT_OPENSSL_ENGINE`], or `--openssl-engine`) that loads it
+//! by keyd's key handle ([`PrivateKey::Engine`]); the connection string is `x509=true`. certd may renew the
+//! certificate: the identity is read again every [`CERTIFICATE_CHECK_INTERVAL`] (and at every reconnect), and the
+//! agent reconnects only when the certificate or key handle changed.
+//!
 //! A connection string given explicitly (argument, file, environment) that is invalid is a configuration error
 //! ([`IdentityError::is_permanent`]); an Identity Service that does not answer is retried by the caller.
 
@@ -21,6 +27,13 @@ use std::time::Duration;
 
 pub use ais::{AisAuth, AisIdentity, AisSockets};
 pub use connection_string::{Auth, ConnectionString, ConnectionStringError, MAX_CONNECTION_STRING_BYTES};
+
+use crate::transport::{ClientCertificate, PrivateKey};
+
+/// The OpenSSL engine that holds an Identity Service X.509 identity's private key: aziot-keys' engine.
+pub const DEFAULT_OPENSSL_ENGINE: &str = "aziot_keys";
+/// How often an Identity Service X.509 identity is read again to notice a renewed certificate.
+pub const CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// The environment variable that may hold the connection string.
 pub const CONNECTION_STRING_ENV: &str = "OSCONFIG_CONNECTION_STRING";
@@ -65,6 +78,10 @@ pub struct IdentityOptions {
     /// Whether a client certificate was given (`--x509-cert` and `--x509-key`): connection strings with
     /// `x509=true` need one.
     pub has_client_certificate: bool,
+    /// The OpenSSL engine of an Identity Service X.509 identity's key ([`DEFAULT_OPENSSL_ENGINE`]).
+    pub openssl_engine: String,
+    /// How often an Identity Service X.509 identity is read again ([`CERTIFICATE_CHECK_INTERVAL`]).
+    pub certificate_check_interval: Duration,
 }
 
 /// A usable identity.
@@ -74,8 +91,12 @@ pub struct Credentials {
     pub connection: ConnectionString,
     /// Where it came from.
     pub source: Source,
-    /// Reconnect with fresh credentials this long after they were obtained (a token about to expire).
+    /// Read the identity again this long after it was obtained: a token about to expire (always reconnects), or a
+    /// certificate to check (reconnects when it changed).
     pub renew_after: Option<Duration>,
+    /// The client certificate that comes with the identity (an Identity Service X.509 identity); `None`: the
+    /// transport's own (`--x509-cert`) if any.
+    pub client_certificate: Option<ClientCertificate>,
 }
 
 /// Why no identity could be had.
@@ -121,7 +142,7 @@ fn from_text(text: &str, source: Source, has_client_certificate: bool) -> Result
     if connection.auth == Auth::X509 && !has_client_certificate {
         return Err(IdentityError::Unsupported(source, "x509=true needs --x509-cert and --x509-key".into()));
     }
-    Ok(Credentials { connection, source, renew_after: None })
+    Ok(Credentials { connection, source, renew_after: None, client_certificate: None })
 }
 
 /// The identity to connect with, from the first source that has one (see the module docs).
@@ -149,20 +170,25 @@ pub fn resolve(options: &IdentityOptions) -> Result<Credentials, IdentityError> 
                 connection,
                 source: Source::IdentityService,
                 renew_after: Some(sas::renew_after(lifetime)),
+                client_certificate: None,
             })
         }
-        AisAuth::X509 { cert_id, .. } => {
-            // The certificate is reachable, but its private key stays in keyd and the transport would need the
-            // aziot_keys OpenSSL engine to use it.
-            let reachable =
-                ais::get_certificate(&options.ais.certd, cert_id).map(|_| "reachable").unwrap_or("not reachable");
-            Err(IdentityError::Unsupported(
-                Source::IdentityService,
-                format!(
-                    "X.509 identities from the Identity Service are not supported yet (certificate {cert_id} is {reachable}; \
-                     its private key stays in keyd and needs the aziot_keys OpenSSL engine); use a SAS identity or a connection string"
-                ),
-            ))
+        AisAuth::X509 { cert_id, key_handle } => {
+            let cert_pem = ais::get_certificate(&options.ais.certd, cert_id).map_err(IdentityError::Ais)?;
+            let connection = ConnectionString {
+                host_name: identity.hub_name.clone(),
+                device_id: identity.device_id.clone(),
+                module_id: identity.module_id.clone(),
+                gateway_host_name: identity.gateway_host.clone(),
+                auth: Auth::X509,
+            };
+            let key = PrivateKey::Engine { engine: options.openssl_engine.clone(), key_id: key_handle.clone() };
+            Ok(Credentials {
+                connection,
+                source: Source::IdentityService,
+                renew_after: Some(options.certificate_check_interval),
+                client_certificate: Some(ClientCertificate { cert_pem, key }),
+            })
         }
     }
 }
@@ -200,6 +226,8 @@ mod tests {
             ais: AisSockets { identityd: none.join("i.sock"), keyd: none.join("k.sock"), certd: none.join("c.sock") },
             token_lifetime: sas::DEFAULT_TOKEN_LIFETIME,
             has_client_certificate: false,
+            openssl_engine: DEFAULT_OPENSSL_ENGINE.into(),
+            certificate_check_interval: CERTIFICATE_CHECK_INTERVAL,
         }
     }
 

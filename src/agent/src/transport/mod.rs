@@ -28,18 +28,48 @@ pub struct TransportSettings {
     pub x509: Option<ClientCertificate>,
 }
 
-/// A client certificate and its private key, PEM text (the key never reaches a log line).
+/// A client certificate and its private key (the key never reaches a log line).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCertificate {
-    /// The certificate (chain), leaf first.
+    /// The certificate (chain), leaf first, PEM text.
     pub cert_pem: String,
     /// The private key.
-    pub key_pem: String,
+    pub key: PrivateKey,
+}
+
+/// Where the client certificate's private key is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrivateKey {
+    /// PEM text (`--x509-key`).
+    Pem(String),
+    /// Held by an OpenSSL engine, which loads it by its id and signs with it (the Identity Service's keyd through
+    /// the `aziot_keys` engine, the key id being keyd's key handle).
+    Engine {
+        /// The engine id (`aziot_keys`, `pkcs11`, ..).
+        engine: String,
+        /// What the engine's `ENGINE_load_private_key` takes.
+        key_id: String,
+    },
 }
 
 impl fmt::Debug for ClientCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCertificate").field("cert_pem_bytes", &self.cert_pem.len()).finish_non_exhaustive()
+        f.debug_struct("ClientCertificate")
+            .field("cert_pem_bytes", &self.cert_pem.len())
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// Neither the PEM key nor the key id (a key handle or URI may authorise its use) reaches a log line.
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrivateKey::Pem(_) => f.write_str("Pem(..)"),
+            PrivateKey::Engine { engine, .. } => {
+                f.debug_struct("Engine").field("engine", engine).finish_non_exhaustive()
+            }
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! The transport over the Azure IoT C SDK's lower-layer module client (`azure-iot-sdk-sys`): MQTT on port 8883,
 //! or MQTT over WebSocket on 443. The SDK never reconnects by itself here (retry policy none): a lost connection
-//! is an event, and the agent's loop reconnects on its own back-off with a new client.
+//! is an event, and the agent's loop reconnects on its own back-off with a new client. A client certificate's key
+//! is PEM text or held by an OpenSSL engine ([`PrivateKey`]); an engine OpenSSL cannot load is refused here with
+//! a clear error, before the SDK would only log it at the TLS handshake.
 
 use azure_iot_sdk_sys::{Event, ModuleClient, Protocol};
 
-use super::{Transport, TransportError, TransportEvent, TransportSettings};
+use super::{PrivateKey, Transport, TransportError, TransportEvent, TransportSettings};
 use crate::identity::{Auth, ConnectionString};
 
 /// The SDK transport.
@@ -41,7 +43,20 @@ impl Transport for SdkTransport {
                 .x509
                 .as_ref()
                 .ok_or_else(|| TransportError("x509=true without a client certificate".into()))?;
-            client.set_x509(&x509.cert_pem, &x509.key_pem).map_err(err)?;
+            match &x509.key {
+                PrivateKey::Pem(key_pem) => client.set_x509(&x509.cert_pem, key_pem).map_err(err)?,
+                PrivateKey::Engine { engine, key_id } => {
+                    if !azure_iot_sdk_sys::openssl_engine_available(engine) {
+                        return Err(TransportError(format!(
+                            "the OpenSSL engine {engine:?}, which holds the client certificate's private key, cannot \
+                             be loaded (not built in, and no {engine}.so in OpenSSL's engines directory or \
+                             OPENSSL_ENGINES; for the Identity Service install aziot-keys' engine, or name another \
+                             with --openssl-engine)"
+                        )));
+                    }
+                    client.set_x509_engine(&x509.cert_pem, engine, key_id).map_err(err)?;
+                }
+            }
         }
         if settings.keep_alive_seconds > 0 {
             client.set_keep_alive(settings.keep_alive_seconds).map_err(err)?;

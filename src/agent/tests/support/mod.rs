@@ -42,6 +42,8 @@ pub fn identity(connection_string: Option<&str>) -> IdentityOptions {
         ais: AisSockets { identityd: none.join("i.sock"), keyd: none.join("k.sock"), certd: none.join("c.sock") },
         token_lifetime: sas::DEFAULT_TOKEN_LIFETIME,
         has_client_certificate: false,
+        openssl_engine: osconfig_agent::identity::DEFAULT_OPENSSL_ENGINE.into(),
+        certificate_check_interval: osconfig_agent::identity::CERTIFICATE_CHECK_INTERVAL,
     }
 }
 

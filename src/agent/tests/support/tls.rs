@@ -161,24 +161,39 @@ impl Certs {
         Some(server)
     }
 
-    /// Runs the agent binary on this directory as its root with `args`.
+    /// Runs the agent binary on this directory as its root with `args` (and no Identity Service).
     pub fn agent(&self, config: &str, args: &[&str]) -> Kill {
+        let mut all = vec!["--identityd-socket", "none.sock"];
+        all.extend_from_slice(args);
+        self.agent_with(config, &all, &[])
+    }
+
+    /// Runs the agent binary on this directory as its root with `args` and `env` added to its environment (only
+    /// its own); its standard error goes to `agent.err`.
+    pub fn agent_with(&self, config: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Kill {
         std::fs::write(self.dir.join("etc/osconfig/osconfig.json"), config).unwrap();
+        let err = std::fs::File::create(self.dir.join("agent.err")).unwrap();
         Kill(
             Command::new(env!("CARGO_BIN_EXE_osconfig"))
                 .arg("--root")
                 .arg(&self.dir)
-                .args(["--foreground", "--identityd-socket", "none.sock"])
+                .arg("--foreground")
                 .args(args)
                 .current_dir(&self.dir)
                 .env_remove("NOTIFY_SOCKET")
                 .env_remove("OSCONFIG_CONNECTION_STRING")
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(err)
                 .spawn()
                 .expect("osconfig"),
         )
+    }
+
+    /// What the agent wrote to standard error so far (its log, and the SDK's).
+    pub fn agent_output(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.join("agent.err")).unwrap_or_default()).into_owned()
     }
 
     /// Waits (at most 30 s) until the server's output holds every one of `needles`; the output.
