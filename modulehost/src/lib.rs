@@ -7,21 +7,22 @@
 //! down; the platform restarts hosts and kills one that stops answering.
 //!
 //! ## What [`run`] does, in order
-//! 1. Blocks SIGTERM and SIGINT (before any thread exists, so every thread inherits the mask).
+//! 1. Blocks SIGTERM, SIGINT and SIGHUP and ignores SIGPIPE ([`osconfig_http::signals::block`]).
 //! 2. Binds the socket: a missing parent directory is created 0700, the socket is 0660, a stale socket file is
 //!    replaced, a live one is an error (exit 4).
 //! 3. With `--user <uid>` (not 0) while running as root: `chown`s the socket (and the parent directory when this
 //!    host created it) to the uid and its primary group, then drops to them for good: `setgroups([])`, `setgid`,
 //!    `setuid`, and checks that `setuid(0)` now fails (any failure: exit 5). Without root, `--user` must name the
 //!    current uid.
-//! 4. Starts the signal thread, then loads the module with `osconfig_mmi::loader` (absolute path, all six
-//!    symbols) and checks its `MmiGetInfo` (exit 3 with the reason on stderr).
+//! 4. Installs the stop handlers ([`stop`]: no signal thread), then loads the module with `osconfig_mmi::loader`
+//!    (absolute path, all six symbols) and checks its `MmiGetInfo` (exit 3 with the reason on stderr).
 //! 5. Runs the `osconfig_http` server loop; routing is in [`routes`], and module calls run on the loop's thread
-//!    ([`module`] says why). (The signal thread starts before step 4.)
+//!    ([`module`] says why). The host runs no thread of its own besides the loop's.
 //! 6. On SIGTERM/SIGINT: stops the loop (the socket file is removed), closes every session (`MmiClose`), unloads
 //!    the module, exit 0 (through `exit(3)`, so a module's exit hooks run: CommandRunner stops its commands there).
-//!    If the module hangs (in a call, in `dlopen` or in the first `MmiGetInfo`), the signal thread ends the process
-//!    with `_exit(6)` after [`STOP_GRACE`] (no exit hook runs while module code may still be running).
+//!    If the module hangs (in a call, in `dlopen` or in the first `MmiGetInfo`), a timer armed by the signal's
+//!    handler ends the process with `_exit(6)` after [`STOP_GRACE`] (no exit hook runs while module code may
+//!    still be running).
 //!
 //! ## Sessions
 //! `MmiOpen` answers a random id (16 bytes from `getrandom(2)` as `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`); at most
@@ -67,11 +68,11 @@ pub mod privileges;
 pub mod reply;
 pub mod routes;
 pub mod sessions;
+pub mod stop;
 
 use std::path::Path;
-use std::time::Duration;
 
-use osconfig_http::signals::{self, Signal};
+use osconfig_http::signals;
 use osconfig_http::{Server, SocketOptions};
 use osconfig_mmi::loader::{Library, LoadedModule};
 
@@ -80,9 +81,7 @@ use crate::error::HostError;
 use crate::module::HostedModule;
 use crate::privileges::{Account, HandedOverSocket, PrivilegeError};
 
-/// How long after SIGTERM/SIGINT the signal thread lets the host stop on its own before it exits the process
-/// itself (code 6): covers a module stuck in a call, while loading, or in its first `MmiGetInfo`.
-pub const STOP_GRACE: Duration = Duration::from_millis(900);
+pub use stop::STOP_GRACE;
 
 /// The account to switch to, if any: `--user` other than 0 (and other than the current uid when not root).
 fn target_account(options: &Options) -> Result<Option<Account>, PrivilegeError> {
@@ -102,7 +101,8 @@ fn target_account(options: &Options) -> Result<Option<Account>, PrivilegeError> 
 
 /// Runs a module host until SIGTERM or SIGINT (see the crate docs for the steps).
 pub fn run(options: &Options) -> Result<(), HostError> {
-    let signals = signals::block();
+    // SIGTERM/SIGINT are unblocked again once their handlers are installed (step 4).
+    let _ = signals::block();
     let account = target_account(options).map_err(HostError::Privileges)?;
 
     let parent = options.socket.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
@@ -121,27 +121,11 @@ pub fn run(options: &Options) -> Result<(), HostError> {
         privileges::drop_to(account).map_err(HostError::Privileges)?;
     }
 
-    // The signal thread starts before any module code runs, so a module that hangs while loading or in its first
-    // MmiGetInfo cannot make the host ignore SIGTERM: if the host has not stopped STOP_GRACE after the signal
-    // (the loop not yet running, or the main thread stuck), the signal thread ends the process with exit code 6.
-    let handle = server.handle();
-    let socket = options.socket.clone();
-    signals::spawn(signals, move |signal| {
-        if signal != Signal::Stop {
-            return; // SIGHUP: a module host has nothing to reload
-        }
-        handle.shutdown();
-        std::thread::sleep(STOP_GRACE);
-        log::error!("still running {} ms after the stop signal (the module hangs); exiting", STOP_GRACE.as_millis());
-        // The loop never got to remove its socket: do it here, so the next host starts cleanly.
-        let _ = std::fs::remove_file(&socket);
-        // `_exit`, not `exit`: module code may still run on the main thread; `exit` would run the module's exit
-        // hooks and Rust's at-exit work against it. (A module whose commands need stopping finds them at its
-        // next load: see CommandRunner.)
-        // SAFETY: _exit(2) ends the process at once; it touches no memory of this process.
-        unsafe { libc::_exit(error::EXIT_STOP_TIMEOUT) }
-    })
-    .map_err(HostError::Serve)?;
+    // The stop handlers are installed before any module code runs, so a module that hangs while loading or in its
+    // first MmiGetInfo cannot make the host ignore SIGTERM: if the host has not stopped STOP_GRACE after the signal
+    // (the loop not yet running, or the main thread stuck in the module), the timer ends the process with exit
+    // code 6 (see [`stop`]).
+    stop::install(server.handle(), &options.socket).map_err(HostError::Serve)?;
 
     let library = Library::load(&options.module).map_err(HostError::Module)?;
     let info = library.get_info(&options.client_name).map_err(HostError::Module)?;

@@ -4,8 +4,9 @@
 //! orchestrator does): a host serves one module whose calls are serialized anyway, so a second thread adds two
 //! thread hand-offs to every call and buys nothing but answering 400/404 while a call hangs. A module that hangs
 //! blocks only its own host; the platform kills a host that misses its call deadline, and SIGTERM still ends the
-//! process within [`crate::STOP_GRACE`] through the signal thread (exit 6). This knowingly departs from the
-//! `osconfig_http` rule that a handler must not block: here the handler's work *is* the module call.
+//! process within [`crate::STOP_GRACE`] through the stop handlers' timer (exit 6, see [`crate::stop`]). This
+//! knowingly departs from the `osconfig_http` rule that a handler must not block: here the handler's work *is* the
+//! module call.
 
 use osconfig_mmi::loader::{LoadError, LoadedModule};
 use osconfig_mmi::Errno;
