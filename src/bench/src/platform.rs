@@ -352,6 +352,13 @@ pub fn platform_pss(ctx: &Context) -> io::Result<Figure> {
             client.get(&session, component, object).map_err(mpi_error)?;
         }
         client.close(&session).map_err(mpi_error)?;
+        // Wait until the platform runs as many hosts as the layout has (a platform may start a host for a moment
+        // before it settles); measure what is there after the deadline either way (`*_hosts` says how many).
+        let expected = if in_process.as_array().map_or(0, Vec::len) == 0 { modules.len() } else { 0 };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while platform.hosts().len() != expected && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let own = Memory::of(platform.child.id())?;
         let (mut total_pss, mut total_uss) = (own.pss, own.uss);
         values.extend(own.values(&format!("{layout}_platform")));
