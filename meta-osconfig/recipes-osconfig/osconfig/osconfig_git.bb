@@ -23,7 +23,7 @@ PV = "0.1.0+git"
 # The sources unpack into ${BP}, the default S of scarthgap and of wrynose alike.
 OSCONFIG_GIT_URI ?= "git://example.invalid/osconfig-rs.git;protocol=https"
 SRC_URI = "${OSCONFIG_GIT_URI};branch=main;destsuffix=${BP}"
-SRCREV = "2b9585070765338d6c7a05953c694d589f792e37"
+SRCREV = "0160ef9fb993525882e4e4646fc6840d64c3cc5c"
 
 # One crate:// line and checksum per crate of Cargo.lock, written by meta-osconfig/scripts/gen-crates-inc.
 require ${BPN}-crates.inc
