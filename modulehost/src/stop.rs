@@ -2,8 +2,8 @@
 //!
 //! A signal-handling thread costs every host a stack and a malloc arena (about 12 KiB resident each, BENCHMARKS.md
 //! "Memory"); module hosts are one per module, so the host takes its stop signals with handlers instead:
-//! - SIGTERM/SIGINT: the handler asks the loop to stop ([`ServerHandle::shutdown`]: an atomic store and a write to
-//!   the loop's eventfd, both safe in a handler) and arms a one-shot timer of [`STOP_GRACE`] (`setitimer`).
+//! - SIGTERM/SIGINT: the handler asks the loop to stop ([`ServerHandle::shutdown_from_signal_handler`]: atomics and
+//!   a write to the loop's eventfd, all safe in a handler, nothing logged) and arms a one-shot timer of [`STOP_GRACE`] (`setitimer`).
 //! - SIGALRM (the timer fired: the loop did not stop in time, because the module hangs in a call, while loading or
 //!   in its first `MmiGetInfo`): the handler writes the reason to stderr, removes the socket file and ends the process
 //!   with `_exit(6)` ([`EXIT_STOP_TIMEOUT`]). `_exit`, not `exit`: module code may still be running; `exit` would run
@@ -85,7 +85,7 @@ pub fn install(handle: ServerHandle, socket: &Path) -> io::Result<()> {
 extern "C" fn on_stop(_signal: libc::c_int) {
     // No panic can start here: no allocation, no formatting, no unwrap.
     if let Some(stopping) = STOPPING.get() {
-        stopping.handle.shutdown();
+        stopping.handle.shutdown_from_signal_handler();
     }
     let grace = libc::itimerval {
         it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },

@@ -123,6 +123,16 @@ impl ServerHandle {
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake();
     }
+
+    /// [`ServerHandle::shutdown`] for a signal handler: only atomics and one `write(2)` to the loop's eventfd, all
+    /// async-signal-safe; a failed wake is not logged (logging allocates and locks). It cannot fail short of the
+    /// eventfd counter overflowing, and the loop still sees the flag at its next wake-up.
+    pub fn shutdown_from_signal_handler(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.shared.waker.wake();
+        }
+    }
 }
 
 /// A connection, whether it is registered for writability, and the buffer bytes last counted for it.

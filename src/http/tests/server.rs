@@ -718,3 +718,26 @@ fn test_loop_sets_no_timer_once_the_last_connection_is_gone() {
     thread.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn test_shutdown_from_signal_handler_stops_the_loop() {
+    // The handler-safe stop (atomics and an eventfd write, nothing logged) ends a loop waiting with no deadline.
+    let dir = std::env::temp_dir().join(format!("osconfig-http-it-{}-sigstop", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let socket = dir.join("run/api.sock");
+    let server = Server::bind(&socket, SocketOptions::default()).unwrap();
+    let handle = server.handle();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let thread = thread::spawn(move || {
+        let result = server.run(router);
+        let _ = done_tx.send(());
+        result
+    });
+    let mut client = Client::new(&socket);
+    assert_eq!(client.post("/echo", b"1").unwrap().status, 200);
+    drop(client);
+    handle.shutdown_from_signal_handler();
+    assert!(done_rx.recv_timeout(Duration::from_secs(10)).is_ok(), "the loop did not stop");
+    thread.join().unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
