@@ -15,6 +15,18 @@ pub(crate) fn quote(s: &str) -> String {
     quoted
 }
 
+/// The JSON type of a value, for messages: `null`, `a boolean`, `a number`, `a string`, `an array`, `an object`.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// What a value is, for "found ...": `null`, `the boolean true`, `the number 42`, `the string "a"`, `an array`,
 /// `an object`.
 pub(crate) fn describe(value: &Value) -> String {

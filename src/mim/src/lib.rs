@@ -101,6 +101,7 @@ mod schema;
 mod violation;
 
 pub use catalog::Catalog;
+pub use describe::kind;
 pub use error::MimError;
 pub use model::Mim;
 pub use violation::{Violation, ViolationKind};

@@ -1,6 +1,7 @@
 //! Twin documents as the hub sends them: the full twin `{"desired":{..,"$version":n},"reported":{..}}` and
 //! desired patches `{"<Component>":{"__t":"c","<property>":<value>},..,"$version":n}`.
 
+use osconfig_mim::kind;
 use serde_json::{Map, Value};
 
 /// Largest twin document parsed, in bytes: IoT Hub's messages are at most 256 KiB (desired and reported at 32 KiB
@@ -94,18 +95,6 @@ fn parse_desired(map: Map<String, Value>) -> Desired {
         }
     }
     out
-}
-
-/// "a string", "a number", ... for log lines.
-pub fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

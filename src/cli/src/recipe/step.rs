@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+pub use osconfig_mim::kind as kind_of;
 use serde_json::{Map, Value};
 
 /// The longest `WaitSeconds` accepted (one day), so a typo cannot hang a test run for years.
@@ -252,18 +253,6 @@ fn object_step(obj: &Map<String, Value>) -> Result<StepKind, String> {
 fn run_command(obj: &Map<String, Value>) -> Result<StepKind, String> {
     check_keys(obj, &["RunCommand", "ExpectedResult"], "RunCommand")?;
     Ok(StepKind::RunCommand { command: string(obj, "RunCommand")?.to_string(), expected_result: expected_result(obj)? })
-}
-
-/// The JSON type of a value, for messages.
-pub fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

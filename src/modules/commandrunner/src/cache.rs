@@ -44,6 +44,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use osconfig_mim::kind;
 use serde_json::{Map, Value};
 
 use crate::arguments::CommandArguments;
@@ -275,18 +276,6 @@ pub fn client_json(h: &History) -> Value {
         })
         .collect();
     Value::Array(entries)
-}
-
-/// The JSON type of `v`, for messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
