@@ -67,11 +67,18 @@ struct Shared {
 
 impl Shared {
     fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.waker.wake() {
-                log::error!("cannot wake the server loop: {e}");
-            }
+        if let Err(e) = self.try_wake() {
+            log::error!("cannot wake the server loop: {e}");
         }
+    }
+
+    /// Wakes the loop unless a wake is pending already: an atomic swap and at most one eventfd `write(2)`, both
+    /// async-signal-safe.
+    fn try_wake(&self) -> io::Result<()> {
+        if self.wake_pending.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.waker.wake()
     }
 }
 
@@ -129,9 +136,7 @@ impl ServerHandle {
     /// eventfd counter overflowing, and the loop still sees the flag at its next wake-up.
     pub fn shutdown_from_signal_handler(&self) {
         self.shared.shutdown.store(true, Ordering::Release);
-        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-            let _ = self.shared.waker.wake();
-        }
+        let _ = self.shared.try_wake();
     }
 }
 
