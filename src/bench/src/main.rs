@@ -10,6 +10,7 @@ mod machine;
 mod memory;
 mod mmi;
 mod platform;
+mod reference;
 mod report;
 mod scenarios;
 mod stats;
@@ -22,8 +23,11 @@ use child::Role;
 use report::Row;
 use scenarios::{Context, Effort, SCENARIOS};
 
-const USAGE: &str = "usage: osconfig-bench [--json <file>] [--quick] [--busy] [--bin <dir>] [--list] [scenario...]\n\
+const USAGE: &str =
+    "usage: osconfig-bench [--json <file>] [--quick] [--busy] [--bin <dir>] [--reference <dir>] [--list]\n\
+  [scenario...]\n\
   --bin: where osconfig-modulehost and the module libraries are (default: this program's folder)\n\
+  --reference: a CMake build folder of the reference (Azure OSConfig): platform_pss measures it too (needs root)\n\
   --busy: keep every core busy at the lowest priority while measuring (no idle-core wake-up latency)";
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let mut effort = Effort::FULL;
     let mut busy = false;
     let mut bin_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default();
+    let mut reference: Option<PathBuf> = None;
     let mut chosen: Vec<&str> = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -54,6 +59,10 @@ fn main() -> ExitCode {
             "--bin" => match iter.next() {
                 Some(dir) => bin_dir = dir.into(),
                 None => return usage_error("--bin needs a folder"),
+            },
+            "--reference" => match iter.next() {
+                Some(dir) => reference = Some(dir.into()),
+                None => return usage_error("--reference needs a folder"),
             },
             "--list" => {
                 for s in SCENARIOS {
@@ -77,7 +86,7 @@ fn main() -> ExitCode {
             || chosen.contains(&name)
             || SCENARIOS.iter().any(|s| chosen.contains(&s.name) && s.baseline == Some(name))
     };
-    let ctx = Context { effort, bin_dir };
+    let ctx = Context { effort, bin_dir, reference };
     let _spinner = match busy.then(|| child::ChildServer::start(Role::Spin)).transpose() {
         Ok(spinner) => spinner,
         Err(e) => {

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::child::{ChildServer, Role, FLOOR_MESSAGE};
 use crate::memory::Memory;
 use crate::mmi::{memory_kib, module_path, MODULES};
+use crate::reference::ReferencePlatform;
 use crate::scenarios::{measure, Context, Figure};
 
 const PLATFORM: &str = "osconfig-platform";
@@ -321,7 +322,8 @@ pub fn platform_rss(ctx: &Context) -> io::Result<Figure> {
 }
 
 /// The modules of the memory comparison with the reference: the reference platform loads them in-process (its only
-/// mode) and measured 3,039-3,127 KiB PSS after one `MpiGet` each on this machine (issue 11).
+/// mode) and measured 3,039-3,127 KiB PSS after one `MpiGet` each on this machine (issue 11); `--reference`
+/// measures it in the same run.
 pub const REFERENCE_SET: &[(&str, &str, &str)] = &[
     ("deviceinfo", "DeviceInfo", "osName"),
     ("commandrunner", "CommandRunner", "commandStatus"),
@@ -331,12 +333,15 @@ pub const REFERENCE_SET: &[(&str, &str, &str)] = &[
 /// PSS and USS (see [`Memory`]) of the platform with [`REFERENCE_SET`] after one `MpiGet` each: each module in its
 /// own host, started from the standalone host binary (`hosts_*`) and from the multi-call executable as installed
 /// (`multicall_*`), and all three in-process (`inprocess_*`); per process and in total (`*_total_pss_kib`: the
-/// platform plus its hosts, what the device pays). Baseline: an idle process in the same run (`idle_*`).
+/// platform plus its hosts, what the device pays). Baseline: an idle process in the same run (`idle_*`). With
+/// `--reference`, the reference platform with the same three modules (in-process, its only mode) after the same
+/// calls (`reference_platform_*`), and each layout's total PSS over it (`*_total_pss_over_reference`).
 pub fn platform_pss(ctx: &Context) -> io::Result<Figure> {
     let idle = ChildServer::start(Role::Idle)?;
     let mut values = Memory::of(idle.pid())?.values("idle");
     drop(idle);
     let modules: Vec<&str> = REFERENCE_SET.iter().map(|m| m.0).collect();
+    let mut totals = Vec::new();
     let layouts = [
         ("hosts", HostBinary::Standalone, json!([])),
         ("multicall", HostBinary::MultiCall, json!([])),
@@ -378,6 +383,22 @@ pub fn platform_pss(ctx: &Context) -> io::Result<Figure> {
         values.push((format!("{layout}_hosts"), json!(hosts.len())));
         values.push((format!("{layout}_total_pss_kib"), json!(total_pss)));
         values.push((format!("{layout}_total_uss_kib"), json!(total_uss)));
+        totals.push((layout, total_pss));
+    }
+    if let Some(build) = &ctx.reference {
+        let reference = ReferencePlatform::start(build, &modules, "pss")?;
+        let mut client = reference.client();
+        let session = client.open(CLIENT, 0).map_err(mpi_error)?;
+        for (_, component, object) in REFERENCE_SET {
+            client.get(&session, component, object).map_err(mpi_error)?;
+        }
+        client.close(&session).map_err(mpi_error)?;
+        let memory = Memory::of(reference.pid())?;
+        values.extend(memory.values("reference_platform"));
+        for (layout, total_pss) in totals {
+            let ratio = total_pss as f64 / memory.pss as f64;
+            values.push((format!("{layout}_total_pss_over_reference"), json!((ratio * 100.0).round() / 100.0)));
+        }
     }
     Ok(Figure::Values(values))
 }

@@ -19,6 +19,8 @@ pub struct Context {
     pub effort: Effort,
     /// The folder holding `osconfig-modulehost` and the module libraries (`lib<name>.so` or `<name>.so`).
     pub bin_dir: std::path::PathBuf,
+    /// A CMake build folder of the reference (Azure OSConfig) to measure beside ours (`--reference`), if any.
+    pub reference: Option<std::path::PathBuf>,
 }
 
 /// How much to measure.
