@@ -191,8 +191,9 @@ pub fn oneshot(
     read_response(&mut stream, &mut buf, &Limits::default(), deadline).map_err(Retry::into_error)
 }
 
-/// The request bytes: the reference client's framing, plus `Connection: close` for one-shot requests.
-fn encode_request(method: &str, path: &str, body: &[u8], close: bool, out: &mut Vec<u8>) {
+/// Appends a request's bytes to `out`: the reference client's framing, plus `Connection: close` when `close`
+/// (what [`Client`] and [`oneshot`] send; for callers that write to their own non-blocking sockets).
+pub fn encode_request(method: &str, path: &str, body: &[u8], close: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
@@ -279,6 +280,32 @@ fn read_response(
 
 type Head = (u16, Vec<Header>, usize, Option<usize>, bool);
 
+/// One whole response at the start of `buf`, for callers that read from their own non-blocking sockets:
+/// `Ok(Some((response, consumed)))` when it is all there (`1xx` interim answers before it are skipped and counted in
+/// `consumed`), `Ok(None)` when more bytes are needed, an error when what is there breaks `limits` or is not an
+/// HTTP response. A response without `Content-Length` (its body ends with the connection) is an error here:
+/// the servers of this crate always send it.
+pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ClientResponse, usize)>, ClientError> {
+    let mut at = 0;
+    loop {
+        let Some((status, headers, head_len, content_length, keep_alive)) = parse_response_head(&buf[at..], limits)?
+        else {
+            return Ok(None);
+        };
+        if (100..200).contains(&status) {
+            at += head_len;
+            continue;
+        }
+        let len = content_length.ok_or(ClientError::Malformed("no content-length"))?;
+        let end = at + head_len + len;
+        if buf.len() < end {
+            return Ok(None);
+        }
+        let body = buf[at + head_len..end].to_vec();
+        return Ok(Some((ClientResponse { status, headers, body, keep_alive }, end)));
+    }
+}
+
 fn parse_response_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ClientError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
@@ -360,6 +387,22 @@ mod tests {
             out,
             b"POST /MpiOpen/ HTTP/1.1\r\nHost: OSConfig\r\nUser-Agent: OSConfig\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
         );
+    }
+
+    #[test]
+    fn test_parse_response_whole_partial_interim_and_without_length() {
+        let limits = Limits::default();
+        let two = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\"a\"HTTP/1.1 500 X\r\n";
+        let (first, used) = parse_response(two, &limits).unwrap().unwrap();
+        assert_eq!((first.status, first.body.as_slice(), first.keep_alive), (200, &b"\"a\""[..], true));
+        assert_eq!(&two[used..], b"HTTP/1.1 500 X\r\n");
+        assert!(parse_response(&two[used..], &limits).unwrap().is_none(), "a head still coming");
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\"a";
+        assert!(parse_response(short, &limits).unwrap().is_none(), "a body still coming");
+        let endless = b"HTTP/1.1 200 OK\r\n\r\nabc";
+        assert!(matches!(parse_response(endless, &limits), Err(ClientError::Malformed(_))));
+        let closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        assert!(!parse_response(closing, &limits).unwrap().unwrap().0.keep_alive);
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub mod signals;
 pub mod socket;
 mod watch;
 
-pub use client::{oneshot, Client, ClientResponse, DEFAULT_TIMEOUT};
+pub use client::{encode_request, oneshot, parse_response, Client, ClientResponse, DEFAULT_TIMEOUT};
 pub use error::{ClientError, RequestError};
 pub use limits::{
     Limits, CONNECTION_BUFFER_BYTES, EVICTABLE_IDLE, IDLE_TIMEOUT, MAX_BODY_BYTES, MAX_BUFFERED_BYTES, MAX_CONNECTIONS,
@@ -82,5 +82,5 @@ pub use parser::RequestParser;
 pub use peer::PeerCred;
 pub use request::{Header, Method, Request};
 pub use response::{Response, StatusCode};
-pub use server::{Handler, Responder, Server, ServerHandle};
+pub use server::{handler_source, handler_token, Handler, Responder, Server, ServerHandle};
 pub use socket::{SocketFile, SocketOptions};

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mio::event::Event;
 use mio::net::{UnixListener, UnixStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::connection::{Connection, Pause, READ_CHUNK};
 use crate::limits::Limits;
@@ -25,16 +26,58 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const WATCH: Token = Token(2);
 const FIRST_CONNECTION: usize = 3;
+/// Tokens from here up belong to the handler's own event sources ([`handler_token`]); connections count up from
+/// [`FIRST_CONNECTION`] below it.
+const HANDLER_TOKENS: usize = 1 << (usize::BITS - 1);
+
+/// The token of the handler's own event source number `n` (see [`Handler::attach`]).
+pub fn handler_token(n: usize) -> Token {
+    Token(HANDLER_TOKENS + n)
+}
+
+/// The number `n` of a token made by [`handler_token`].
+pub fn handler_source(token: Token) -> Option<usize> {
+    token.0.checked_sub(HANDLER_TOKENS)
+}
 
 /// Once connections have given back this many bytes of big buffers, the allocator is asked to return free memory
 /// to the system (glibc keeps freed large blocks otherwise: a burst of big requests would stay resident).
 const TRIM_AFTER_BYTES: usize = 1024 * 1024;
 
-/// Answers requests. `handle` runs on the event loop's thread and must not block: answer at once through the
-/// [`Responder`], or send the responder to another thread and answer from there.
+/// Answers requests. Every method runs on the event loop's thread and must not block: answer at once through the
+/// [`Responder`], send the responder to another thread and answer from there, or keep it and answer from a later
+/// call of the loop (the loop's own sources and timers: [`Handler::attach`], [`Handler::ready`],
+/// [`Handler::turn`], [`Handler::deadline`]). Answers given on the loop's thread cost no wake-up.
 pub trait Handler: Send + 'static {
     /// Handles one request.
     fn handle(&mut self, request: Request, responder: Responder);
+
+    /// Called once on the loop's thread before the first poll, with the loop's registry: the handler may keep a
+    /// clone ([`Registry::try_clone`]) and register sources of its own with tokens made by [`handler_token`];
+    /// their events go to [`Handler::ready`]. An error ends [`Server::run`] before it serves anything.
+    fn attach(&mut self, registry: &Registry) -> io::Result<()> {
+        let _ = registry;
+        Ok(())
+    }
+
+    /// An event on one of the handler's own sources.
+    fn ready(&mut self, token: Token, event: &Event) {
+        let _ = (token, event);
+    }
+
+    /// Called after every round of events (requests read, the handler's events, a [`ServerHandle::wake`]) and
+    /// when [`Handler::deadline`] has come: run what is due.
+    fn turn(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// When [`Handler::turn`] must run next even without an event; `None`: only after events (no timer).
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The loop has stopped ([`ServerHandle::shutdown`]): connections are closed and the socket file removed.
+    fn stopped(&mut self) {}
 
     /// Whether a new connection from `peer` may stay: called on the loop's thread at accept, so it must not block.
     /// A refused connection gets a canned 403, takes no slot and is closed (see [`Limits::refused_linger`]).
@@ -125,6 +168,12 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// Wakes the loop from any thread: [`Handler::turn`] runs soon after (to take what another thread handed
+    /// over). Wakes given before the loop took the last one are merged into it.
+    pub fn wake(&self) {
+        self.shared.wake();
+    }
+
     /// Asks the loop to stop; [`Server::run`] returns soon after, closing every connection.
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::Release);
@@ -411,9 +460,11 @@ impl Server {
         let mut requests: Vec<(u64, Request)> = Vec::new();
         let mut next_sweep: Option<Instant> = None;
         let mut chunk = vec![0u8; READ_CHUNK];
+        handler.attach(self.poll.registry())?;
 
         while !self.shared.shutdown.load(Ordering::Acquire) {
-            let timeout = next_sweep.map(|at| at.saturating_duration_since(Instant::now()));
+            let due = [next_sweep, handler.deadline()].into_iter().flatten().min();
+            let timeout = due.map(|at| at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -426,6 +477,7 @@ impl Server {
                     LISTENER => self.accept(&mut table, &mut next_token, &mut dirty, &mut handler, now),
                     WAKER => self.shared.wake_pending.store(false, Ordering::Release),
                     WATCH => self.check_socket(&mut table, &mut next_token, &mut dirty, &mut handler, now),
+                    token if token.0 >= HANDLER_TOKENS => handler.ready(token, event),
                     token => {
                         let budget_left = table.budget_for(token, &self.limits);
                         match table.conns.get_mut(&token) {
@@ -453,6 +505,8 @@ impl Server {
             if let Some((_, deadline)) = self.refused.front() {
                 next_sweep = Some(next_sweep.map_or(*deadline, |at| at.min(*deadline)));
             }
+            // Everything read in this round is with the handler now: it may order it (priorities) before it runs.
+            handler.turn(now);
             let mut work = Work { table: &mut table, dirty: &mut dirty, requests: &mut requests, chunk: &mut chunk };
             self.settle(&mut work, &mut handler, &mut next_sweep, now);
             if table.conns.is_empty() && self.refused.is_empty() {
@@ -466,6 +520,7 @@ impl Server {
         }
         self.refused.clear();
         drop(self.socket_file.take());
+        handler.stopped();
         CURRENT_LOOP.with(|current| current.set(0));
         Ok(())
     }

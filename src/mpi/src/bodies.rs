@@ -107,14 +107,19 @@ impl GetRequest {
 
     /// The request body.
     pub fn to_body(&self) -> Vec<u8> {
-        format!(
-            "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{}}}",
-            json_string(&self.client_session),
-            json_string(&self.component_name),
-            json_string(&self.object_name)
-        )
-        .into_bytes()
+        get_body(&self.client_session, &self.component_name, &self.object_name)
     }
+}
+
+/// The body of a `Get` request (`MpiGet` and `MmiGet` alike) without building a [`GetRequest`] first.
+pub fn get_body(session: &str, component: &str, object: &str) -> Vec<u8> {
+    format!(
+        "{{\"ClientSession\":{},\"ComponentName\":{},\"ObjectName\":{}}}",
+        json_string(session),
+        json_string(component),
+        json_string(object)
+    )
+    .into_bytes()
 }
 
 /// An `/MmiSet/` or `/MpiSet/` body with `payload` (JSON text the caller has validated) spliced in unchanged.

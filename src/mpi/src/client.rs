@@ -81,13 +81,7 @@ impl MmiClient {
     pub fn open(&mut self, client_name: &str, max_payload_size_bytes: u32) -> Result<String, MmiCallError> {
         let body = OpenRequest { client_name: client_name.to_string(), max_payload_size_bytes }.to_body();
         let answer = self.call(MmiEndpoint::Open, &body)?;
-        match serde_json::from_slice::<serde_json::Value>(&answer) {
-            Ok(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
-            _ => Err(MmiCallError::Protocol(format!(
-                "MmiOpen answered {:?}, not a session id string",
-                String::from_utf8_lossy(&answer)
-            ))),
-        }
+        session_id(&answer)
     }
 
     /// `MmiClose` (an unknown session is not an error).
@@ -118,12 +112,24 @@ impl MmiClient {
 
     fn call(&mut self, endpoint: MmiEndpoint, body: &[u8]) -> Result<Vec<u8>, MmiCallError> {
         let response = self.http.post(endpoint.path(), body)?;
-        interpret(endpoint, response)
+        mmi_result(endpoint, response)
     }
 }
 
-/// Maps an answer to the call's result: 200 body, or the error the status stands for.
-fn interpret(endpoint: MmiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MmiCallError> {
+/// The session id in an `MmiOpen` answer's body (a non-empty JSON string).
+pub fn session_id(answer: &[u8]) -> Result<String, MmiCallError> {
+    match serde_json::from_slice::<serde_json::Value>(answer) {
+        Ok(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
+        _ => Err(MmiCallError::Protocol(format!(
+            "MmiOpen answered {:?}, not a session id string",
+            String::from_utf8_lossy(answer)
+        ))),
+    }
+}
+
+/// Maps a host's answer to `endpoint` to the call's result: the 200 body, or the error the status stands for
+/// (what [`MmiClient`] does with every answer; public for callers with their own non-blocking connection).
+pub fn mmi_result(endpoint: MmiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MmiCallError> {
     match response.status {
         200 => Ok(response.body),
         400 => Err(MmiCallError::BadRequest),
@@ -152,12 +158,12 @@ mod tests {
 
     #[test]
     fn test_interpret_every_status() {
-        assert_eq!(interpret(MmiEndpoint::Get, answer(200, b"\"x\"")).unwrap(), b"\"x\"");
-        assert!(matches!(interpret(MmiEndpoint::Get, answer(400, b"")), Err(MmiCallError::BadRequest)));
-        assert!(matches!(interpret(MmiEndpoint::Get, answer(404, b"")), Err(MmiCallError::NotFound)));
-        assert!(matches!(interpret(MmiEndpoint::Get, answer(500, b"\"22\"")), Err(MmiCallError::Module(22))));
-        assert!(matches!(interpret(MmiEndpoint::Get, answer(500, b"")), Err(MmiCallError::Protocol(_))));
-        assert!(matches!(interpret(MmiEndpoint::Get, answer(503, b"{}")), Err(MmiCallError::Protocol(_))));
+        assert_eq!(mmi_result(MmiEndpoint::Get, answer(200, b"\"x\"")).unwrap(), b"\"x\"");
+        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(400, b"")), Err(MmiCallError::BadRequest)));
+        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(404, b"")), Err(MmiCallError::NotFound)));
+        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(500, b"\"22\"")), Err(MmiCallError::Module(22))));
+        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(500, b"")), Err(MmiCallError::Protocol(_))));
+        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(503, b"{}")), Err(MmiCallError::Protocol(_))));
     }
 
     #[test]

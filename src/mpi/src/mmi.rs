@@ -5,7 +5,7 @@
 //!
 //! [`MmiClient`]: crate::MmiClient
 
-pub use crate::bodies::{set_body, GetRequest, OpenRequest, SetRequest};
+pub use crate::bodies::{get_body, set_body, GetRequest, OpenRequest, SetRequest};
 use crate::wire::{json_string, BodyError, Fields};
 
 /// The five MMI endpoints.

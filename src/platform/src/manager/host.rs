@@ -1,4 +1,4 @@
-//! One module host process: spawn, wait for its socket, the MMI client, stop or kill it.
+//! One module host process: spawn, wait for its socket, its connection, stop or kill it.
 
 use std::io;
 use std::os::unix::fs::FileTypeExt;
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use osconfig_mpi::MmiClient;
+use super::exchange::HostConn;
 
 /// How long a stopped host may take to exit on SIGTERM before it gets SIGKILL.
 pub(crate) const STOP_GRACE: Duration = Duration::from_millis(500);
@@ -22,16 +22,17 @@ pub(crate) struct Launch<'a> {
     pub(crate) root: &'a Path,
     /// The module's `UserAccount` (0: no `--user`).
     pub(crate) user: u32,
-    /// Deadline of every call through [`Host::client`].
+    /// Deadline of every call to a host (and of a host's start).
     pub(crate) call_timeout: Duration,
 }
 
-/// A running host process and a kept-alive client of its socket.
+/// A running host process and the manager's kept-alive connection to its socket (made on the first call).
 #[derive(Debug)]
 pub(crate) struct Host {
     child: Child,
     socket: PathBuf,
-    client: MmiClient,
+    /// The connection; `None` until the first call, or after the host closed it.
+    pub(crate) conn: Option<HostConn>,
 }
 
 /// `exited with code 3` / `killed by signal 6`.
@@ -113,11 +114,7 @@ impl Host {
         }
         let child = command.spawn()?;
         log::debug!("started host {} for {} on {}", child.id(), module.display(), socket.display());
-        Ok(Host {
-            child,
-            socket: socket.to_path_buf(),
-            client: MmiClient::new(socket).with_timeout(launch.call_timeout),
-        })
+        Ok(Host { child, socket: socket.to_path_buf(), conn: None })
     }
 
     /// The host's process id.
@@ -145,9 +142,9 @@ impl Host {
         }
     }
 
-    /// The kept-alive client (every call has the launch's call timeout).
-    pub(crate) fn client(&mut self) -> &mut MmiClient {
-        &mut self.client
+    /// The host's socket.
+    pub(crate) fn socket(&self) -> &Path {
+        &self.socket
     }
 
     /// The exit status if the process has ended (reaps it).

@@ -124,24 +124,28 @@
 
 mod crashes;
 mod discovery;
+mod exchange;
 mod host;
 mod identity;
 mod inprocess;
 mod sessions;
 mod supervisor;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use mio::{Events, Poll, Registry, Token};
 use osconfig_mmi::Lifetime;
 use osconfig_storage::Store;
 
 use crashes::{CrashLog, CrashPolicy};
 use host::{Dying, Host, Launch};
 use sessions::Clients;
-use supervisor::{Ctx, Op, Supervised};
+pub use supervisor::Stage;
+use supervisor::{Ctx, Io, Step, Supervised, Work};
 
 /// errno 22 (`EINVAL`): unknown component, or a payload that is not one JSON value.
 pub const ERR_INVALID: i32 = 22;
@@ -236,6 +240,102 @@ pub struct ModuleReport {
 /// The MPI layer's handle for one MPI session.
 pub type ClientId = u64;
 
+/// Most `MmiClose`s waiting to be sent (sessions forgotten by [`ModulesManager::close_later`], sent one at a time
+/// between calls by [`ModulesManager::next_close`]). Past it the oldest is dropped with a warning: its host keeps
+/// that session until the host stops. Each module holds at most one session per MPI session, so this is only
+/// reached by more than 16 modules each with a session for every one of the 1088 MPI sessions.
+pub const MAX_PENDING_CLOSES: usize = 16 * 1024;
+
+/// One module call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleOp {
+    /// `MmiSet(component, object, payload)`: `payload` is one JSON value.
+    Set {
+        /// The component.
+        component: String,
+        /// The object.
+        object: String,
+        /// The desired value's JSON text, sent unchanged.
+        payload: Vec<u8>,
+    },
+    /// `MmiGet(component, object)`.
+    Get {
+        /// The component.
+        component: String,
+        /// The object.
+        object: String,
+    },
+}
+
+impl ModuleOp {
+    fn component(&self) -> &str {
+        match self {
+            ModuleOp::Set { component, .. } | ModuleOp::Get { component, .. } => component,
+        }
+    }
+}
+
+/// What [`ModulesManager::begin`] (and the events after it) came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The call waits for its host: [`ModulesManager::ready`] on the events of its token, or
+    /// [`ModulesManager::expire`] at [`ModulesManager::deadline`], finish it.
+    Waiting,
+    /// The call finished: the module's answer (an `MmiGet`'s value, empty for `MmiSet`) or the errno.
+    Done(Result<Vec<u8>, i32>),
+}
+
+/// What finished after an event or a timer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// The call started by [`ModulesManager::begin`].
+    Call(Result<Vec<u8>, i32>),
+    /// An `MmiClose` started by [`ModulesManager::next_close`].
+    Close,
+}
+
+/// Where the manager registers its hosts' connections.
+#[derive(Debug)]
+enum Poller {
+    /// Its own poll, for the blocking calls ([`ModulesManager::get`], [`ModulesManager::set`],
+    /// [`ModulesManager::close`]).
+    Own(Poll),
+    /// An event loop's ([`ModulesManager::attach`]): module `i`'s connection has token `first_token + i`.
+    Loop { registry: Registry, first_token: usize },
+}
+
+impl Poller {
+    fn registry(&self) -> &Registry {
+        match self {
+            Poller::Own(poll) => poll.registry(),
+            Poller::Loop { registry, .. } => registry,
+        }
+    }
+
+    fn token(&self, module: usize) -> Token {
+        match self {
+            Poller::Own(_) => Token(module),
+            Poller::Loop { first_token, .. } => Token(first_token + module),
+        }
+    }
+
+    /// The module of a token.
+    fn module(&self, token: Token) -> Option<usize> {
+        match self {
+            Poller::Own(_) => Some(token.0),
+            Poller::Loop { first_token, .. } => token.0.checked_sub(*first_token),
+        }
+    }
+}
+
+/// An `MmiClose` waiting to be sent: to the host with this pid (a session dies with its host).
+#[derive(Debug)]
+struct PendingClose {
+    module: usize,
+    host_pid: u32,
+    session: String,
+}
+
 /// The Modules Manager (see the module docs).
 #[derive(Debug)]
 pub struct ModulesManager {
@@ -247,13 +347,21 @@ pub struct ModulesManager {
     /// Identifying hosts not used (losers, in-process modules), asked to stop; reaped by `tick`.
     orphans: Vec<Dying>,
     stopped: bool,
+    /// Where hosts' connections are registered.
+    poller: Poller,
+    /// The module running a call (at most one), and whether that call is an `MmiClose`.
+    busy: Option<(usize, bool)>,
+    /// `MmiClose`s to send ([`MAX_PENDING_CLOSES`]).
+    closes: VecDeque<PendingClose>,
 }
 
 impl ModulesManager {
     /// Discovers and identifies the modules now (see the module docs); their hosts keep serving (Lifetime 0/2
     /// ones until they are idle).
     /// Never fails: problems are logged, and a manager without modules answers every call with [`ERR_INVALID`].
+    /// Panics only if the system refuses the manager an epoll instance (no file descriptor left at start-up).
     pub fn start(settings: ManagerSettings) -> ModulesManager {
+        let poll = Poll::new().expect("an epoll instance for the module hosts' connections");
         let mut manager = ModulesManager {
             store: None,
             settings,
@@ -262,9 +370,20 @@ impl ModulesManager {
             clients: Clients::default(),
             orphans: Vec::new(),
             stopped: false,
+            poller: Poller::Own(poll),
+            busy: None,
+            closes: VecDeque::new(),
         };
         manager.load();
         manager
+    }
+
+    /// Registers hosts' connections with an event loop's `registry` from now on, module `i` under token
+    /// `first_token + i` (tokens up to `first_token` + the number of modules): the loop hands their events to
+    /// [`ModulesManager::ready`]. Call it before the first call; the blocking calls are not available after.
+    pub fn attach(&mut self, registry: &Registry, first_token: usize) -> io::Result<()> {
+        self.poller = Poller::Loop { registry: registry.try_clone()?, first_token };
+        Ok(())
     }
 
     /// SIGHUP: stops every host (and unloads in-process modules), forgets every crash and quarantine, then
@@ -284,33 +403,212 @@ impl ModulesManager {
         self.clients.open(client, client_name, max_payload_size_bytes);
     }
 
-    /// Closes the client's MMI sessions and forgets it.
-    pub fn close(&mut self, client: ClientId) {
-        let ctx = ctx(&self.settings, self.store.as_ref());
-        for module in self.modules.iter_mut() {
-            module.close(&ctx, client);
+    /// Forgets the client and its MMI sessions: in-process modules close theirs at once; for hosts an `MmiClose`
+    /// per session is queued, sent by [`ModulesManager::next_close`] when no call runs.
+    pub fn close_later(&mut self, client: ClientId) {
+        for (module, supervised) in self.modules.iter_mut().enumerate() {
+            if let Some((host_pid, session)) = supervised.forget(client) {
+                if self.closes.len() >= MAX_PENDING_CLOSES {
+                    if let Some(dropped) = self.closes.pop_front() {
+                        log::warn!(
+                            "{MAX_PENDING_CLOSES} MmiClose waiting: session {} of host {} is left open",
+                            dropped.session,
+                            dropped.host_pid
+                        );
+                    }
+                }
+                self.closes.push_back(PendingClose { module, host_pid, session });
+            }
         }
         self.clients.close(client);
     }
 
-    /// `MmiSet` of `payload` (one JSON value) on the module serving `component`; `Err(errno)` as in the module docs.
+    /// Closes the client's MMI sessions and forgets it, waiting for every `MmiClose` (blocking; see
+    /// [`ModulesManager::attach`]).
+    pub fn close(&mut self, client: ClientId) {
+        self.close_later(client);
+        while let Some(progress) = self.next_close() {
+            if progress == Progress::Waiting {
+                let _ = self.block();
+            }
+        }
+    }
+
+    /// `MmiSet` of `payload` (one JSON value) on the module serving `component`, waiting for the answer (blocking;
+    /// see [`ModulesManager::attach`]); `Err(errno)` as in the module docs.
     pub fn set(&mut self, client: ClientId, component: &str, object: &str, payload: &[u8]) -> Result<(), i32> {
-        self.call(client, component, Op::Set(component, object, payload)).map(drop)
+        let op = ModuleOp::Set { component: component.into(), object: object.into(), payload: payload.to_vec() };
+        self.call(client, op).map(drop)
     }
 
-    /// `MmiGet` on the module serving `component`: the object's JSON; `Err(errno)` as in the module docs.
+    /// `MmiGet` on the module serving `component`, waiting for the answer (blocking; see
+    /// [`ModulesManager::attach`]): the object's JSON; `Err(errno)` as in the module docs.
     pub fn get(&mut self, client: ClientId, component: &str, object: &str) -> Result<Vec<u8>, i32> {
-        self.call(client, component, Op::Get(component, object))
+        self.call(client, ModuleOp::Get { component: component.into(), object: object.into() })
     }
 
-    fn call(&mut self, client: ClientId, component: &str, op: Op<'_>) -> Result<Vec<u8>, i32> {
-        let Some(&index) = self.components.get(component) else {
-            log::debug!("no module serves component {component:?}");
-            return Err(ERR_INVALID);
+    fn call(&mut self, client: ClientId, op: ModuleOp) -> Result<Vec<u8>, i32> {
+        match self.begin(client, op) {
+            Progress::Done(result) => result,
+            Progress::Waiting => self.block(),
+        }
+    }
+
+    /// Waits on the manager's own poll until the call in flight finishes.
+    fn block(&mut self) -> Result<Vec<u8>, i32> {
+        let mut events = Events::with_capacity(8);
+        loop {
+            let timeout = self.deadline().map(|at| at.saturating_duration_since(Instant::now()));
+            let Poller::Own(poll) = &mut self.poller else {
+                log::error!("a blocking module call on a manager attached to an event loop");
+                self.abandon();
+                return Err(ERR_CRASHED);
+            };
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("waiting for a module host: {e}");
+                    self.abandon();
+                    return Err(ERR_CRASHED);
+                }
+            }
+            let tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+            for token in tokens {
+                match self.ready(token) {
+                    Some(Finished::Call(result)) => return result,
+                    Some(Finished::Close) => return Ok(Vec::new()),
+                    None => {}
+                }
+            }
+            match self.expire(Instant::now()) {
+                Some(Finished::Call(result)) => return result,
+                Some(Finished::Close) => return Ok(Vec::new()),
+                None => {}
+            }
+        }
+    }
+
+    /// Starts a call on the module serving its component (one at a time: the previous one must have finished).
+    /// An in-process module, an unknown component, a payload that is not one JSON value, a quarantined module or
+    /// one in its back-off are [`Progress::Done`] at once; a call to a host is [`Progress::Waiting`] until its
+    /// answer (or failure) comes as [`Finished::Call`] from [`ModulesManager::ready`] or
+    /// [`ModulesManager::expire`].
+    pub fn begin(&mut self, client: ClientId, op: ModuleOp) -> Progress {
+        if let Some((module, _)) = self.busy {
+            log::error!("module call started while module {module} runs one: refused");
+            return Progress::Done(Err(ERR_CRASHED));
+        }
+        let Some(&index) = self.components.get(op.component()) else {
+            log::debug!("no module serves component {:?}", op.component());
+            return Progress::Done(Err(ERR_INVALID));
         };
-        let who = self.clients.info(client);
+        if let ModuleOp::Set { payload, .. } = &op {
+            if serde_json::from_slice::<&serde_json::value::RawValue>(payload).is_err() {
+                return Progress::Done(Err(ERR_INVALID));
+            }
+        }
+        let who = self.clients.info(client).clone();
         let ctx = ctx(&self.settings, self.store.as_ref());
-        self.modules[index].call(&ctx, client, who, op)
+        let io = Io { registry: self.poller.registry(), token: self.poller.token(index) };
+        match self.modules[index].begin(&io, &ctx, client, &who, Work::Call(op)) {
+            Step::Done(result) => Progress::Done(result),
+            Step::Wait => {
+                self.busy = Some((index, false));
+                Progress::Waiting
+            }
+        }
+    }
+
+    /// Sends the next queued `MmiClose` (see [`ModulesManager::close_later`]) when no call runs: `None` when
+    /// there is none (or a call runs), else whether it finished at once or waits like a call (its end comes as
+    /// [`Finished::Close`]).
+    pub fn next_close(&mut self) -> Option<Progress> {
+        if self.busy.is_some() {
+            return None;
+        }
+        while let Some(close) = self.closes.pop_front() {
+            let Some(module) = self.modules.get_mut(close.module) else { continue };
+            if module.host_pid() != Some(close.host_pid) {
+                // The session died with the host it was opened in.
+                continue;
+            }
+            let ctx = ctx(&self.settings, self.store.as_ref());
+            let io = Io { registry: self.poller.registry(), token: self.poller.token(close.module) };
+            let who = sessions::ClientInfo { name: String::new(), max_payload: 0 };
+            match module.begin(&io, &ctx, 0, &who, Work::Close(close.session)) {
+                Step::Done(_) => return Some(Progress::Done(Ok(Vec::new()))),
+                Step::Wait => {
+                    self.busy = Some((close.module, true));
+                    return Some(Progress::Waiting);
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `MmiClose`s wait to be sent.
+    pub fn closes_pending(&self) -> bool {
+        !self.closes.is_empty()
+    }
+
+    /// Whether a call (or an `MmiClose`) runs.
+    pub fn busy(&self) -> bool {
+        self.busy.is_some()
+    }
+
+    /// An event on `token` (a host's connection): moves the call in flight on. `Some` when it finished.
+    pub fn ready(&mut self, token: Token) -> Option<Finished> {
+        let module = self.poller.module(token)?;
+        if module >= self.modules.len() {
+            return None;
+        }
+        let ctx = ctx(&self.settings, self.store.as_ref());
+        let io = Io { registry: self.poller.registry(), token };
+        let step = self.modules[module].on_event(&io, &ctx);
+        self.settle(module, step)
+    }
+
+    /// The call in flight at its [`ModulesManager::deadline`] (a late host is killed, a starting one tried again).
+    /// `Some` when it finished.
+    pub fn expire(&mut self, now: Instant) -> Option<Finished> {
+        let (module, _) = self.busy?;
+        if self.modules[module].deadline().is_some_and(|at| at > now) {
+            return None;
+        }
+        let ctx = ctx(&self.settings, self.store.as_ref());
+        let io = Io { registry: self.poller.registry(), token: self.poller.token(module) };
+        let step = self.modules[module].on_timer(&io, &ctx, now);
+        self.settle(module, step)
+    }
+
+    /// When the call in flight needs [`ModulesManager::expire`] even without an event (its stage's deadline, or a
+    /// starting host's next try).
+    pub fn deadline(&self) -> Option<Instant> {
+        let (module, _) = self.busy?;
+        self.modules[module].deadline()
+    }
+
+    /// The stage of the call in flight, if one runs.
+    pub fn stage(&self) -> Option<Stage> {
+        let (module, _) = self.busy?;
+        self.modules[module].stage()
+    }
+
+    fn settle(&mut self, module: usize, step: Step) -> Option<Finished> {
+        let Step::Done(result) = step else { return None };
+        match self.busy {
+            Some((busy, close)) if busy == module => {
+                self.busy = None;
+                Some(if close { Finished::Close } else { Finished::Call(result) })
+            }
+            _ => None,
+        }
+    }
+
+    /// Drops the call in flight (nothing answers it).
+    fn abandon(&mut self) {
+        if let Some((module, _)) = self.busy.take() {
+            self.modules[module].abandon();
+        }
     }
 
     /// Housekeeping: reaps hosts that ended (a crash unless they exited 0), stops idle Lifetime 0/2 hosts,
@@ -346,6 +644,9 @@ impl ModulesManager {
     }
 
     fn stop_modules(&mut self) {
+        self.abandon();
+        // A host closes every session when it stops.
+        self.closes.clear();
         let mut hosts = Vec::new();
         let mut dying = Vec::new();
         for module in self.modules.drain(..) {

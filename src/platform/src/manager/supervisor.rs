@@ -1,19 +1,26 @@
 //! One served module and its supervision: the host (started, restarted after back-off, stopped when idle, killed
 //! when it misses the call deadline), its MMI sessions, its crash log; or an in-process module.
+//!
+//! A call to a hosted module never blocks: [`Supervised::begin`] starts it and it goes through named stages
+//! ([`Stage`]) as the host's socket becomes ready ([`Supervised::on_event`]) or a stage's time is up
+//! ([`Supervised::on_timer`]), until it is [`Step::Done`]. An in-process module's call is done at once.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use osconfig_http::ClientError;
+use mio::{Registry, Token};
+use osconfig_http::{ClientError, ClientResponse};
 use osconfig_mmi::{Lifetime, ModuleInfo};
-use osconfig_mpi::MmiCallError;
+use osconfig_mpi::mmi::{get_body, set_body, CloseRequest, OpenRequest};
+use osconfig_mpi::{mmi_result, session_id, MmiCallError, MmiEndpoint};
 use osconfig_storage::Store;
 
 use super::crashes::{now_ms, CrashLog, CrashPolicy, Verdict};
+use super::exchange::{Exchange, HostConn};
 use super::host::{describe, Dying, Host, Launch};
 use super::inprocess::InProcess;
 use super::sessions::{ClientInfo, ModuleSessions};
-use super::{ClientId, ERR_BACKOFF, ERR_CRASHED, ERR_INVALID, ERR_PROTOCOL, ERR_QUARANTINED, ERR_TIMEOUT};
+use super::{ClientId, ModuleOp, ERR_BACKOFF, ERR_CRASHED, ERR_INVALID, ERR_PROTOCOL, ERR_QUARANTINED, ERR_TIMEOUT};
 
 /// How long a failed call waits for the host process to end on its own before the manager kills it (to log how
 /// it ended).
@@ -31,13 +38,68 @@ pub(crate) struct Ctx<'a> {
     pub(crate) idle_unload: Duration,
 }
 
-/// One MMI call.
+/// How far the first try to reach a new host's socket waits after the spawn, doubled per try up to
+/// [`START_POLL_MAX`] (a host usually listens within a few milliseconds).
+const START_POLL_FIRST: Duration = Duration::from_micros(100);
+/// The longest wait between two tries to reach a starting host's socket.
+const START_POLL_MAX: Duration = Duration::from_millis(2);
+
+/// Where a call stands.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Waiting for the host: an event of the module's token or its timer ([`Supervised::deadline`]) moves it on.
+    Wait,
+    /// Finished: the module's answer or the errno (see the manager's docs).
+    Done(Result<Vec<u8>, i32>),
+}
+
+/// What the call in flight is for.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A client's `MmiSet` or `MmiGet`.
+    Call(ModuleOp),
+    /// `MmiClose` of a session the manager has already forgotten (nothing waits for it).
+    Close(String),
+}
+
+/// The named stages of a call to a hosted module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The host was spawned for this call; its socket is tried at `next_try` until it answers or the stage's
+    /// deadline (the call timeout) passes.
+    Starting {
+        /// The next try.
+        next_try: Instant,
+        /// The wait after a failed try (doubles up to [`START_POLL_MAX`]).
+        pause: Duration,
+    },
+    /// `MmiOpen` for the client is on its way (the client has no session in this host yet).
+    Opening,
+    /// The call itself (`MmiSet`, `MmiGet` or `MmiClose`) is on its way.
+    Calling,
+}
+
+/// Where a module's connection is registered: a poll's registry and the module's token.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Op<'a> {
-    /// `MmiSet(component, object, payload)`.
-    Set(&'a str, &'a str, &'a [u8]),
-    /// `MmiGet(component, object)`.
-    Get(&'a str, &'a str),
+pub(crate) struct Io<'a> {
+    /// The registry.
+    pub(crate) registry: &'a Registry,
+    /// The module's token.
+    pub(crate) token: Token,
+}
+
+/// The call a hosted module is running (at most one in the whole manager: calls are serial).
+#[derive(Debug)]
+struct Running {
+    client: ClientId,
+    /// The client's name and payload limit, when its session must be opened first.
+    who: Option<ClientInfo>,
+    work: Work,
+    stage: Stage,
+    /// When the stage must be over: each MMI exchange, and a host's start, has the call timeout.
+    deadline: Instant,
+    /// Whether the request was sent again on a new connection already (at most once).
+    resent: bool,
 }
 
 /// A module served through a module host.
@@ -57,6 +119,8 @@ pub(crate) struct Hosted {
     crashes: CrashLog,
     /// When a refused call was last logged at warning level.
     refusal_logged: Option<Instant>,
+    /// The call in flight.
+    running: Option<Running>,
 }
 
 /// How a module is run.
@@ -97,6 +161,7 @@ impl Supervised {
             sessions: ModuleSessions::default(),
             crashes,
             refusal_logged: None,
+            running: None,
         };
         Supervised { info, backend: Backend::Hosted(Box::new(hosted)), last_used: Instant::now() }
     }
@@ -123,35 +188,92 @@ impl Supervised {
         self.info.lifetime != Lifetime::KeepLoaded
     }
 
-    /// Runs `op` for `client`: opens the client's session first if needed, and starts the host first if it is not
-    /// running (unless in back-off or quarantine).
-    pub(crate) fn call(
-        &mut self,
-        ctx: &Ctx<'_>,
-        client: ClientId,
-        who: &ClientInfo,
-        op: Op<'_>,
-    ) -> Result<Vec<u8>, i32> {
+    /// Starts `work` for `client` (`who`: its name and payload limit): an in-process module answers at once; a
+    /// hosted one opens the client's session first if needed, and starts the host first if it is not running
+    /// (unless in back-off or quarantine). [`Step::Wait`]: see [`Supervised::on_event`] and
+    /// [`Supervised::on_timer`]. A `Close` for a module without a running host is done at once.
+    pub(crate) fn begin(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, client: ClientId, who: &ClientInfo, work: Work) -> Step {
         let info = &self.info;
-        let result = match &mut self.backend {
-            Backend::InProcess(module) => match op {
-                Op::Set(component, object, payload) => {
-                    module.set(client, who, component, object, payload).map(|()| Vec::new())
+        let step = match &mut self.backend {
+            Backend::InProcess(module) => Step::Done(match work {
+                Work::Call(ModuleOp::Set { component, object, payload }) => {
+                    module.set(client, who, &component, &object, &payload).map(|()| Vec::new())
                 }
-                Op::Get(component, object) => module.get(client, who, component, object),
-            },
-            Backend::Hosted(hosted) => hosted.call(ctx, &info.name, info.user_account, client, who, op),
+                Work::Call(ModuleOp::Get { component, object }) => module.get(client, who, &component, &object),
+                Work::Close(_) => Ok(Vec::new()),
+            }),
+            Backend::Hosted(hosted) => hosted.begin(io, ctx, &info.name, info.user_account, client, who, work),
         };
-        // Idle time counts from the end of the last call (nothing else runs on this thread meanwhile).
-        self.last_used = Instant::now();
-        result
+        if matches!(step, Step::Done(_)) {
+            // Idle time counts from the end of the last call.
+            self.last_used = Instant::now();
+        }
+        step
     }
 
-    /// Closes the client's session in this module, if it has one.
-    pub(crate) fn close(&mut self, ctx: &Ctx<'_>, client: ClientId) {
+    /// An event on the module's connection: moves the call in flight on. Without one, the host closed its idle
+    /// connection (or wrote out of turn): it is dropped and the next call connects again.
+    pub(crate) fn on_event(&mut self, io: &Io<'_>, ctx: &Ctx<'_>) -> Step {
+        let step = match &mut self.backend {
+            Backend::Hosted(hosted) => hosted.on_event(io, ctx, &self.info.name),
+            Backend::InProcess(_) => Step::Wait,
+        };
+        if matches!(step, Step::Done(_)) {
+            self.last_used = Instant::now();
+        }
+        step
+    }
+
+    /// The call in flight at or past its [`Supervised::deadline`]: a starting host is tried again, a late host
+    /// killed.
+    pub(crate) fn on_timer(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, now: Instant) -> Step {
+        let step = match &mut self.backend {
+            Backend::Hosted(hosted) => hosted.on_timer(io, ctx, &self.info.name, now),
+            Backend::InProcess(_) => Step::Wait,
+        };
+        if matches!(step, Step::Done(_)) {
+            self.last_used = Instant::now();
+        }
+        step
+    }
+
+    /// When the call in flight needs [`Supervised::on_timer`] even without an event.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let Backend::Hosted(hosted) = &self.backend else { return None };
+        let running = hosted.running.as_ref()?;
+        match running.stage {
+            Stage::Starting { next_try, .. } => Some(next_try.min(running.deadline)),
+            Stage::Opening | Stage::Calling => Some(running.deadline),
+        }
+    }
+
+    /// The stage of the call in flight (for tests and diagnostics).
+    pub(crate) fn stage(&self) -> Option<Stage> {
+        match &self.backend {
+            Backend::Hosted(hosted) => hosted.running.as_ref().map(|r| r.stage),
+            Backend::InProcess(_) => None,
+        }
+    }
+
+    /// Forgets the client's session in this module: an in-process module closes it at once; a running host's
+    /// session id is returned, for an `MmiClose` the caller sends when the module is free ([`Work::Close`]).
+    pub(crate) fn forget(&mut self, client: ClientId) -> Option<(u32, String)> {
         match &mut self.backend {
-            Backend::InProcess(module) => module.close(client),
-            Backend::Hosted(hosted) => hosted.close(ctx, &self.info.name, client),
+            Backend::InProcess(module) => {
+                module.close(client);
+                None
+            }
+            Backend::Hosted(hosted) => {
+                let session = hosted.sessions.remove(client)?;
+                hosted.host.as_ref().map(|host| (host.pid(), session))
+            }
+        }
+    }
+
+    /// Drops the call in flight, if any (a shutdown or reload while it runs): nothing answers it.
+    pub(crate) fn abandon(&mut self) {
+        if let Backend::Hosted(hosted) = &mut self.backend {
+            hosted.running = None;
         }
     }
 
@@ -161,6 +283,10 @@ impl Supervised {
         let idle = self.short_lived() && now.saturating_duration_since(self.last_used) >= ctx.idle_unload;
         let name = &self.info.name;
         let Backend::Hosted(hosted) = &mut self.backend else { return };
+        if hosted.running.is_some() {
+            // The call in flight sees its host end itself (a hang-up or its deadline).
+            return;
+        }
         if let Some(dying) = hosted.dying.as_mut() {
             if dying.poll(now) {
                 hosted.dying = None;
@@ -196,6 +322,10 @@ impl Supervised {
     /// that exits in time, is reaped at the tick its SIGCHLD asks for (see [`super::ModulesManager::tick`]).
     pub(crate) fn next_tick(&self, idle_unload: Duration) -> Option<Instant> {
         let Backend::Hosted(hosted) = &self.backend else { return None };
+        if hosted.running.is_some() {
+            // Nothing to tick while a call runs (see `tick`); the call's own deadline is `deadline`.
+            return None;
+        }
         let stop = hosted.dying.as_ref().map(Dying::deadline);
         let idle = (hosted.host.is_some() && self.short_lived()).then(|| self.last_used + idle_unload);
         [stop, idle].into_iter().flatten().min()
@@ -271,16 +401,24 @@ impl Hosted {
         log::Level::Warn
     }
 
-    fn call(
+    #[allow(clippy::too_many_arguments)]
+    fn begin(
         &mut self,
+        io: &Io<'_>,
         ctx: &Ctx<'_>,
         name: &str,
         user: u32,
         client: ClientId,
         who: &ClientInfo,
-        op: Op<'_>,
-    ) -> Result<Vec<u8>, i32> {
-        if self.crashes.quarantined() {
+        work: Work,
+    ) -> Step {
+        debug_assert!(self.running.is_none(), "one call at a time");
+        if let Work::Close(session) = &work {
+            if self.host.is_none() {
+                return Step::Done(Ok(Vec::new()));
+            }
+            log::debug!("module {name}: closing session {session}");
+        } else if self.crashes.quarantined() {
             log::log!(
                 self.refusal_level(),
                 "module {name} is quarantined ({} crashes within {} s): call refused with errno {ERR_QUARANTINED} \
@@ -288,31 +426,221 @@ impl Hosted {
                 self.crashes.count(),
                 ctx.policy.window.as_secs()
             );
-            return Err(ERR_QUARANTINED);
+            return Step::Done(Err(ERR_QUARANTINED));
         }
+        let now = Instant::now();
+        let needs_session = matches!(work, Work::Call(_)) && self.sessions.get(client).is_none();
+        let who = needs_session.then(|| who.clone());
         if self.host.is_none() {
-            self.start(ctx, name, user)?;
+            if let Err(errno) = self.spawn(ctx, name, user) {
+                return Step::Done(Err(errno));
+            }
+            let stage = Stage::Starting { next_try: now + START_POLL_FIRST, pause: START_POLL_FIRST };
+            let deadline = now + ctx.launch.call_timeout;
+            self.running = Some(Running { client, who, work, stage, deadline, resent: false });
+            return Step::Wait;
         }
-        if self.sessions.get(client).is_none() {
-            let host = self.host.as_mut().expect("started above");
-            match host.client().open(&who.name, who.max_payload) {
-                Ok(id) => self.sessions.insert(client, id),
-                Err(e) => return Err(self.failed(ctx, name, "MmiOpen", e)),
+        let host = self.host.as_mut().expect("running");
+        if host.conn.is_none() {
+            match HostConn::connect(host.socket(), io.registry, io.token) {
+                Ok(conn) => host.conn = Some(conn),
+                Err(e) => {
+                    let what = if needs_session { "MmiOpen" } else { work_name(&work) };
+                    return self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Io(e))));
+                }
             }
         }
-        let host = self.host.as_mut().expect("started above");
-        let session = self.sessions.get(client).expect("opened above");
-        let result = match op {
-            Op::Set(component, object, payload) => {
-                host.client().set(session, component, object, payload).map(|()| Vec::new())
-            }
-            Op::Get(component, object) => host.client().get(session, component, object),
-        };
-        result.map_err(|e| self.failed(ctx, name, if matches!(op, Op::Set(..)) { "MmiSet" } else { "MmiGet" }, e))
+        let stage = if needs_session { Stage::Opening } else { Stage::Calling };
+        self.running = Some(Running { client, who, work, stage, deadline: now, resent: false });
+        self.send(io, ctx, name, now)
     }
 
-    /// Starts the host (after the back-off of the last crash), waiting until it listens.
-    fn start(&mut self, ctx: &Ctx<'_>, name: &str, user: u32) -> Result<(), i32> {
+    /// Sends the request of the running call's stage (`MmiOpen`, or the call) on the host's connection.
+    fn send(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, name: &str, now: Instant) -> Step {
+        let running = self.running.as_mut().expect("a call runs");
+        running.deadline = now + ctx.launch.call_timeout;
+        running.resent = false;
+        let (endpoint, body) = match (&running.stage, &running.work) {
+            (Stage::Opening, _) => {
+                let who = running.who.as_ref().expect("a session to open");
+                let request = OpenRequest { client_name: who.name.clone(), max_payload_size_bytes: who.max_payload };
+                (MmiEndpoint::Open, request.to_body())
+            }
+            (_, Work::Call(op)) => {
+                let session = self.sessions.get(running.client).expect("session opened");
+                match op {
+                    ModuleOp::Set { component, object, payload } => {
+                        (MmiEndpoint::Set, set_body(session, component, object, payload))
+                    }
+                    ModuleOp::Get { component, object } => (MmiEndpoint::Get, get_body(session, component, object)),
+                }
+            }
+            (_, Work::Close(session)) => {
+                (MmiEndpoint::Close, CloseRequest { client_session: session.clone() }.to_body())
+            }
+        };
+        let conn = self.host.as_mut().and_then(|h| h.conn.as_mut()).expect("connected");
+        let exchange = conn.send(io.registry, endpoint, &body);
+        self.advance(io, ctx, name, exchange)
+    }
+
+    /// The running call after progress on its exchange.
+    fn advance(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, name: &str, exchange: Exchange) -> Step {
+        let running = self.running.as_mut().expect("a call runs");
+        let what = stage_name(running);
+        match exchange {
+            Exchange::Pending => Step::Wait,
+            Exchange::Failed { resend: true, .. } if !running.resent => {
+                // The host had closed the idle connection: the request never reached it. Once more, anew.
+                running.resent = true;
+                let host = self.host.as_mut().expect("running");
+                let old = host.conn.take().expect("connected");
+                match HostConn::connect(host.socket(), io.registry, io.token) {
+                    Ok(mut conn) => {
+                        log::debug!("module {name}: host closed its idle connection; {what} sent again");
+                        let exchange = conn.resend_from(io.registry, &old);
+                        host.conn = Some(conn);
+                        self.advance(io, ctx, name, exchange)
+                    }
+                    Err(e) => self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Io(e)))),
+                }
+            }
+            Exchange::Failed { error, .. } => self.finish(ctx, name, what, Err(MmiCallError::Transport(error))),
+            Exchange::Answer(response) => {
+                if !response.keep_alive {
+                    if let Some(host) = self.host.as_mut() {
+                        host.conn = None;
+                    }
+                }
+                if running.stage == Stage::Opening {
+                    match answer(MmiEndpoint::Open, response).and_then(|body| session_id(&body)) {
+                        Ok(id) => {
+                            self.sessions.insert(running.client, id);
+                            running.stage = Stage::Calling;
+                            if self.host.as_ref().is_some_and(|h| h.conn.is_none()) {
+                                return self.reconnect_and_send(io, ctx, name);
+                            }
+                            self.send(io, ctx, name, Instant::now())
+                        }
+                        Err(e) => self.finish(ctx, name, "MmiOpen", Err(e)),
+                    }
+                } else {
+                    let endpoint = endpoint_of(&running.work);
+                    self.finish(ctx, name, what, answer(endpoint, response))
+                }
+            }
+        }
+    }
+
+    /// A new connection for the next request after the host closed the last one with its answer.
+    fn reconnect_and_send(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, name: &str) -> Step {
+        let host = self.host.as_mut().expect("running");
+        match HostConn::connect(host.socket(), io.registry, io.token) {
+            Ok(conn) => {
+                host.conn = Some(conn);
+                self.send(io, ctx, name, Instant::now())
+            }
+            Err(e) => {
+                let what = stage_name(self.running.as_ref().expect("a call runs"));
+                self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Io(e))))
+            }
+        }
+    }
+
+    /// Ends the running call with `result`: a failure becomes the caller's errno (a dead or late host is killed
+    /// and counted as a crash, see [`Hosted::failed`]); a failed `MmiClose` is only logged.
+    fn finish(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, result: Result<Vec<u8>, MmiCallError>) -> Step {
+        let running = self.running.take();
+        let closing = matches!(running.as_ref().map(|r| &r.work), Some(Work::Close(_)));
+        let result = match result {
+            Ok(body) if matches!(running.as_ref().map(|r| &r.work), Some(Work::Call(ModuleOp::Set { .. }))) => {
+                drop(body);
+                Ok(Vec::new())
+            }
+            Ok(body) => Ok(body),
+            Err(e) => Err(self.failed(ctx, name, what, e)),
+        };
+        if closing {
+            if let Err(errno) = result {
+                log::warn!("module {name}: MmiClose failed with errno {errno}");
+            }
+            return Step::Done(Ok(Vec::new()));
+        }
+        Step::Done(result)
+    }
+
+    fn on_event(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, name: &str) -> Step {
+        let Some(running) = self.running.as_ref() else {
+            if let Some(host) = self.host.as_mut() {
+                if host.conn.take().is_some() {
+                    log::debug!("module {name}: host {} closed its idle connection", host.pid());
+                }
+            }
+            return Step::Wait;
+        };
+        if matches!(running.stage, Stage::Starting { .. }) {
+            return Step::Wait;
+        }
+        let Some(conn) = self.host.as_mut().and_then(|h| h.conn.as_mut()) else { return Step::Wait };
+        let exchange = conn.progress(io.registry);
+        self.advance(io, ctx, name, exchange)
+    }
+
+    fn on_timer(&mut self, io: &Io<'_>, ctx: &Ctx<'_>, name: &str, now: Instant) -> Step {
+        let Some(running) = self.running.as_mut() else { return Step::Wait };
+        match running.stage {
+            Stage::Starting { next_try, pause } => {
+                if now < next_try && now < running.deadline {
+                    return Step::Wait;
+                }
+                let host = self.host.as_mut().expect("spawned");
+                if let Some(status) = host.exited() {
+                    let reason = format!("host did not start: host {} {}", host.pid(), describe(status));
+                    return self.start_failed(ctx, name, &reason);
+                }
+                match HostConn::connect(host.socket(), io.registry, io.token) {
+                    Ok(conn) => {
+                        log::info!("module {name}: host {} started on {}", host.pid(), host.socket().display());
+                        host.conn = Some(conn);
+                        running.stage =
+                            if matches!(running.work, Work::Call(_)) { Stage::Opening } else { Stage::Calling };
+                        self.send(io, ctx, name, now)
+                    }
+                    Err(_) if now >= running.deadline => {
+                        let reason = format!(
+                            "host did not start: host {} did not open {} in time",
+                            host.pid(),
+                            host.socket().display()
+                        );
+                        self.start_failed(ctx, name, &reason)
+                    }
+                    Err(_) => {
+                        running.stage =
+                            Stage::Starting { next_try: now + pause, pause: (pause * 2).min(START_POLL_MAX) };
+                        Step::Wait
+                    }
+                }
+            }
+            Stage::Opening | Stage::Calling if now >= running.deadline => {
+                let what = stage_name(running);
+                self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Timeout)))
+            }
+            Stage::Opening | Stage::Calling => Step::Wait,
+        }
+    }
+
+    /// A spawned host that did not come up: killed, counted as a crash, the call failed with [`ERR_CRASHED`].
+    fn start_failed(&mut self, ctx: &Ctx<'_>, name: &str, reason: &str) -> Step {
+        self.running = None;
+        if let Some(host) = self.host.take() {
+            host.kill();
+        }
+        self.crashed(ctx, name, reason);
+        Step::Done(Err(ERR_CRASHED))
+    }
+
+    /// Spawns the host (after the back-off of the last crash); it is reached by the call's `Starting` stage.
+    fn spawn(&mut self, ctx: &Ctx<'_>, name: &str, user: u32) -> Result<(), i32> {
         let now = Instant::now();
         if let Some(left) = self.crashes.backoff_left(now) {
             log::log!(
@@ -326,21 +654,16 @@ impl Hosted {
             dying.finish();
         }
         let launch = Launch { user, ..ctx.launch };
-        let mut host = match Host::spawn(&launch, &self.module, &self.socket) {
-            Ok(host) => host,
+        match Host::spawn(&launch, &self.module, &self.socket) {
+            Ok(host) => {
+                self.host = Some(host);
+                Ok(())
+            }
             Err(e) => {
                 log::error!("module {name}: cannot start {}: {e}", launch.binary.display());
-                return Err(ERR_CRASHED);
+                Err(ERR_CRASHED)
             }
-        };
-        if let Err(reason) = host.wait_ready(Instant::now() + ctx.launch.call_timeout) {
-            host.kill();
-            self.crashed(ctx, name, &format!("host did not start: {reason}"));
-            return Err(ERR_CRASHED);
         }
-        log::info!("module {name}: host {} started on {}", host.pid(), self.socket.display());
-        self.host = Some(host);
-        Ok(())
     }
 
     /// Turns a failed host call into the caller's errno; a dead or late host is killed and counted as a crash.
@@ -403,13 +726,34 @@ impl Hosted {
             ),
         }
     }
+}
 
-    fn close(&mut self, ctx: &Ctx<'_>, name: &str, client: ClientId) {
-        let Some(session) = self.sessions.remove(client) else { return };
-        let Some(host) = self.host.as_mut() else { return };
-        if let Err(e) = host.client().close(&session) {
-            let errno = self.failed(ctx, name, "MmiClose", e);
-            log::warn!("module {name}: MmiClose failed with errno {errno}");
-        }
+/// The MMI name of what the running call sends now.
+fn stage_name(running: &Running) -> &'static str {
+    if running.stage == Stage::Opening {
+        "MmiOpen"
+    } else {
+        work_name(&running.work)
     }
+}
+
+fn work_name(work: &Work) -> &'static str {
+    match work {
+        Work::Call(ModuleOp::Set { .. }) => "MmiSet",
+        Work::Call(ModuleOp::Get { .. }) => "MmiGet",
+        Work::Close(_) => "MmiClose",
+    }
+}
+
+fn endpoint_of(work: &Work) -> MmiEndpoint {
+    match work {
+        Work::Call(ModuleOp::Set { .. }) => MmiEndpoint::Set,
+        Work::Call(ModuleOp::Get { .. }) => MmiEndpoint::Get,
+        Work::Close(_) => MmiEndpoint::Close,
+    }
+}
+
+/// A host's answer to `endpoint` as the call's result.
+fn answer(endpoint: MmiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MmiCallError> {
+    mmi_result(endpoint, response)
 }
