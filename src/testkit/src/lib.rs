@@ -1,83 +1,52 @@
-//! Helpers shared by the tests of osconfig-rs crates (a dev-dependency only; never shipped).
+//! What the tests of osconfig-rs share (a dev-dependency only; never shipped). Every test gets these four things
+//! from here and from nowhere else:
 //!
-//! - [`cdylib`]: the path of a module library cargo built for this test run.
-//! - [`reference_mim`] and [`assert_mim_agrees_with_reference`]: compare one of our MIMs with the reference module's
-//!   MIM in `../shared/reference/mim/` (present on developer machines and in CI; checks are skipped when absent).
+//! - **Built binaries and modules**: [`artifacts()`] runs one `cargo build` of every binary and module crate
+//!   ([`CRATES`]) per test process into the target dir and profile of the running test, and returns their paths
+//!   (`osconfig-platform`, `osconfig-modulehost`, `osconfigctl`, `osconfig`, `lib<module>.so`). Never stale, never
+//!   "the newest of two folders", no private target dirs, no environment variables to point elsewhere.
+//!   See [`artifacts`](mod@artifacts).
+//! - **Temporary roots**: [`TempRoot`], a unique directory under the system temp dir removed on drop. A test writes
+//!   nowhere else (the module and daemon paths under `OSCONFIG_ROOT`, sockets, logs, state).
+//! - **Child processes**: [`ChildGuard`] stops (SIGTERM, grace, SIGKILL) and reaps a process the test started, on
+//!   drop too, optionally with its whole process group.
+//! - **An environment of its own**: tests never call `std::env::set_var` (a module loaded with dlopen reads the
+//!   environment through its own copy of std, so setting it while other threads run is a data race). A test that
+//!   needs `OSCONFIG_ROOT` or another variable set for code in its own process runs its body in a child process of
+//!   the test binary with the variables set on the `Command`: [`in_child`], [`ChildTest`]. See
+//!   [`child_test`](mod@child_test). Processes started indirectly (a module's commands) are found by a
+//!   [`unique_marker`] in their command line ([`processes_with`]) and cleaned up with [`kill_groups_with`].
+//!
+//! Also [`assert_mim_agrees_with_reference`]: compare one of our MIMs with the reference module's MIM.
+//!
+//! ```no_run
+//! use osconfig_testkit::{artifacts, ChildGuard, TempRoot};
+//! use std::process::Command;
+//!
+//! let root = TempRoot::new("example");
+//! let host = ChildGuard::spawn(
+//!     Command::new(artifacts().modulehost())
+//!         .arg("--module")
+//!         .arg(artifacts().module("fixture"))
+//!         .arg("--socket")
+//!         .arg(root.join("run/module.sock"))
+//!         .env("OSCONFIG_ROOT", root.path()),
+//! )
+//! .unwrap();
+//! // ... talk to it; dropping `host` then `root` stops the host and removes the folder.
+//! ```
 #![deny(missing_docs)]
 
-use std::path::{Path, PathBuf};
+pub mod artifacts;
+mod child_guard;
+pub mod child_test;
+mod mim;
+mod processes;
+mod temp_root;
 
-use serde_json::Value;
-
-/// `lib<name>.so` as cargo built it for this test run: beside the test executable (`target/<profile>/deps/`, where
-/// cargo puts the libraries of dependencies) or one folder up (`target/<profile>/`, the workspace's own builds).
-/// Panics with a clear message when it is not built.
-pub fn cdylib(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps folder");
-    let file = format!("lib{name}.so");
-    let found = [Some(deps), deps.parent()].into_iter().flatten().map(|dir| dir.join(&file)).find(|p| p.is_file());
-    found.unwrap_or_else(|| panic!("{file} is not built next to {} (run cargo test --workspace)", exe.display()))
-}
-
-/// The shared folder beside the project (`<workspace>/../shared`).
-pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
-/// The reference module's MIM `../shared/reference/mim/<file>`, or `None` (with a note on stderr) when absent.
-pub fn reference_mim(file: &str) -> Option<Value> {
-    let path = shared_dir().join("reference/mim").join(file);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))),
-        Err(_) => {
-            eprintln!("{} not found: reference check skipped", path.display());
-            None
-        }
-    }
-}
-
-/// Every object of a MIM's first component as `(name, desired, schema)`.
-pub fn mim_objects(mim: &Value) -> Vec<(String, Value, Value)> {
-    mim["contents"][0]["contents"]
-        .as_array()
-        .expect("component contents")
-        .iter()
-        .map(|o| (o["name"].as_str().expect("object name").to_string(), o["desired"].clone(), o["schema"].clone()))
-        .collect()
-}
-
-/// Asserts that our MIM (JSON text) has the reference MIM's model and component names and every reference object
-/// with the same direction and schema, and that the objects it adds are exactly `extra`. Skipped when the reference
-/// data is absent.
-pub fn assert_mim_agrees_with_reference(ours: &str, reference_file: &str, extra: &[&str]) {
-    let Some(reference) = reference_mim(reference_file) else { return };
-    let ours: Value = serde_json::from_str(ours).expect("our MIM is JSON");
-    assert_eq!(ours["name"], reference["name"], "model name");
-    assert_eq!(ours["contents"][0]["name"], reference["contents"][0]["name"], "component name");
-    let ours = mim_objects(&ours);
-    let reference = mim_objects(&reference);
-    for object in &reference {
-        assert!(ours.contains(object), "reference object {object:?} missing or different");
-    }
-    let added: Vec<&str> = ours.iter().filter(|o| !reference.contains(o)).map(|o| o.0.as_str()).collect();
-    assert_eq!(added, extra, "objects our MIM adds");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn test_mim_objects_lists_name_direction_schema() {
-        let mim = json!({"contents":[{"contents":[{"name":"a","desired":true,"schema":"string"}]}]});
-        assert_eq!(mim_objects(&mim), vec![("a".to_string(), json!(true), json!("string"))]);
-    }
-
-    #[test]
-    #[should_panic(expected = "is not built")]
-    fn test_cdylib_missing_panics_clearly() {
-        cdylib("no-such-module");
-    }
-}
+pub use artifacts::{artifacts, Artifacts, ModuleCrate, CRATES, MODULES};
+pub use child_guard::ChildGuard;
+pub use child_test::{in_child, is_child_test, ChildTest, ChildTestRun};
+pub use mim::{assert_mim_agrees_with_reference, mim_objects, reference_mim, shared_dir};
+pub use processes::{kill_groups_with, processes_with, unique_marker, wait_no_process_with, wait_processes_with};
+pub use temp_root::{TempRoot, KEEP_ROOTS_ENV};

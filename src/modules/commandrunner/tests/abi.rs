@@ -3,9 +3,12 @@
 //! `<root>/etc/osconfig/osconfig_commandrunner.cache`; `tests/cache.rs` tests it in depth) and the reboot and shutdown commands replaced
 //! (env `OSCONFIG_REBOOT_COMMAND` / `OSCONFIG_SHUTDOWN_COMMAND`) by commands that write marker files.
 //!
-//! Restarts are tested twice: unload + reload of the library in this process, and a fresh process (this test binary
-//! run again with `CR_CHILD_PHASE` set, see `test_child_phase`).
+//! The module reads those variables through its own copy of std, so the test runs in a child process of this test
+//! binary with them set on its command (`osconfig_testkit::in_child`). Restarts are tested twice: unload + reload of
+//! the library in that process, and a fresh process (this test binary run again with `CR_CHILD_PHASE` set, see
+//! `test_child_phase`).
 
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -21,17 +24,8 @@ const DESIRED: &str = "commandArguments";
 const REPORTED: &str = "commandStatus";
 const CLIENT: &str = "Azure OSConfig 5;test/abi";
 
-/// The cdylib cargo built for this test run: `target/<profile>/deps/libcommandrunner.so` (beside the test binary),
-/// or `target/<profile>/libcommandrunner.so` after a `cargo build`.
 fn module_path() -> PathBuf {
-    osconfig_testkit::cdylib("commandrunner")
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("osconfig-commandrunner-abi-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("root")).unwrap();
-    dir
+    osconfig_testkit::artifacts().module("commandrunner")
 }
 
 fn set(s: &Session<'_>, payload: Value) -> Result<(), Errno> {
@@ -75,29 +69,30 @@ fn mode(p: &Path) -> u32 {
 
 /// Run this test binary again as a separate process in `phase` (see `test_child_phase`).
 fn run_child(phase: &str, dir: &Path) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "test_child_phase", "--nocapture", "--test-threads=1"])
-        .env("CR_CHILD_PHASE", phase)
-        .env("CR_DIR", dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child phase {phase} failed:\n{text}");
-    assert!(text.contains("1 passed"), "child phase {phase} did not run:\n{text}");
+    let mut child =
+        osconfig_testkit::ChildTest::new("test_child_phase").env("CR_CHILD_PHASE", phase).env("CR_DIR", dir);
+    for (key, value) in module_env(dir) {
+        child = child.env(key, value);
+    }
+    child.run().assert_passed();
 }
 
-fn set_env(dir: &Path) {
-    std::env::set_var("OSCONFIG_ROOT", dir.join("root"));
-    std::env::set_var("OSCONFIG_STATE_DIR", dir.join("state"));
-    std::env::set_var("OSCONFIG_REBOOT_COMMAND", format!("echo rebooting; touch {}", dir.join("rebooted").display()));
-    std::env::set_var("OSCONFIG_SHUTDOWN_COMMAND", format!("touch {}", dir.join("shut-down").display()));
+/// The module's environment for the test directory `dir`: root, state and the power commands all in `dir`.
+fn module_env(dir: &Path) -> Vec<(&'static str, OsString)> {
+    vec![
+        ("OSCONFIG_ROOT", dir.join("root").into()),
+        ("OSCONFIG_STATE_DIR", dir.join("state").into()),
+        ("OSCONFIG_REBOOT_COMMAND", format!("echo rebooting; touch {}", dir.join("rebooted").display()).into()),
+        ("OSCONFIG_SHUTDOWN_COMMAND", format!("touch {}", dir.join("shut-down").display()).into()),
+    ]
 }
 
-// One test function for the in-process part: the environment is process-wide.
 #[test]
 fn test_commandrunner_through_c_abi() {
-    let dir = temp_dir();
-    set_env(&dir);
+    let Some(dir) = osconfig_testkit::in_child("test_commandrunner_through_c_abi", module_env) else {
+        return;
+    };
+    fs::create_dir_all(dir.join("root")).unwrap();
     let lib = Library::load(module_path()).unwrap();
 
     let info = lib.get_info(CLIENT).unwrap();
@@ -278,7 +273,6 @@ fn test_commandrunner_through_c_abi() {
 
     std::thread::sleep(Duration::from_millis(1500).saturating_sub(cancelled_at.elapsed()));
     assert!(!survived.exists(), "the cancelled command went on running");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The child-process side of the restart tests; a no-op unless `CR_CHILD_PHASE` is set.
@@ -288,7 +282,6 @@ fn test_child_phase() {
         return;
     };
     let dir = PathBuf::from(std::env::var("CR_DIR").unwrap());
-    set_env(&dir);
     let lib = Library::load(module_path()).unwrap();
     match phase.as_str() {
         "verify" => {

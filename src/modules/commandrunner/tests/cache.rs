@@ -7,10 +7,10 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use osconfig_mmi::loader::{Library, Session};
+use osconfig_testkit::{ChildTest, TempRoot};
 use serde_json::{json, Value};
 
 const COMPONENT: &str = "CommandRunner";
@@ -19,9 +19,8 @@ const REPORTED: &str = "commandStatus";
 const CLIENT: &str = "Azure OSConfig 5;1.0.5.2024";
 const CACHE: &str = "etc/osconfig/osconfig_commandrunner.cache";
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("osconfig-commandrunner-cache-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+fn temp_dir(tag: &str) -> TempRoot {
+    let dir = TempRoot::new(&format!("commandrunner-cache-{tag}"));
     fs::create_dir_all(dir.join("root/etc/osconfig")).unwrap();
     dir
 }
@@ -57,18 +56,14 @@ fn wait_done(s: &Session<'_>, id: &str) -> Value {
 
 /// Run `phase` in a child process with the module's root (and old state directory) in `dir`.
 fn run_child(phase: &str, dir: &Path) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "test_child_phase", "--nocapture", "--test-threads=1"])
+    ChildTest::new("test_child_phase")
         .env("CR_CACHE_PHASE", phase)
         .env("CR_DIR", dir)
         .env("OSCONFIG_ROOT", dir.join("root"))
         .env("OSCONFIG_STATE_DIR", dir.join("state"))
         .env_remove("OSCONFIG_LOG_STDERR")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child phase {phase} failed:\n{text}");
-    assert!(text.contains("1 passed"), "child phase {phase} did not run:\n{text}");
+        .run()
+        .assert_passed();
 }
 
 /// Every log line the module wrote under the root.
@@ -103,7 +98,6 @@ fn test_history_at_reference_path_mode_0600_and_removal_resets() {
     // A new process after the file is removed starts from a clean history.
     fs::remove_file(&cache).unwrap();
     run_child("expect-empty", &dir);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -128,7 +122,6 @@ fn test_reference_format_file_is_read() {
     assert_eq!(ours[2]["commandId"], "new");
     assert_eq!(ours[2]["textResult"], "new\n");
     assert_eq!(saved["Another Client"], json!([{"commandId":"other","currentState":1,"resultCode":0}]));
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -162,7 +155,6 @@ fn test_corrupt_or_hostile_file_is_set_aside() {
         assert_eq!(saved[CLIENT][0]["commandId"], "works", "{what}: {saved}");
         assert!(module_log(&dir).contains("set aside"), "{what}: no log line");
     }
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The child-process side; a no-op unless `CR_CACHE_PHASE` is set.
@@ -173,7 +165,7 @@ fn test_child_phase() {
     };
     let dir = PathBuf::from(std::env::var("CR_DIR").unwrap());
     let cache = cache_path(&dir);
-    let lib = Library::load(osconfig_testkit::cdylib("commandrunner")).unwrap();
+    let lib = Library::load(osconfig_testkit::artifacts().module("commandrunner")).unwrap();
     match phase.as_str() {
         "persist-and-reset" => {
             let s = lib.open(CLIENT, 0).unwrap();

@@ -6,11 +6,13 @@
 //! unique marker; leftover processes are found by scanning `/proc/*/cmdline` for it, and killed at the end.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use osconfig_mmi::loader::{Library, Session};
+use osconfig_testkit::{
+    kill_groups_with, processes_with, unique_marker, wait_no_process_with, wait_processes_with, ChildTest, TempRoot,
+};
 use serde_json::{json, Value};
 
 const COMPONENT: &str = "CommandRunner";
@@ -18,60 +20,10 @@ const DESIRED: &str = "commandArguments";
 const REPORTED: &str = "commandStatus";
 const CLIENT: &str = "groups-test";
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("osconfig-commandrunner-groups-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+fn temp_dir(tag: &str) -> TempRoot {
+    let dir = TempRoot::new(&format!("commandrunner-groups-{tag}"));
     fs::create_dir_all(dir.join("root")).unwrap();
     dir
-}
-
-fn marker(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("marker-{tag}-{}-{nanos}", std::process::id())
-}
-
-/// Pids of the processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(marker) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-/// Wait until no process carries `marker` (at most `limit`); the pids left.
-fn wait_none_with(marker: &str, limit: Duration) -> Vec<u32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = processes_with(marker);
-        if left.is_empty() || Instant::now() > deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Kill the process groups of the processes carrying `marker` (and so their children without it).
-fn kill_all_with(marker: &str) {
-    for pid in processes_with(marker) {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let pgrp = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(2)?.parse::<i32>().ok());
-        if let Some(pgrp) = pgrp.filter(|&g| g > 1) {
-            // SAFETY: kill(2) of a process group started by this test.
-            unsafe { libc::kill(-pgrp, libc::SIGKILL) };
-        }
-    }
 }
 
 fn run_child(phase: &str, dir: &Path, marker: &str) {
@@ -79,18 +31,19 @@ fn run_child(phase: &str, dir: &Path, marker: &str) {
 }
 
 fn run_child_ending(phase: &str, dir: &Path, marker: &str, succeeds: bool) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "test_child_phase", "--nocapture", "--test-threads=1"])
+    let run = ChildTest::new("test_child_phase")
         .env("CR_GROUPS_PHASE", phase)
         .env("CR_MARKER", marker)
         .env("OSCONFIG_ROOT", dir.join("root"))
         .env("OSCONFIG_STATE_DIR", dir.join("state"))
         .env_remove("OSCONFIG_LOG_STDERR")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.success(), succeeds, "child phase {phase} ended with {}:\n{text}", out.status);
-    assert!(text.contains("1 passed"), "child phase {phase} did not run:\n{text}");
+        .run();
+    if succeeds {
+        run.assert_passed();
+    } else {
+        assert!(!run.status.success(), "child phase {phase} should have died:\n{}", run.output);
+        assert!(run.output.contains("1 passed (child dies)"), "child phase {phase} did not get far:\n{}", run.output);
+    }
 }
 
 fn cache(dir: &Path) -> Value {
@@ -107,21 +60,13 @@ fn start(s: &Session<'_>, id: &str, cmd: &str, timeout: u64) {
     s.set(COMPONENT, DESIRED, payload.as_bytes()).unwrap_or_else(|e| panic!("run {id}: {e}"));
 }
 
-fn wait_processes(marker: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with(marker).len() < n {
-        assert!(Instant::now() < deadline, "the command's processes never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn test_exit_of_the_process_kills_running_command() {
     let dir = temp_dir("exit");
-    let m = marker("exit");
+    let m = unique_marker("exit");
     run_child("run-then-exit", &dir, &m);
-    let left = wait_none_with(&m, Duration::from_secs(10));
-    kill_all_with(&m);
+    let left = wait_no_process_with(&m, Duration::from_secs(10));
+    kill_groups_with(&m);
     assert!(left.is_empty(), "the command outlived the process that ran it: {left:?}");
     let entry = &cache(&dir)[CLIENT][0];
     assert_eq!(
@@ -129,13 +74,12 @@ fn test_exit_of_the_process_kills_running_command() {
         (json!("long"), json!(-1), json!(3))
     );
     assert_eq!(fs::read_dir(dir.join("state/commandrunner-groups")).map(|d| d.count()).unwrap_or(0), 0);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn test_next_load_kills_group_left_by_a_crash() {
     let dir = temp_dir("crash");
-    let m = marker("crash");
+    let m = unique_marker("crash");
     run_child_ending("run-then-crash", &dir, &m, false);
     // The child died by SIGKILL: nothing stopped its command.
     let left = processes_with(&m);
@@ -143,23 +87,21 @@ fn test_next_load_kills_group_left_by_a_crash() {
     let records: Vec<_> = fs::read_dir(dir.join("state/commandrunner-groups")).unwrap().flatten().collect();
     assert_eq!(records.len(), 1);
     run_child("open", &dir, &m);
-    let left = wait_none_with(&m, Duration::from_secs(10));
-    kill_all_with(&m);
+    let left = wait_no_process_with(&m, Duration::from_secs(10));
+    kill_groups_with(&m);
     assert!(left.is_empty(), "the next load did not kill the leftover group: {left:?}");
     assert_eq!(fs::read_dir(dir.join("state/commandrunner-groups")).unwrap().count(), 0);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn test_background_child_of_finished_command_is_left_alone() {
     let dir = temp_dir("nohup");
-    let m = marker("nohup");
+    let m = unique_marker("nohup");
     run_child("nohup", &dir, &m);
     std::thread::sleep(Duration::from_millis(200));
     let left = processes_with(&m);
-    kill_all_with(&m);
+    kill_groups_with(&m);
     assert_eq!(left.len(), 1, "the background child of a finished command was killed");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The child-process side; a no-op unless `CR_GROUPS_PHASE` is set.
@@ -169,18 +111,18 @@ fn test_child_phase() {
         return;
     };
     let m = std::env::var("CR_MARKER").unwrap();
-    let lib = Library::load(osconfig_testkit::cdylib("commandrunner")).unwrap();
+    let lib = Library::load(osconfig_testkit::artifacts().module("commandrunner")).unwrap();
     let s = lib.open(CLIENT, 0).unwrap();
     match phase.as_str() {
         "run-then-exit" => {
             start(&s, "long", &format!("sleep 45; : {m}"), 5);
-            wait_processes(&m, 1);
+            wait_processes_with(&m, 1, Duration::from_secs(10));
             assert_eq!(status(&s)["currentState"], 1);
             // Return normally: the process exits with the command still running.
         }
         "run-then-crash" => {
             start(&s, "long", &format!("sleep 45; : {m}"), 0);
-            wait_processes(&m, 1);
+            wait_processes_with(&m, 1, Duration::from_secs(10));
             println!("test result: 1 passed (child dies)");
             // SAFETY: kill(2) of this very process, as a crash would end it.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
@@ -197,7 +139,7 @@ fn test_child_phase() {
                 std::thread::sleep(Duration::from_millis(20));
             }
             assert_eq!(status(&s)["currentState"], 2);
-            wait_processes(&m, 1);
+            wait_processes_with(&m, 1, Duration::from_secs(10));
         }
         other => panic!("unknown phase {other}"),
     }

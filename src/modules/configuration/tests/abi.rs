@@ -1,5 +1,7 @@
 //! Configuration through the real C ABI: the built `libconfiguration.so` is loaded with the osconfig-mmi loader and
-//! driven with `OSCONFIG_ROOT` pointing at a temporary root holding a planted `etc/osconfig/osconfig.json`.
+//! driven with `OSCONFIG_ROOT` pointing at a temporary root holding a planted `etc/osconfig/osconfig.json`. The
+//! test runs in a child process of this test binary with `OSCONFIG_ROOT` set on its command
+//! (`osconfig_testkit::in_child`): the module reads it through its own copy of std.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -10,7 +12,7 @@ use osconfig_mmi::{Errno, Lifetime};
 use serde_json::{json, Value};
 
 fn module_path() -> PathBuf {
-    osconfig_testkit::cdylib("configuration")
+    osconfig_testkit::artifacts().module("configuration")
 }
 
 /// A planted file in the shape of the shipped one, with a key this module does not know and keys in their own order.
@@ -45,17 +47,18 @@ fn keys(v: &Value) -> Vec<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
 
-// One test function: OSCONFIG_ROOT is process-wide.
 #[test]
 fn test_configuration_module_through_c_abi() {
-    let root = std::env::temp_dir().join(format!("osconfig-configuration-abi-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
+    let Some(root) = osconfig_testkit::in_child("test_configuration_module_through_c_abi", |root| {
+        vec![("OSCONFIG_ROOT", root.into())]
+    }) else {
+        return;
+    };
     let dir = root.join("etc/osconfig");
     fs::create_dir_all(&dir).unwrap();
     let file = dir.join("osconfig.json");
     fs::write(&file, PLANTED).unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
-    std::env::set_var("OSCONFIG_ROOT", &root);
 
     let lib = Library::load(module_path()).unwrap();
     let info = lib.get_info("abi-test").unwrap();
@@ -204,7 +207,6 @@ fn test_configuration_module_through_c_abi() {
 
     drop(session);
     lib.unload().unwrap();
-    fs::remove_dir_all(&root).unwrap();
 }
 
 /// Our MIM has every object the module serves, with the type the module reports or accepts.

@@ -1,5 +1,7 @@
 //! Several sessions editing `osconfig.json` at once (as when the platform and a CLI both hold sessions in one
-//! module host) must not lose each other's edits: each set is a read-modify-write of the whole file.
+//! module host) must not lose each other's edits: each set is a read-modify-write of the whole file. The module
+//! reads `OSCONFIG_ROOT`, so the test runs in a child process with it set on its command
+//! (`osconfig_testkit::in_child`).
 
 use std::fs;
 
@@ -9,12 +11,14 @@ use serde_json::{json, Value};
 
 #[test]
 fn test_concurrent_sessions_keep_every_edit() {
-    let root = std::env::temp_dir().join(format!("osconfig-configuration-race-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
+    let Some(root) = osconfig_testkit::in_child("test_concurrent_sessions_keep_every_edit", |root| {
+        vec![("OSCONFIG_ROOT", root.into())]
+    }) else {
+        return;
+    };
     fs::create_dir_all(root.join("etc/osconfig")).unwrap();
     let file = root.join("etc/osconfig/osconfig.json");
     fs::write(&file, "{\"Keep\": true}").unwrap();
-    std::env::set_var("OSCONFIG_ROOT", &root);
 
     const ROUNDS: i64 = 50;
     let threads: Vec<_> = (0..2)
@@ -37,5 +41,4 @@ fn test_concurrent_sessions_keep_every_edit() {
     }
     let config: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
     assert_eq!(config, json!({"Keep": true, "ReportingIntervalSeconds": ROUNDS, "GitBranch": format!("b{ROUNDS}")}));
-    fs::remove_dir_all(&root).unwrap();
 }

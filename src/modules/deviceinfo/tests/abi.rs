@@ -1,6 +1,8 @@
 //! DeviceInfo through the real C ABI: the built `libdeviceinfo.so` is loaded with the osconfig-mmi loader.
 //! `OSCONFIG_ROOT` points at a temporary root with planted os-release, DMI, device-tree and SMBIOS files; /proc and
-//! uname are the live machine's and are checked against /proc/sys/kernel and /proc/meminfo.
+//! uname are the live machine's and are checked against /proc/sys/kernel and /proc/meminfo. The test runs in a child
+//! process of this test binary with `OSCONFIG_ROOT` set on its command (`osconfig_testkit::in_child`): the module
+//! reads it through its own copy of std.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use osconfig_mmi::{Errno, Lifetime};
 use serde_json::{json, Value};
 
 fn module_path() -> PathBuf {
-    osconfig_testkit::cdylib("deviceinfo")
+    osconfig_testkit::artifacts().module("deviceinfo")
 }
 
 fn plant(root: &Path, abs: &str, data: &[u8]) {
@@ -34,11 +36,13 @@ fn meminfo_kb(key: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-// One test function: OSCONFIG_ROOT is process-wide.
 #[test]
 fn test_deviceinfo_module_through_c_abi() {
-    let root = std::env::temp_dir().join(format!("osconfig-deviceinfo-abi-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
+    let Some(root) =
+        osconfig_testkit::in_child("test_deviceinfo_module_through_c_abi", |root| vec![("OSCONFIG_ROOT", root.into())])
+    else {
+        return;
+    };
     plant(
         &root,
         "/etc/os-release",
@@ -50,7 +54,6 @@ fn test_deviceinfo_module_through_c_abi() {
     plant(&root, "/sys/class/dmi/id/chassis_type", b"17\n");
     plant(&root, "/sys/class/dmi/id/product_family", b"Lab\n");
     plant(&root, "/sys/firmware/dmi/tables/smbios_entry_point", b"_SM3_\x00\x18\x03\x04\x00\x01\x00");
-    std::env::set_var("OSCONFIG_ROOT", &root);
 
     let lib = Library::load(module_path()).unwrap();
     let info = lib.get_info("abi-test").unwrap();
@@ -127,7 +130,6 @@ fn test_deviceinfo_module_through_c_abi() {
 
     drop(session);
     lib.unload().unwrap();
-    fs::remove_dir_all(&root).unwrap();
 }
 
 /// Our MIM lists exactly the 16 reported objects the module serves, with their types; each answers with that type.

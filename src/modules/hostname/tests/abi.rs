@@ -1,5 +1,7 @@
 //! HostName through the real C ABI: the built `libhostname.so` is loaded with the osconfig-mmi loader and driven
-//! with `OSCONFIG_ROOT` pointing at a temporary root, so the machine's own host name and files are never touched.
+//! with `OSCONFIG_ROOT` pointing at a temporary root, so the machine's own host name and files are never touched. The
+//! test runs in a child process of this test binary with `OSCONFIG_ROOT` set on its command
+//! (`osconfig_testkit::in_child`): the module reads it through its own copy of std.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -10,14 +12,7 @@ use osconfig_mmi::{Errno, Lifetime};
 use serde_json::{json, Value};
 
 fn module_path() -> PathBuf {
-    osconfig_testkit::cdylib("hostname")
-}
-
-fn temp_root() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("osconfig-hostname-abi-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("etc")).unwrap();
-    dir
+    osconfig_testkit::artifacts().module("hostname")
 }
 
 fn get(session: &osconfig_mmi::loader::Session<'_>, object: &str) -> Value {
@@ -33,10 +28,14 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
-// One test function: OSCONFIG_ROOT is process-wide.
 #[test]
 fn test_hostname_module_through_c_abi() {
-    let root = temp_root();
+    let Some(root) =
+        osconfig_testkit::in_child("test_hostname_module_through_c_abi", |root| vec![("OSCONFIG_ROOT", root.into())])
+    else {
+        return;
+    };
+    fs::create_dir_all(root.join("etc")).unwrap();
     let hostname_file = root.join("etc/hostname");
     let hosts_file = root.join("etc/hosts");
     fs::write(&hostname_file, "planted-name\n").unwrap();
@@ -45,7 +44,6 @@ fn test_hostname_module_through_c_abi() {
         "# planted\n127.0.0.1\tlocalhost\n127.0.1.1   planted-name  # the box itself\n\n::1 localhost ip6-localhost\n",
     )
     .unwrap();
-    std::env::set_var("OSCONFIG_ROOT", &root);
     let kernel_name_before = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
 
     let lib = Library::load(module_path()).unwrap();
@@ -161,7 +159,6 @@ fn test_hostname_module_through_c_abi() {
 
     drop(session);
     lib.unload().unwrap();
-    fs::remove_dir_all(&root).unwrap();
 }
 
 /// Our MIM names the same component, objects and types as the module serves.

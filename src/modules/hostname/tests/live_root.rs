@@ -7,19 +7,16 @@
 //! CAP_SYS_ADMIN) and util-linux `unshare`; skipped with a message when they are not available.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 
 use osconfig_mmi::loader::Library;
+use osconfig_testkit::TempRoot;
 use serde_json::{json, Value};
 
+/// Set in the child: the path of the module to load (the parent asks `osconfig_testkit::artifacts()`).
 const CHILD_ENV: &str = "OSCONFIG_HOSTNAME_LIVE_CHILD";
 const TEST_NAME: &str = "test_live_root_sets_kernel_hostname";
 const NEW_NAME: &str = "ns-live-test";
-
-fn module_path() -> PathBuf {
-    osconfig_testkit::cdylib("hostname")
-}
 
 fn kernel_hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string()
@@ -27,8 +24,8 @@ fn kernel_hostname() -> String {
 
 #[test]
 fn test_live_root_sets_kernel_hostname() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        in_namespaces();
+    if let Some(module) = std::env::var_os(CHILD_ENV) {
+        in_namespaces(&module);
     } else {
         run_child();
     }
@@ -41,9 +38,7 @@ fn run_child() {
         eprintln!("skipped: cannot create UTS and mount namespaces here (needs root and util-linux unshare)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("osconfig-hostname-live-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
+    let dir = TempRoot::new("hostname-live");
     let name_before = kernel_hostname();
     let etc_hostname_before = fs::read("/etc/hostname").ok();
     let etc_hosts_before = fs::read("/etc/hosts").ok();
@@ -57,7 +52,7 @@ fn run_child() {
         .arg(&dir)
         .arg(std::env::current_exe().unwrap())
         .arg(TEST_NAME)
-        .env(CHILD_ENV, "1")
+        .env(CHILD_ENV, osconfig_testkit::artifacts().module("hostname"))
         .env_remove("OSCONFIG_ROOT")
         .status()
         .unwrap();
@@ -73,13 +68,12 @@ fn run_child() {
     assert_eq!(kernel_hostname(), name_before);
     assert_eq!(fs::read("/etc/hostname").ok(), etc_hostname_before);
     assert_eq!(fs::read("/etc/hosts").ok(), etc_hosts_before);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Child: root is `/`, the kernel host name and /etc are private to this process.
-fn in_namespaces() {
+fn in_namespaces(module: &std::ffi::OsStr) {
     assert!(std::env::var_os("OSCONFIG_ROOT").is_none());
-    let lib = Library::load(module_path()).unwrap();
+    let lib = Library::load(module).unwrap();
     let session = lib.open("live-root-test", 0).unwrap();
     let get = |object: &str| -> Value { serde_json::from_slice(&session.get("HostName", object).unwrap()).unwrap() };
 
