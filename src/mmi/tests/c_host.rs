@@ -1,19 +1,28 @@
 //! C loading Rust: a C program dlopens the fixture module (built with the SDK) and checks all six functions.
 //! Also our own loader on the same `.so`, and the misbehaviour switches (crash, hang) in child processes.
-//! See `common/mod.rs` for how the fixture `.so` is found.
+//! See `common/mod.rs` for how the fixture `.so` is found. Every process that loads the fixture has `OSCONFIG_ROOT`
+//! set to a temporary root on its command (the module's log file goes there): the C host, and this test binary run
+//! again for the tests that load it with our loader (`osconfig_testkit::in_child`).
 
 mod common;
 
+use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use osconfig_mmi::abi::PANIC_ERRNO;
 use osconfig_mmi::loader::Library;
 use osconfig_mmi::{Errno, Lifetime};
+use osconfig_testkit::{in_child, ChildGuard};
 use serde_json::Value;
+
+/// The environment of a test that loads the fixture in this process (see the module docs).
+fn scratch_root(root: &std::path::Path) -> Vec<(&'static str, OsString)> {
+    vec![("OSCONFIG_ROOT", root.into())]
+}
 
 /// The C host program, compiled once per test run into cargo's scratch dir for integration tests.
 fn host() -> &'static PathBuf {
@@ -59,24 +68,25 @@ fn test_crash_switch_aborts_the_process() {
 
 #[test]
 fn test_hang_switch_never_returns() {
-    let mut child = Command::new(host())
-        .arg(common::fixture_so())
-        .arg("hang")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(700) {
-        assert!(child.try_wait().unwrap().is_none(), "the hang switch returned");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let root = common::temp_dir("c-host-hang");
+    let mut child = ChildGuard::spawn(
+        Command::new(host())
+            .arg(common::fixture_so())
+            .arg("hang")
+            .env("OSCONFIG_ROOT", root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    assert_eq!(child.wait_timeout(Duration::from_millis(700)), None, "the hang switch returned");
+    assert_eq!(child.stop().signal(), Some(libc::SIGKILL));
 }
 
 #[test]
 fn test_rust_loader_on_rust_module() {
+    if in_child("test_rust_loader_on_rust_module", scratch_root).is_none() {
+        return;
+    }
     let (_dir, path) = common::fixture_copy("loader", "fixture.so");
     let lib = Library::load(path).unwrap();
     let info = lib.get_info("loader").unwrap();
@@ -114,6 +124,9 @@ fn test_reference_sample_recipe_steps() {
         eprintln!("{} not found; skipped", recipe.display());
         return;
     };
+    if in_child("test_reference_sample_recipe_steps", scratch_root).is_none() {
+        return;
+    }
     let steps: Vec<Value> = serde_json::from_str(&text).unwrap();
     let (_dir, path) = common::fixture_copy("recipe", "sample.so");
     let lib = Library::load(path).unwrap();
@@ -221,6 +234,9 @@ fn test_module_logs_to_stderr_when_asked_or_file_fails() {
 #[test]
 fn test_loaded_module_owns_sessions_across_threads() {
     use osconfig_mmi::loader::{LoadedModule, SessionId};
+    if in_child("test_loaded_module_owns_sessions_across_threads", scratch_root).is_none() {
+        return;
+    }
 
     let (_dir, path) = common::fixture_copy("owned", "fixture.so");
     let mut module = LoadedModule::load(path).unwrap();

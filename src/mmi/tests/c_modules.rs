@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use osconfig_mmi::loader::{Library, LoadError};
 use osconfig_mmi::{Errno, InfoError, Lifetime};
 
-/// Build one variant of `tests/c/test_module.c` for one test, in its own temp dir (keep the `TempDir` while the
+/// Build one variant of `tests/c/test_module.c` for one test, in its own temp dir (keep the `TempRoot` while the
 /// test runs). Each test gets its own file: dlopen of the same path returns the same instance, and the module
 /// keeps global state (its MmiFree counter, the stored value).
-fn module(test: &str, defines: &[&str]) -> (common::TempDir, PathBuf) {
+fn module(test: &str, defines: &[&str]) -> (common::TempRoot, PathBuf) {
     let dir = common::temp_dir("c-modules");
     let name = format!("{test}-{}", defines.join("-").to_lowercase());
     let path = common::cc_shared("test_module.c", defines, dir.path(), &format!("{name}.so"));

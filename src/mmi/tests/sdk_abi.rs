@@ -15,18 +15,26 @@ struct Echo {
     client: String,
 }
 
-/// The SDK's first call installs the module logger, which asks `info` for the module's name first: `info` points
-/// `OSCONFIG_ROOT` at a scratch root under cargo's test dir then, so the log file lands there, not in `/var/log`.
-fn scratch_root() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        std::env::set_var("OSCONFIG_ROOT", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("osconfig-root"));
-    });
+/// The SDK's first call installs its module logger, a file under `$OSCONFIG_ROOT/var/log` (`/var/log` here),
+/// unless the process has a logger already; it asks `info` for the module's name first. `info` installs a logger
+/// that discards everything before that, so these tests write no file and need no environment.
+fn no_log_file() {
+    struct Discard;
+    impl log::Log for Discard {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            false
+        }
+        fn log(&self, _: &log::Record<'_>) {}
+        fn flush(&self) {}
+    }
+    static DISCARD: Discard = Discard;
+    // Err when already installed: by an earlier call, which is what this wants.
+    let _ = log::set_logger(&DISCARD);
 }
 
 impl Module for Echo {
     fn info(client_name: &str) -> ModuleInfo {
-        scratch_root();
+        no_log_file();
         ModuleInfo {
             name: "Echo".into(),
             description: format!("for {client_name}"),
@@ -79,7 +87,7 @@ struct Other;
 
 impl Module for Other {
     fn info(_client_name: &str) -> ModuleInfo {
-        scratch_root();
+        no_log_file();
         ModuleInfo::default()
     }
     fn open(_client_name: &str, _max: u32) -> Result<Self, Errno> {
