@@ -1,25 +1,28 @@
-//! The built binaries and modules the tests run, from one `cargo build` per test process.
+//! The built binaries and modules the tests run, from `cargo build` into the running test's own target dir.
 //!
-//! The first call of [`artifacts`] in a test process runs
-//! `$CARGO build --profile <this test's profile> --target-dir <this test's target dir> -p <every crate of CRATES>`
-//! on the workspace manifest, and later calls return the same paths. The target dir and profile are those of the
-//! running test executable (`<target>/[<triple>/]<profile>/deps/<test>`, from `std::env::current_exe()`), so the
-//! binaries are `<target>/<profile>/osconfig-platform` and the modules `<target>/<profile>/lib<name>.so`: the files
-//! `cargo build` writes, never a copy in `deps/` and never "the newer of two".
+//! A path asked of [`artifacts`] (say [`Artifacts::module`]`("deviceinfo")`) first runs, once per test process and
+//! package, `$CARGO build --profile <this test's profile> --target-dir <this test's target dir> -p <its package>` on
+//! the workspace manifest; [`Artifacts::prepare`] builds several packages in one invocation (the end-to-end tests
+//! prepare every one of [`CRATES`]). The target dir and profile are those of the running test executable
+//! (`<target>/[<triple>/]<profile>/deps/<test>`, from `std::env::current_exe()`), so the binaries are
+//! `<target>/<profile>/osconfig-platform` and the modules `<target>/<profile>/lib<name>.so`: the files `cargo build`
+//! writes, never a copy in `deps/` and never "the newer of two".
 //!
-//! - **Never stale**: cargo rebuilds whatever changed since the last build (and does nothing, in about a second,
-//!   when all is fresh), so a test always runs the binaries of the tree it was built from.
-//! - **Always the same set**: every crate of [`CRATES`] is built in one invocation, whatever the test needs, so
-//!   cargo unifies features the same way in every test process and two test binaries never rebuild a module in
-//!   turn (the whole set takes about 35 s from scratch on the 2-core development machine).
+//! - **Never stale**: cargo rebuilds whatever changed since the last build (and does nothing, in well under a
+//!   second, when all is fresh), so a test always runs the binaries of the tree it was built from.
+//! - **Only what the test uses**: a module's tests do not build (or fail with) the platform. The workspace has no
+//!   cargo features of its own and takes shared dependencies from `[workspace.dependencies]`, so a package built
+//!   alone is the very one built with the others (cargo reports it fresh either way).
 //! - **Concurrent test processes**: cargo's lock on the target dir serializes builds into it; `cargo test` does not
-//!   hold that lock while the tests run, so the nested build never waits on its parent.
-//! - A failed build panics in every test that asks, with cargo's exit status (its messages are on stderr); the
-//!   build is not retried in the same process.
+//!   hold that lock while the tests run, so the nested build never waits on its parent. Within a process, one build
+//!   runs at a time.
+//! - A failed build panics in every test that asks for that package, with cargo's exit status (its messages are on
+//!   stderr); it is not retried in the same process.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// A module crate of the workspace: the library file it builds and the name its `MmiGetInfo` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +44,7 @@ pub const MODULES: [ModuleCrate; 5] = [
     ModuleCrate { lib: "fixture", package: "osconfig-module-fixture", name: "Fixture" },
 ];
 
-/// The packages [`artifacts`] builds: the daemons and tools, then every module crate.
+/// Every package whose binaries or modules the tests run: the daemons and tools, then every module crate.
 pub const CRATES: [&str; 9] = [
     "osconfig-platform",
     "osconfig-modulehost",
@@ -54,61 +57,84 @@ pub const CRATES: [&str; 9] = [
     MODULES[4].package,
 ];
 
-/// Where the built binaries and modules are (see the module docs).
+/// Where the built binaries and modules are; each is built when first asked for (see the module docs).
 #[derive(Debug)]
 pub struct Artifacts {
-    dir: PathBuf,
+    layout: Layout,
+    /// The outcome of this process's build of each package.
+    built: Mutex<HashMap<&'static str, Result<(), String>>>,
 }
 
 impl Artifacts {
     /// `<target>/<profile>`: the folder holding every built binary and module.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.layout.profile_dir
     }
 
     /// `osconfig-platform`.
     pub fn platform(&self) -> PathBuf {
-        self.file("osconfig-platform")
+        self.file("osconfig-platform", "osconfig-platform")
     }
 
     /// `osconfig-modulehost`.
     pub fn modulehost(&self) -> PathBuf {
-        self.file("osconfig-modulehost")
+        self.file("osconfig-modulehost", "osconfig-modulehost")
     }
 
     /// `osconfigctl`.
     pub fn osconfigctl(&self) -> PathBuf {
-        self.file("osconfigctl")
+        self.file("osconfig-cli", "osconfigctl")
     }
 
     /// `osconfig`: the IoT Hub agent.
     pub fn agent(&self) -> PathBuf {
-        self.file("osconfig")
+        self.file("osconfig-agent", "osconfig")
     }
 
     /// `lib<lib>.so` of a module crate (`lib` as in [`ModuleCrate::lib`], e.g. `deviceinfo`).
     pub fn module(&self, lib: &str) -> PathBuf {
-        self.file(&format!("lib{lib}.so"))
+        let module =
+            MODULES.iter().find(|m| m.lib == lib).unwrap_or_else(|| panic!("no module crate builds lib{lib}.so"));
+        self.file(module.package, &format!("lib{lib}.so"))
     }
 
-    /// `<dir>/<name>`; panics when cargo did not build it (not a product of [`CRATES`]).
-    fn file(&self, name: &str) -> PathBuf {
-        let path = self.dir.join(name);
-        assert!(path.is_file(), "{} was not built (is it a product of testkit's CRATES?)", path.display());
+    /// Builds those of `packages` this process has not built yet, in one cargo invocation; panics when that fails.
+    pub fn prepare(&self, packages: &[&'static str]) {
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        let missing: Vec<&'static str> = packages.iter().copied().filter(|p| !built.contains_key(p)).collect();
+        if !missing.is_empty() {
+            let outcome = build(&self.layout, &missing);
+            for package in missing {
+                built.insert(package, outcome.clone());
+            }
+        }
+        for package in packages {
+            if let Some(Err(e)) = built.get(package) {
+                panic!("{e}");
+            }
+        }
+    }
+
+    /// `<dir>/<name>`, once `package` is built; panics when the build failed or did not make the file.
+    fn file(&self, package: &'static str, name: &str) -> PathBuf {
+        self.prepare(&[package]);
+        let path = self.dir().join(name);
+        assert!(path.is_file(), "cargo build -p {package} did not make {}", path.display());
         path
     }
 }
 
-/// Builds the binaries and modules once per test process and returns where they are (see the module docs).
+/// Where this test's binaries and modules are built (see the module docs); builds nothing by itself.
 pub fn artifacts() -> &'static Artifacts {
-    static BUILT: OnceLock<Result<Artifacts, String>> = OnceLock::new();
-    match BUILT.get_or_init(build) {
-        Ok(artifacts) => artifacts,
-        Err(e) => panic!("{e}"),
-    }
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| {
+        let layout = layout().unwrap_or_else(|e| panic!("{e}"));
+        Artifacts { layout, built: Mutex::new(HashMap::new()) }
+    })
 }
 
 /// Where this test executable was built: the target dir, the `--target` triple if any, and the profile's folder.
+#[derive(Debug)]
 struct Layout {
     target_dir: PathBuf,
     triple: Option<String>,
@@ -134,8 +160,8 @@ fn layout() -> Result<Layout, String> {
     Ok(Layout { target_dir: target_dir.to_path_buf(), triple, profile_dir: profile_dir.to_path_buf() })
 }
 
-fn build() -> Result<Artifacts, String> {
-    let layout = layout()?;
+/// `cargo build -p <each of packages>` into the test's target dir and profile.
+fn build(layout: &Layout, packages: &[&str]) -> Result<(), String> {
     let folder = layout.profile_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // The `dev` and `test` profiles build into `debug`, `release` and `bench` into `release`.
     let profile = if folder == "debug" { "dev".to_string() } else { folder };
@@ -147,15 +173,16 @@ fn build() -> Result<Artifacts, String> {
     if let Some(triple) = &layout.triple {
         command.args(["--target", triple]);
     }
-    for package in CRATES {
+    for package in packages {
         command.args(["-p", package]);
     }
     command.stdin(Stdio::null()).stdout(Stdio::null());
     let status = command.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build of the tests' binaries and modules failed ({status}): {command:?}"));
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo build for the tests failed ({status}): {command:?}"))
     }
-    Ok(Artifacts { dir: layout.profile_dir })
 }
 
 #[cfg(test)]
@@ -179,8 +206,16 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "was not built")]
-    fn test_file_missing_panics_clearly() {
-        Artifacts { dir: std::env::temp_dir() }.module("no-such-module");
+    #[should_panic(expected = "no module crate builds libno-such-module.so")]
+    fn test_module_unknown_panics_clearly() {
+        artifacts().module("no-such-module");
+    }
+
+    #[test]
+    fn test_prepare_failure_is_remembered_and_reported() {
+        let artifacts = artifacts();
+        let first = std::panic::catch_unwind(|| artifacts.prepare(&["osconfig-no-such-package"]));
+        let again = std::panic::catch_unwind(|| artifacts.prepare(&["osconfig-no-such-package"]));
+        assert!(first.is_err() && again.is_err());
     }
 }

@@ -1,11 +1,10 @@
 //! What the tests of osconfig-rs share (a dev-dependency only; never shipped). Every test gets these four things
 //! from here and from nowhere else:
 //!
-//! - **Built binaries and modules**: [`artifacts()`] runs one `cargo build` of every binary and module crate
-//!   ([`CRATES`]) per test process into the target dir and profile of the running test, and returns their paths
-//!   (`osconfig-platform`, `osconfig-modulehost`, `osconfigctl`, `osconfig`, `lib<module>.so`). Never stale, never
-//!   "the newest of two folders", no private target dirs, no environment variables to point elsewhere.
-//!   See [`artifacts`](mod@artifacts).
+//! - **Built binaries and modules**: [`artifacts()`] gives the paths of `osconfig-platform`, `osconfig-modulehost`,
+//!   `osconfigctl`, `osconfig` and `lib<module>.so`, each from a `cargo build` of its package run once per test
+//!   process into the running test's own target dir and profile. Never stale, never "the newest of two folders", no
+//!   private target dirs, no environment variables to point elsewhere. See [`artifacts`](mod@artifacts).
 //! - **Temporary roots**: [`TempRoot`], a unique directory under the system temp dir removed on drop. A test writes
 //!   nowhere else (the module and daemon paths under `OSCONFIG_ROOT`, sockets, logs, state).
 //! - **Child processes**: [`ChildGuard`] stops (SIGTERM, grace, SIGKILL) and reaps a process the test started, on
@@ -49,4 +48,4 @@ pub use child_guard::ChildGuard;
 pub use child_test::{in_child, is_child_test, ChildTest, ChildTestRun};
 pub use mim::{assert_mim_agrees_with_reference, mim_objects, reference_mim, shared_dir};
 pub use processes::{kill_groups_with, processes_with, unique_marker, wait_no_process_with, wait_processes_with};
-pub use temp_root::{TempRoot, KEEP_ROOTS_ENV};
+pub use temp_root::{TempRoot, KEEP_ROOTS_ENV, MAX_TAG_CHARS};

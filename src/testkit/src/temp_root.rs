@@ -9,8 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// (each kept root's path is printed on stderr when it would have been removed).
 pub const KEEP_ROOTS_ENV: &str = "OSCONFIG_TEST_KEEP_ROOTS";
 
+/// The longest tag kept in a root's folder name, in characters.
+pub const MAX_TAG_CHARS: usize = 20;
+
 /// A fresh, empty directory `<temp>/osconfig-test-<tag>-<pid>-<n>` (unique per process and call), removed with
-/// everything in it on drop unless [`TempRoot::keep`] was called or [`KEEP_ROOTS_ENV`] is set.
+/// everything in it on drop unless [`TempRoot::keep`] was called or [`KEEP_ROOTS_ENV`] is set. The tag is cut to
+/// [`MAX_TAG_CHARS`] so that socket paths under the root stay within the 108 bytes of `sun_path`.
 ///
 /// It dereferences to its [`Path`], so `root.join("etc")` and `&root` as `&Path` work. Files a test has dlopen'ed
 /// from it may be removed while loaded: the mapping outlives the file.
@@ -25,6 +29,7 @@ impl TempRoot {
     pub fn new(tag: &str) -> TempRoot {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tag: String = tag.chars().take(MAX_TAG_CHARS).collect();
         let path = std::env::temp_dir().join(format!("osconfig-test-{tag}-{}-{n}", std::process::id()));
         // A leftover of an earlier process that had the same pid.
         let _ = std::fs::remove_dir_all(&path);
@@ -84,6 +89,8 @@ mod tests {
         assert_ne!(a.path(), b.path());
         assert!(a.starts_with(std::env::temp_dir()));
         assert_eq!(std::fs::read_dir(&a).unwrap().count(), 0);
+        let long = TempRoot::new(&"x".repeat(200));
+        assert!(long.as_os_str().len() < 80, "{}", long.display());
         std::fs::create_dir_all(a.join("etc/osconfig")).unwrap();
         let path = a.path().to_path_buf();
         drop(a);
