@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{Host, HostOptions};
 use osconfig_mpi::MmiCallError;
+use osconfig_testkit::ChildGuard;
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -61,7 +62,6 @@ fn test_bad_modules_exit_3_with_reason() {
     fs::write(&not_a_library, "not an ELF file").unwrap();
     expect_exit(&not_a_library, &socket, 3, "cannot load module");
     assert!(!socket.exists(), "the socket is removed after a failed start");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -80,7 +80,6 @@ fn test_socket_errors_exit_4() {
     let (status, _, stderr) = common::run_host(&list, START_TIMEOUT);
     assert_eq!(status.code(), Some(4), "{stderr}");
     assert!(host.socket.exists(), "the live socket stays");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -117,15 +116,16 @@ fn test_restart_after_kill_replaces_stale_socket() {
     first.wait_exit(Duration::from_secs(5));
     assert!(first.socket.exists(), "a killed host leaves its socket file");
     let module = common::module_so("fixture");
-    let mut second = std::process::Command::new(common::host_bin())
-        .arg("--module")
-        .arg(&module)
-        .arg("--socket")
-        .arg(&first.socket)
-        .env("OSCONFIG_ROOT", &first.dir)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut second = ChildGuard::spawn(
+        std::process::Command::new(common::host_bin())
+            .arg("--module")
+            .arg(&module)
+            .arg("--socket")
+            .arg(&first.socket)
+            .env("OSCONFIG_ROOT", &first.dir)
+            .stderr(std::process::Stdio::null()),
+    )
+    .unwrap();
     let mut client = first.client();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let info = loop {
@@ -136,9 +136,8 @@ fn test_restart_after_kill_replaces_stale_socket() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(String::from_utf8_lossy(&info).contains("\"Fixture\""));
-    // SAFETY: kill with the live child's pid.
-    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
-    assert_eq!(common::wait_timeout(&mut second, Duration::from_secs(5)).unwrap().code(), Some(0));
+    assert!(second.signal(libc::SIGTERM));
+    assert_eq!(second.wait_timeout(Duration::from_secs(5)).unwrap().code(), Some(0));
 }
 
 #[test]
@@ -183,7 +182,6 @@ fn test_module_hanging_at_start_still_stops_on_sigterm() {
     assert_eq!(status.code(), Some(6), "{}", host.stderr());
     assert!(took < Duration::from_millis(1500), "took {took:?}");
     assert!(host.stderr().contains("after the stop signal"), "{}", host.stderr());
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A copy of the fixture that any user can read, in a directory any user can enter.
@@ -229,7 +227,6 @@ fn test_user_drop_runs_host_as_nobody() {
     let (status, _) = host.stop(libc::SIGTERM, Duration::from_secs(5));
     assert_eq!(status.code(), Some(0), "{}", host.stderr());
     assert!(!host.socket.exists(), "nobody could remove its socket");
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The primary gid of `uid` as the host computes it.
@@ -248,22 +245,22 @@ fn test_user_switch_without_root_exits_5() {
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
     let module = world_readable_fixture(&dir);
     let socket = dir.join("sock/m.sock");
-    let mut child = std::process::Command::new(common::host_bin())
-        .arg("--module")
-        .arg(&module)
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--user", "1234"])
-        .env("OSCONFIG_ROOT", &dir)
-        .stderr(std::process::Stdio::piped())
-        .uid(65534)
-        .gid(65534)
-        .spawn()
-        .unwrap();
-    let status = common::wait_timeout(&mut child, START_TIMEOUT).expect("host did not exit");
+    let mut child = ChildGuard::spawn(
+        std::process::Command::new(common::host_bin())
+            .arg("--module")
+            .arg(&module)
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--user", "1234"])
+            .env("OSCONFIG_ROOT", &dir)
+            .stderr(std::process::Stdio::piped())
+            .uid(65534)
+            .gid(65534),
+    )
+    .unwrap();
+    let status = child.wait_timeout(START_TIMEOUT).expect("host did not exit");
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut child.child_mut().stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("cannot drop privileges: running as uid 65534, not root"), "{stderr}");
-    fs::remove_dir_all(&dir).unwrap();
 }
