@@ -25,7 +25,8 @@ use osconfig_http::signals::{self, Signal};
 pub const RUN_DIR_MODE: u32 = 0o700;
 /// Mode of the MPI socket.
 pub const SOCKET_MODE: u32 = 0o660;
-/// How long shutdown waits for the orchestrator (closing sessions, stopping hosts) before the process exits anyway.
+/// How long a stop (SIGTERM, SIGINT) waits for the loop to end (closing sessions, stopping hosts) before the
+/// process exits anyway (the loop may be inside an in-process module's call that hangs).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
 /// The Modules Manager's settings for `config`.
@@ -123,14 +124,9 @@ pub fn run(args: &Args) -> i32 {
     let (desired, reported) = watcher::files(&paths.root);
     let shared = Shared::new(desired, reported);
     let notifier = Notifier::from_env();
-    let (orchestrator, worker) =
-        match Orchestrator::start(config.clone(), settings, Arc::clone(&shared), notifier.clone()) {
-            Ok(started) => started,
-            Err(e) => {
-                log::error!("cannot start the orchestrator: {e}");
-                return EXIT_STARTUP;
-            }
-        };
+    // The modules are identified here, on the thread that runs the loop (their hosts die with it).
+    let (orchestrator, engine) =
+        Orchestrator::start(config.clone(), settings, Arc::clone(&shared), &notifier, handle.clone());
     let watcher = match Watcher::start(&paths.root, WatcherConfig::from_config(&config), orchestrator.clone(), shared) {
         Ok(watcher) => Arc::new(Mutex::new(watcher)),
         Err(e) => {
@@ -149,18 +145,21 @@ pub fn run(args: &Args) -> i32 {
         notifier: notifier.clone(),
     };
     let stopper = orchestrator.clone();
-    let stopped_at = Arc::new(Mutex::new(None::<Instant>));
-    let stopped_at_signal = Arc::clone(&stopped_at);
+    let (loop_ended, loop_ended_rx) = std::sync::mpsc::channel::<()>();
     let mut reloader = reloader;
     if let Err(e) = signals::spawn(mask, move |signal| match signal {
         Signal::Reload => reloader.reload(&stopper),
         Signal::ChildExited => stopper.children_exited(),
         Signal::Stop => {
-            *stopped_at_signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
             notifier.stopping();
             watcher.lock().unwrap_or_else(|e| e.into_inner()).stop();
             stopper.stop();
             handle.shutdown();
+            // The loop stops between two events; one stuck in an in-process module's call never would.
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = loop_ended_rx.recv_timeout(SHUTDOWN_GRACE) {
+                log::warn!("the loop is still busy {} ms after the stop; exiting anyway", SHUTDOWN_GRACE.as_millis());
+                std::process::exit(EXIT_OK);
+            }
         }
     }) {
         log::error!("cannot start the signal thread: {e}");
@@ -168,13 +167,9 @@ pub fn run(args: &Args) -> i32 {
     }
 
     log::info!("listening on {} ({} ms after start)", paths.socket.display(), started.elapsed().as_millis());
-    let served = server.run(MpiHandler::new(auth, orchestrator));
-    // The server has stopped and removed its socket. Give the orchestrator what is left of the grace period.
-    let since = stopped_at.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(Instant::now);
-    let grace = SHUTDOWN_GRACE.saturating_sub(since.elapsed());
-    if !worker.join_within(grace) {
-        log::warn!("orchestrator still busy after {} ms; exiting anyway", SHUTDOWN_GRACE.as_millis());
-    }
+    let served = server.run(MpiHandler::new(auth, engine));
+    // The loop has ended: the socket is removed, sessions closed, hosts stopped.
+    drop(loop_ended);
     match served {
         Ok(()) => {
             log::info!("stopped");

@@ -1,14 +1,18 @@
 //! The MPI's routing, on the event loop's thread: authorization (403), one `match (method, route)` (404), strict
-//! body parsing (400 with `{"error":"<why>"}`), then the call goes to the [`Orchestrator`]. Nothing here waits on a
-//! module.
+//! body parsing (400 with `{"error":"<why>"}`), then the call goes to the Orchestrator's [`Engine`], which runs on
+//! the same thread (the loop's events of module hosts and its timers go to the engine too). Nothing here waits on
+//! a module.
 //!
 //! Besides the six MPI calls, two read-only extensions of ours (see [`crate::status`]): `GET`/`POST`
 //! `/PlatformModules` and `/PlatformStatus`, which ignore any body and need no session.
 
 use std::collections::HashMap;
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mio::event::Event;
+use mio::{Registry, Token};
 use osconfig_http::{Handler, Method, PeerCred, Request, Responder, Response, StatusCode};
 use osconfig_mpi::wire::json_string;
 use osconfig_mpi::{
@@ -17,7 +21,7 @@ use osconfig_mpi::{
 };
 
 use crate::auth::Authorizer;
-use crate::orchestrator::Orchestrator;
+use crate::orchestrator::{Engine, Waiter};
 use crate::queue::Call;
 
 /// A refused uid is logged at most once per this period (with the count of refusals in between), so a caller
@@ -28,15 +32,15 @@ pub const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct MpiHandler {
     auth: Arc<Mutex<Authorizer>>,
-    orchestrator: Orchestrator,
+    engine: Engine,
     /// Per refused uid: when it was last logged and how many refusals were not logged since.
     refusals: HashMap<u32, (Option<Instant>, u64)>,
 }
 
 impl MpiHandler {
-    /// A handler checking callers with `auth` and handing calls to `orchestrator`.
-    pub fn new(auth: Arc<Mutex<Authorizer>>, orchestrator: Orchestrator) -> MpiHandler {
-        MpiHandler { auth, orchestrator, refusals: HashMap::new() }
+    /// A handler checking callers with `auth` and handing calls to `engine`.
+    pub fn new(auth: Arc<Mutex<Authorizer>>, engine: Engine) -> MpiHandler {
+        MpiHandler { auth, engine, refusals: HashMap::new() }
     }
 
     fn log_refusal(&mut self, peer: PeerCred, call: &str) {
@@ -66,6 +70,26 @@ fn parse<T>(body: &[u8], parse: fn(&[u8]) -> Result<T, BodyError>, wrap: fn(T) -
 }
 
 impl Handler for MpiHandler {
+    fn attach(&mut self, registry: &Registry) -> io::Result<()> {
+        self.engine.attach(registry)
+    }
+
+    fn ready(&mut self, token: Token, event: &Event) {
+        self.engine.ready(token, event);
+    }
+
+    fn turn(&mut self, now: Instant) {
+        self.engine.turn(now);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.engine.deadline()
+    }
+
+    fn stopped(&mut self) {
+        self.engine.stopped();
+    }
+
     fn admits(&mut self, peer: &PeerCred) -> bool {
         let allowed = self.auth.lock().unwrap_or_else(|e| e.into_inner()).allows(peer);
         if !allowed {
@@ -105,7 +129,7 @@ impl Handler for MpiHandler {
             }
         };
         match call {
-            Ok(call) => self.orchestrator.submit(route, request.body, call, responder),
+            Ok(call) => self.engine.submit(route, request.body, call, Waiter::Mpi(responder)),
             Err(e) => {
                 log::warn!("{route} from pid {}: {e}", peer.pid);
                 responder.respond(bad_request(&e));
