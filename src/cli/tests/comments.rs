@@ -5,13 +5,13 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{module_dir, run, write_recipe, TempDir};
+use common::{module_dir, run, write_recipe, TempRoot};
 use osconfig_cli::recipe::comments::strip_comments;
 
 #[test]
 fn test_comment_markers_in_strings_reach_the_module() {
     let bin = module_dir();
-    let dir = TempDir::new("comments");
+    let dir = TempRoot::new("comments");
     let recipe = write_recipe(
         dir.path(),
         "tricky.json",
@@ -42,7 +42,7 @@ fn test_comment_markers_in_strings_reach_the_module() {
 
 #[test]
 fn test_nested_looking_comment_is_an_error_with_position() {
-    let dir = TempDir::new("nested");
+    let dir = TempRoot::new("nested");
     let recipe = write_recipe(
         dir.path(),
         "nested.json",

@@ -5,11 +5,11 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{counts, module_dir, modulehost, run, write_recipe, TempDir};
+use common::{counts, module_dir, modulehost, run, write_recipe, TempRoot};
 
 fn run_recipe(text: &str, extra: &[&OsStr]) -> common::Run {
     let bin = module_dir();
-    let dir = TempDir::new("fail");
+    let dir = TempRoot::new("fail");
     let recipe = write_recipe(dir.path(), "r.json", text);
     let mut args: Vec<&OsStr> =
         vec![OsStr::new("test"), recipe.as_os_str(), OsStr::new("--bin"), bin.path().as_os_str()];
@@ -90,7 +90,7 @@ fn test_wrong_expectations_fail_through_module_host() {
 #[test]
 fn test_invalid_recipe_reports_file_line_column() {
     let bin = module_dir();
-    let dir = TempDir::new("invalid");
+    let dir = TempRoot::new("invalid");
     let bad = write_recipe(
         dir.path(),
         "bad.json",

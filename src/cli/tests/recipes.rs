@@ -5,7 +5,7 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{counts, module_dir, modulehost, our_recipes, run, TempDir};
+use common::{counts, module_dir, modulehost, our_recipes, run, TempRoot};
 
 /// The recipes we must have, one per module.
 const EXPECTED: [&str; 4] = ["commandrunner.json", "configuration.json", "deviceinfo.json", "hostname.json"];
@@ -16,7 +16,7 @@ fn run_all(host: Option<&std::path::Path>) {
         assert!(recipes.iter().any(|r| r.ends_with(name)), "tests/recipes/{name} is missing");
     }
     let bin = module_dir();
-    let root = TempDir::new("root");
+    let root = TempRoot::new("root");
     let mut args: Vec<&OsStr> = recipes.iter().map(|r| r.as_os_str()).collect();
     args.insert(0, OsStr::new("test"));
     args.extend([OsStr::new("--bin"), bin.path().as_os_str(), OsStr::new("--root"), root.path().as_os_str()]);

@@ -7,7 +7,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use common::{counts, module_dir, modulehost, reference_recipes_dir, run, TempDir};
+use common::{counts, module_dir, modulehost, reference_recipes_dir, run, TempRoot};
 use osconfig_cli::recipe::parse::parse_file;
 use osconfig_cli::recipe::step::StepKind;
 
@@ -52,7 +52,7 @@ fn test_reference_recipes_all_parse() {
 fn run_sample(host: Option<&std::path::Path>) -> (usize, usize, usize, usize) {
     let Some(dir) = reference_recipes_dir() else { return (0, 0, 0, 0) };
     let bin = module_dir();
-    let root = TempDir::new("sample-root");
+    let root = TempRoot::new("sample-root");
     let sample = dir.join("SampleTests.json");
     let mut args: Vec<&OsStr> = vec![
         OsStr::new("test"),
