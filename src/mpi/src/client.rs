@@ -81,7 +81,7 @@ impl MmiClient {
     pub fn open(&mut self, client_name: &str, max_payload_size_bytes: u32) -> Result<String, MmiCallError> {
         let body = OpenRequest { client_name: client_name.to_string(), max_payload_size_bytes }.to_body();
         let answer = self.call(MmiEndpoint::Open, &body)?;
-        session_id(&answer)
+        opened_session(&answer)
     }
 
     /// `MmiClose` (an unknown session is not an error).
@@ -117,7 +117,7 @@ impl MmiClient {
 }
 
 /// The session id in an `MmiOpen` answer's body (a non-empty JSON string).
-pub fn session_id(answer: &[u8]) -> Result<String, MmiCallError> {
+pub fn opened_session(answer: &[u8]) -> Result<String, MmiCallError> {
     match serde_json::from_slice::<serde_json::Value>(answer) {
         Ok(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
         _ => Err(MmiCallError::Protocol(format!(

@@ -50,7 +50,7 @@ pub mod mpi;
 pub mod session_id;
 pub mod wire;
 
-pub use client::{mmi_result, session_id, MmiCallError, MmiClient};
+pub use client::{mmi_result, opened_session, MmiCallError, MmiClient};
 pub use mmi::{CloseRequest, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest, SetRequest};
 pub use mpi::{
     parse_desired_document, DesiredObject, DocumentError, MpiCallError, MpiClient, MpiCloseRequest, MpiEndpoint,

@@ -6,7 +6,7 @@
 //! `LocalManagement` 1 the **Watcher** ([`watcher`]) applies `<root>/etc/osconfig/osconfig_desired.json` when it
 //! changes and keeps `<root>/etc/osconfig/osconfig_reported.json` up to date, as an in-process MPI client
 //! ([`local`]). Under systemd (`Type=notify`) it sends `READY=1` once the modules are identified and `WATCHDOG=1`
-//! while the orchestrator's worker is within its job's time budget ([`watchdog`]).
+//! while the orchestrator is within its job's time budget ([`watchdog`]).
 //!
 //! ## Command line ([`args`])
 //! ```text
@@ -41,7 +41,7 @@
 //! anything else, 403 (empty body) for a caller that is not allowed ([`auth`]: uid 0, `MpiAllowedUids`,
 //! `MpiAllowedGroups`; the check never blocks: group memberships are resolved when the configuration is loaded),
 //! 503 (empty body) when [`queue::MAX_QUEUED_REQUESTS`] (4096) requests or [`queue::MAX_QUEUED_BYTES`] (64 MiB)
-//! of bodies already wait for the worker, 500 with `"<errno>"` for a failed call (`"22"`: unknown session,
+//! of bodies already wait for the orchestrator, 500 with `"<errno>"` for a failed call (`"22"`: unknown session,
 //! component or object; `"131"`: the module is quarantined, see [`manager`]). See [`orchestrator`] for what each
 //! call answers and [`queue`] for the ordering rules (duplicates merged by hash, `Priorities`).
 //!
@@ -72,8 +72,9 @@
 //! ```
 //!
 //! ## Limits
-//! One worker runs every module call in sequence: a slow module delays every client (bounded by
-//! `ModuleCallTimeoutSeconds`; an in-process module has no deadline). Priorities are strict: a steady stream of
+//! One module call runs at a time, platform-wide: a slow module delays every client's calls (bounded by
+//! `ModuleCallTimeoutSeconds`; the MPI loop keeps reading and queueing meanwhile). An in-process module runs on the
+//! MPI loop's thread itself: it has no deadline, and while it runs nothing else is served. Priorities are strict: a steady stream of
 //! high-priority calls delays unlisted components indefinitely. The 1024-session limit is shared by every allowed
 //! non-root caller (root has 64 more in reserve; one non-root uid at most 256). A change of group membership for
 //! `MpiAllowedGroups` takes effect at the next `SIGHUP`. A refused uid is logged at most once per

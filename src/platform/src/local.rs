@@ -1,6 +1,6 @@
 //! An in-process MPI client: the Watcher calls the Orchestrator as a socket client would (its own session, the
-//! same serial queue, the same answers), without the socket. Each call blocks until the worker has answered; a
-//! stopped worker answers 503 or drops the call, which fails it with `EIO`.
+//! same serial queue, the same answers), without the socket. Each call blocks until the orchestrator has answered;
+//! a stopped orchestrator answers 503 or drops the call, which fails it with `EIO`.
 
 use std::sync::mpsc;
 
@@ -11,7 +11,7 @@ use osconfig_mpi::{DesiredObject, MpiGetReportedRequest, MpiOpenRequest, MpiSetD
 use crate::orchestrator::{Answer, ObjectFailure, Orchestrator, Waiter, EINVAL};
 use crate::queue::Call;
 
-/// Errno of a call the worker dropped or refused (it is stopping).
+/// Errno of a call the orchestrator dropped or refused (it is stopping).
 pub const EIO: i32 = 5;
 
 /// The client.

@@ -11,8 +11,8 @@
 //! taking the next one cost O(log n) whatever is queued.
 //!
 //! The queue is bounded by [`Backlog`]: at most [`MAX_QUEUED_REQUESTS`] requests and [`MAX_QUEUED_BYTES`] of
-//! request bodies wait for the worker at once (in its channel or in this queue; the request it runs is not
-//! counted). A request beyond either bound is answered 503 at once.
+//! request bodies wait at once (in the orchestrator's channel from other threads or in this queue; the request it
+//! runs is not counted). A request beyond either bound is answered 503 at once.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
@@ -24,10 +24,10 @@ use osconfig_mpi::{
     MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest,
 };
 
-/// Most requests waiting for the worker at once (merged duplicates count, each waits for an answer); one more is
+/// Most requests waiting to run at once (merged duplicates count, each waits for an answer); one more is
 /// answered 503. The MPI server alone can have 512 connections x 16 pipelined requests in flight.
 pub const MAX_QUEUED_REQUESTS: usize = 4096;
-/// Most request-body bytes waiting for the worker at once; a request that would go beyond is answered 503 (a
+/// Most request-body bytes waiting to run at once; a request that would go beyond is answered 503 (a
 /// single body is at most 4 MiB, the HTTP layer's `MAX_BODY_BYTES`).
 pub const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
@@ -187,7 +187,7 @@ impl<W> Queue<W> {
     }
 }
 
-/// The count of requests and body bytes waiting for the worker, shared by everyone who submits and the worker.
+/// The count of requests and body bytes waiting to run, shared by everyone who submits and the orchestrator.
 #[derive(Debug, Default)]
 pub struct Backlog {
     requests: AtomicUsize,

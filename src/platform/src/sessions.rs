@@ -39,7 +39,7 @@ struct Session {
     last_used: Instant,
 }
 
-/// The open sessions. Owned by the orchestrator's worker thread.
+/// The open sessions. Owned by the orchestrator's engine (on the MPI loop's thread).
 #[derive(Debug, Default)]
 pub struct Sessions {
     by_id: HashMap<String, Session>,

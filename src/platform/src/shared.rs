@@ -1,4 +1,4 @@
-//! What the orchestrator's worker, the Watcher and the MPI routes share: the MIM catalog in force, the Watcher's
+//! What the orchestrator, the Watcher and the MPI routes share: the MIM catalog in force, the Watcher's
 //! status and the platform's start time. Each part has its own lock, held only to copy a value in or out.
 
 use std::path::PathBuf;

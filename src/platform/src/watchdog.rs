@@ -1,10 +1,10 @@
 //! systemd's watchdog, fed by the orchestrator's health: `WATCHDOG=1` is sent every half `WATCHDOG_USEC` while the
-//! orchestrator's worker is idle or inside a job that is within its time budget, and no longer once a job overruns
-//! it, so systemd restarts a platform whose worker is stuck (an in-process module that hangs, a deadlock) but not
+//! orchestrator is idle or inside a job that is within its time budget, and no longer once a job overruns it, so
+//! systemd restarts a platform whose MPI loop is stuck (an in-process module that hangs, a deadlock) but not
 //! one that runs a long, legitimate call (a module call may take up to `ModuleCallTimeoutSeconds`, an
 //! `MpiSetDesired` that long per object).
 //!
-//! The worker stamps each job's budget in a [`Health`] (two atomic stores per job, no lock, no wake-up); a thread
+//! The orchestrator stamps each job's budget in a [`Health`] (two atomic stores per job, no lock, no wake-up); a thread
 //! of its own, which exists only when systemd's watchdog is on, checks the stamp and pings.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use crate::notify::Notifier;
 /// Time a job may take beyond its module calls' deadlines (queue handling, answers, a host restart).
 pub const JOB_SLACK: Duration = Duration::from_secs(1);
 
-/// The worker's health stamp, shared with the pinger.
+/// The orchestrator's health stamp, shared with the pinger.
 #[derive(Debug, Clone)]
 pub struct Health {
     base: Instant,
@@ -43,7 +43,7 @@ impl Health {
         self.busy_until_ms.store(0, Ordering::Relaxed);
     }
 
-    /// Whether the worker is idle or within its job's budget at `now`.
+    /// Whether the orchestrator is idle or within its job's budget at `now`.
     pub fn healthy(&self, now: Instant) -> bool {
         let until = self.busy_until_ms.load(Ordering::Relaxed);
         until == 0 || now.saturating_duration_since(self.base).as_millis() as u64 <= until

@@ -2,73 +2,37 @@
 //! crashes (SIGKILL mid-call, abort), back-off, quarantine persisted across a restart and cleared by reload, hangs
 //! killed at the call deadline, idle unload and transparent restart, in-process modules, shutdown.
 //!
-//! Needs `osconfig-modulehost`, `libfixture.so` and `libdeviceinfo.so`: taken from `target/<profile>/` of this test
-//! run when present (after `cargo build --workspace`), else built once with
-//! `cargo build -p osconfig-modulehost -p osconfig-module-fixture -p osconfig-deviceinfo` into
-//! `$CARGO_TARGET_TMPDIR/manager-build` (slow the first time). Version tests compile two tiny C modules with `cc`.
+//! Needs `osconfig-modulehost`, `libfixture.so` and `libdeviceinfo.so`, from `osconfig_testkit::artifacts()`. Version
+//! tests compile two tiny C modules with `cc`. Each test has its own temporary root (`osconfig_testkit::TempRoot`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use osconfig_testkit::{artifacts, in_child, TempRoot};
 
 use osconfig_platform::manager::{
     ManagerSettings, ModulesManager, ERR_BACKOFF, ERR_CRASHED, ERR_INVALID, ERR_QUARANTINED, ERR_TIMEOUT,
 };
 
-struct Artifacts {
-    host: PathBuf,
-    fixture: PathBuf,
-    deviceinfo: PathBuf,
-}
-
-fn find_in(dir: &Path) -> Option<Artifacts> {
-    let pick = |name: &str| {
-        [dir.join(name), dir.join("deps").join(name)]
-            .into_iter()
-            .filter(|p| p.is_file())
-            .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-    };
-    Some(Artifacts {
-        host: pick("osconfig-modulehost")?,
-        fixture: pick("libfixture.so")?,
-        deviceinfo: pick("libdeviceinfo.so")?,
-    })
-}
-
-fn artifacts() -> &'static Artifacts {
-    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
-    ARTIFACTS.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        if let Some(found) = find_in(&profile) {
-            return found;
-        }
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("manager-build");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "osconfig-modulehost", "-p", "osconfig-module-fixture", "-p", "osconfig-deviceinfo"])
-            .arg("--target-dir")
-            .arg(&target)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the host and modules failed");
-        find_in(&target.join("debug")).expect("host and modules after the build")
-    })
-}
-
-/// A temporary root with the module dir; removed on drop.
+/// A temporary root with the module dir; removed on drop (when it made the folder).
 struct Root {
     dir: PathBuf,
+    _owned: Option<TempRoot>,
 }
 
 impl Root {
     fn new(tag: &str) -> Root {
-        let dir = std::env::temp_dir().join(format!("osconfig-mgr-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let owned = TempRoot::new(&format!("mgr-{tag}"));
+        let mut root = Root::at(owned.path());
+        root._owned = Some(owned);
+        root
+    }
+
+    /// A root in an existing folder someone else removes.
+    fn at(dir: &Path) -> Root {
         std::fs::create_dir_all(dir.join("usr/lib/osconfig")).unwrap();
-        Root { dir }
+        Root { dir: dir.to_path_buf(), _owned: None }
     }
 
     fn modules(&self) -> PathBuf {
@@ -82,7 +46,7 @@ impl Root {
     fn settings(&self) -> ManagerSettings {
         ManagerSettings {
             module_dirs: vec![self.modules(), self.dir.join("usr/local/lib/osconfig")],
-            host_binary: artifacts().host.clone(),
+            host_binary: artifacts().modulehost(),
             run_dir: self.dir.join("run/osconfig/modules"),
             state_dir: self.dir.join("var/lib/osconfig/platform"),
             root: self.dir.clone(),
@@ -93,12 +57,6 @@ impl Root {
             idle_unload: Duration::from_secs(60),
             in_process: Vec::new(),
         }
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -169,8 +127,8 @@ void MmiFree(char* payload) {{ free(payload); }}
 #[test]
 fn test_start_identifies_and_serves_with_client_sessions() {
     let root = Root::new("serve");
-    root.add(&artifacts().fixture, "fixture.so");
-    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
+    root.add(&artifacts().module("deviceinfo"), "deviceinfo.so");
     std::fs::write(root.modules().join("broken.so"), b"not an elf").unwrap();
     let started = Instant::now();
     let mut manager = ModulesManager::start(root.settings());
@@ -234,7 +192,7 @@ fn test_start_identifies_and_serves_with_client_sessions() {
 #[test]
 fn test_sigkill_mid_call_answers_eio_backs_off_restarts_and_reopens_sessions() {
     let root = Root::new("sigkill");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let mut settings = root.settings();
     settings.restart_backoff = Duration::from_millis(300);
     let mut manager = ModulesManager::start(settings);
@@ -268,7 +226,7 @@ fn test_sigkill_mid_call_answers_eio_backs_off_restarts_and_reopens_sessions() {
 #[test]
 fn test_crashes_quarantine_persist_across_restart_and_reload_clears() {
     let root = Root::new("quarantine");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let mut settings = root.settings();
     settings.restart_backoff = Duration::from_millis(50);
     let mut manager = ModulesManager::start(settings.clone());
@@ -326,7 +284,7 @@ fn test_crashes_quarantine_persist_across_restart_and_reload_clears() {
 #[test]
 fn test_hang_is_killed_at_the_call_deadline_and_counted() {
     let root = Root::new("hang");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let mut settings = root.settings();
     settings.call_timeout = Duration::from_millis(400);
     settings.restart_backoff = Duration::from_millis(50);
@@ -349,8 +307,8 @@ fn test_hang_is_killed_at_the_call_deadline_and_counted() {
 #[test]
 fn test_idle_short_lived_host_is_stopped_and_restarted_on_demand() {
     let root = Root::new("idle");
-    root.add(&artifacts().deviceinfo, "deviceinfo.so");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("deviceinfo"), "deviceinfo.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let mut settings = root.settings();
     settings.idle_unload = Duration::from_millis(200);
     let mut manager = ModulesManager::start(settings);
@@ -381,7 +339,7 @@ fn test_idle_short_lived_host_is_stopped_and_restarted_on_demand() {
 #[test]
 fn test_host_dying_between_calls_is_reaped_and_counted() {
     let root = Root::new("reap");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let mut settings = root.settings();
     settings.crash_limit = 1;
     let mut manager = ModulesManager::start(settings);
@@ -398,7 +356,7 @@ fn test_no_tick_is_due_while_only_kept_hosts_run() {
     // Nothing polls for hosts that die between calls (the owner ticks on SIGCHLD): with only a Lifetime 1 host
     // running, served and idle, no tick is due at all.
     let root = Root::new("notick");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let mut manager = ModulesManager::start(root.settings());
     manager.open(5, "notick-client", 0);
     assert_eq!(manager.get(5, "Fixture", "echo").unwrap(), b"\"\"");
@@ -454,14 +412,18 @@ fn test_two_modules_one_component_highest_version_wins() {
 
 #[test]
 fn test_in_process_module_is_called_directly() {
-    let root = Root::new("inproc");
-    root.add(&artifacts().fixture, "fixture-inproc.so");
-    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    // An in-process module reads OSCONFIG_ROOT through its own copy of std (the platform sets it from --root before
+    // any thread starts): the test runs in a child process with OSCONFIG_ROOT, the test's root, set on its command,
+    // so the module's log file lands under that root, not in the machine's /var/log.
+    let Some(dir) = in_child("test_in_process_module_is_called_directly", |root| vec![("OSCONFIG_ROOT", root.into())])
+    else {
+        return;
+    };
+    let root = Root::at(&dir);
+    root.add(&artifacts().module("fixture"), "fixture-inproc.so");
+    root.add(&artifacts().module("deviceinfo"), "deviceinfo.so");
     let mut settings = root.settings();
     settings.in_process = vec!["Fixture".into()];
-    // An in-process module reads OSCONFIG_ROOT from this process (the platform sets it from --root): its log file
-    // then lands under the test root, not in the machine's /var/log.
-    std::env::set_var("OSCONFIG_ROOT", &root.dir);
     let mut manager = ModulesManager::start(settings);
     assert_eq!(pid_of(&manager, "Fixture"), None, "no host for an in-process module");
     manager.open(5, "inproc-client", 99);
@@ -478,8 +440,8 @@ fn test_in_process_module_is_called_directly() {
 #[test]
 fn test_start_with_four_modules_is_fast() {
     let root = Root::new("fast");
-    root.add(&artifacts().fixture, "fixture.so");
-    root.add(&artifacts().deviceinfo, "deviceinfo.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
+    root.add(&artifacts().module("deviceinfo"), "deviceinfo.so");
     c_module(&root, "v1.so", "V1", (1, 0, 0, 0), 2);
     c_module(&root, "v2.so", "V2", (1, 0, 0, 1), 1);
     let started = Instant::now();
@@ -494,7 +456,7 @@ fn test_start_with_four_modules_is_fast() {
 #[test]
 fn test_hosts_die_with_the_thread_that_started_them() {
     let root = Root::new("pdeathsig");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     let settings = root.settings();
     // The manager is leaked without shutdown, as if the platform were killed: its host must not outlive it.
     let pid = std::thread::spawn(move || {
@@ -546,7 +508,7 @@ void MmiFree(char* p) {{ free(p); }}
 #[test]
 fn test_modules_crashing_or_hanging_in_getinfo_are_skipped() {
     let root = Root::new("badinfo");
-    root.add(&artifacts().fixture, "fixture.so");
+    root.add(&artifacts().module("fixture"), "fixture.so");
     c_bad_info_module(&root, "aborts.so", "abort();");
     c_bad_info_module(&root, "hangs.so", "for (;;) sleep(1);");
     let mut settings = root.settings();

@@ -104,7 +104,7 @@ impl Host {
         // async-signal-safe and touches no memory of the parent.
         unsafe {
             command.pre_exec(|| {
-                // The host gets SIGKILL when the thread that started it ends (the platform's worker, or the whole
+                // The host gets SIGKILL when the thread that started it ends (the platform's MPI loop, or the whole
                 // platform killed with SIGKILL), so hosts never outlive their manager.
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                     return Err(io::Error::last_os_error());

@@ -2,7 +2,7 @@
 //! `osconfig_mmi::loader::LoadedModule` and called directly.
 //!
 //! There is no crash isolation: a module that aborts or segfaults takes the platform down, one that hangs blocks the
-//! manager's worker for good (the call timeout cannot apply), and crash counting, back-off and quarantine do not
+//! MPI loop's thread for good (the call timeout cannot apply; systemd's watchdog, when on, restarts the platform), and crash counting, back-off and quarantine do not
 //! apply. A Rust module's panic is still caught by the module SDK and comes back as errno 14. Only trusted,
 //! well-tested modules should run this way; the gain is a cheaper call (no socket round trip).
 

@@ -2,8 +2,19 @@
 //!
 //! Finds the OSConfig modules, runs each in its own `osconfig-modulehost` process (or, when configured,
 //! in-process), routes every `MmiSet`/`MmiGet` of an MPI client to the module serving the component, and supervises
-//! the hosts: crashes, hangs, restarts, quarantine, idle unload. Single-threaded: only the orchestrator's worker
-//! calls it; every call blocks until the module answered (at most [`ManagerSettings::call_timeout`] for a host).
+//! the hosts: crashes, hangs, restarts, quarantine, idle unload. Single-threaded: only the orchestrator's engine
+//! calls it, on the MPI loop's thread. A call to a host never blocks there: [`ModulesManager::begin`] writes it to the
+//! host's connection (registered in the loop's poll, [`ModulesManager::attach`]) and the loop hands the host's
+//! events to [`ModulesManager::ready`] and the call's deadline to [`ModulesManager::expire`]; the call goes through
+//! named stages ([`Stage`]: `Starting` a host, `Opening` the client's session, `Calling`) until it finishes. One
+//! call runs at a time. [`ModulesManager::get`], [`ModulesManager::set`] and [`ModulesManager::close`] are blocking
+//! forms of the same on the manager's own poll (tests, tools). Closing a client's sessions in hosts
+//! ([`ModulesManager::close_later`]) queues one `MmiClose` per host, sent between calls ([`ModulesManager::next_close`],
+//! at most [`MAX_PENDING_CLOSES`] waiting).
+//!
+//! Still blocking on the calling thread, and rare: identifying the modules (start, reload), starting a host for a
+//! module with a `UserAccount` at load, waiting up to 500 ms for a host asked to stop when its module is needed
+//! again at once, and up to 50 ms for a host that broke its connection to show how it ended (for the log).
 //!
 //! ## Discovery and identification (at [`ModulesManager::start`] and [`ModulesManager::reload`])
 //! - Every `*.so` directly in each of [`ManagerSettings::module_dirs`] (each directory sorted by file name, the
@@ -71,7 +82,7 @@
 //!
 //! ## In-process modules
 //! Loaded with `osconfig_mmi::loader::LoadedModule` and called directly: no socket round trip, but **no crash
-//! isolation**: a crash or abort takes the platform down, a hang blocks the worker forever (no deadline applies),
+//! isolation**: a crash or abort takes the platform down, a hang blocks the MPI loop forever (no deadline applies; the watchdog restarts the platform),
 //! and crash counting, back-off, quarantine and idle unload do not apply (the module stays loaded until reload or
 //! shutdown). If loading fails, the module is served through its host instead (logged).
 //!
@@ -82,7 +93,7 @@
 //! 500 ms.
 //!
 //! ## Limits
-//! - Use the manager from one thread (the orchestrator's worker): every host is started with
+//! - Use the manager from one thread (the MPI loop's): every host is started with
 //!   `PR_SET_PDEATHSIG` = SIGKILL, so it dies when the thread that started it ends — which also means hosts never
 //!   outlive a platform killed with SIGKILL. A manager started on one thread and moved to another loses the hosts
 //!   started so far when the first thread ends (they count as crashes and are restarted on the next call).

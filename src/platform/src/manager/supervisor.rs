@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
-use osconfig_http::{ClientError, ClientResponse};
+use osconfig_http::ClientError;
 use osconfig_mmi::{Lifetime, ModuleInfo};
 use osconfig_mpi::mmi::{get_body, set_body, CloseRequest, OpenRequest};
-use osconfig_mpi::{mmi_result, session_id, MmiCallError, MmiEndpoint};
+use osconfig_mpi::{mmi_result, opened_session, MmiCallError, MmiEndpoint};
 use osconfig_storage::Store;
 
 use super::crashes::{now_ms, CrashLog, CrashPolicy, Verdict};
@@ -70,7 +70,7 @@ pub enum Stage {
     Starting {
         /// The next try.
         next_try: Instant,
-        /// The wait after a failed try (doubles up to [`START_POLL_MAX`]).
+        /// The wait after a failed try (doubles up to 2 ms).
         pause: Duration,
     },
     /// `MmiOpen` for the client is on its way (the client has no session in this host yet).
@@ -513,7 +513,7 @@ impl Hosted {
                     }
                 }
                 if running.stage == Stage::Opening {
-                    match answer(MmiEndpoint::Open, response).and_then(|body| session_id(&body)) {
+                    match mmi_result(MmiEndpoint::Open, response).and_then(|body| opened_session(&body)) {
                         Ok(id) => {
                             self.sessions.insert(running.client, id);
                             running.stage = Stage::Calling;
@@ -526,7 +526,7 @@ impl Hosted {
                     }
                 } else {
                     let endpoint = endpoint_of(&running.work);
-                    self.finish(ctx, name, what, answer(endpoint, response))
+                    self.finish(ctx, name, what, mmi_result(endpoint, response))
                 }
             }
         }
@@ -751,9 +751,4 @@ fn endpoint_of(work: &Work) -> MmiEndpoint {
         Work::Call(ModuleOp::Get { .. }) => MmiEndpoint::Get,
         Work::Close(_) => MmiEndpoint::Close,
     }
-}
-
-/// A host's answer to `endpoint` as the call's result.
-fn answer(endpoint: MmiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MmiCallError> {
-    mmi_result(endpoint, response)
 }

@@ -2,14 +2,14 @@
 //!
 //! The engine owns the Modules Manager, the MPI sessions and the queue. The MPI server's handler hands it each
 //! request on the loop's thread ([`Engine::submit`]); other threads (the Watcher, the signal thread) send
-//! [`Message`]s through the [`Orchestrator`](super::Orchestrator) handle, which wakes the loop. At the end of every
+//! messages through the [`Orchestrator`](super::Orchestrator) handle, which wakes the loop. At the end of every
 //! round of the loop ([`Engine::turn`]) the engine takes those in, runs what is due, and starts the next job when
 //! none runs. A job that calls a module host writes the call to the host's connection and waits: the engine's
 //! states are
 //!
 //! - **idle**: no job runs; nothing is queued (no timer unless one is due: an idle unload, a stopping host's
 //!   SIGKILL, a session's expiry);
-//! - **running a job** ([`Engine::running`] is `Some`): the job waits for its module call, whose host's answer
+//! - **running a job** (a job is running): the job waits for its module call, whose host's answer
 //!   comes as an event of the host's token ([`Engine::ready`]) or whose stage deadline is the loop's timer
 //!   ([`Engine::deadline`]); meanwhile the loop goes on reading, queueing (merging duplicates, ordering by
 //!   priority) and refusing with 503 past the backlog bound;

@@ -7,7 +7,7 @@
 //! host. It never retries a failed call. Between jobs it runs the manager's `tick` when due and reclaims idle
 //! sessions.
 //!
-//! Other threads reach the engine through the [`Orchestrator`] handle: a channel of [`Message`]s and a wake of the
+//! Other threads reach the engine through the [`Orchestrator`] handle: a channel of messages and a wake of the
 //! loop ([`osconfig_http::ServerHandle::wake`]). The Watcher submits its calls this way ([`crate::local`]); the
 //! daemon's signal thread sends reloads, stops and children's exits.
 //!
@@ -196,7 +196,7 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
-    /// Starts the engine that `server`'s loop will run (see [`Engine::start`]: the modules are identified now, on
+    /// Starts the engine that `server`'s loop will run (see `Engine::start`: the modules are identified now, on
     /// this thread, which must be the thread that then runs the loop: module hosts get SIGKILL when the thread that
     /// started them ends) and the handle for other threads.
     pub fn start(
