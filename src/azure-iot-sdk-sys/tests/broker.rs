@@ -8,38 +8,21 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use azure_iot_sdk_sys::{Event, ModuleClient, Protocol};
+use osconfig_testkit::{ChildGuard, TempRoot};
 
 const KEY: &str = "aGVsbG8gd29ybGQsIHRoaXMgaXMgYSB0ZXN0IGtleSE=";
 /// Generous: the machine may be loaded.
 const DEADLINE: Duration = Duration::from_secs(60);
 const TWIN: &str = r#"{"desired":{"Settings":{"x":1},"$version":1},"reported":{"$version":1}}"#;
 const DESIRED_PATCH: &str = r#"{"Settings":{"x":2},"$version":2}"#;
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("azure-iot-sdk-sys-broker-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A loopback address in 127.78.0.0/16 held by this test (an abstract Unix socket named after it), with ports 8883
 /// and 1883 free on it.
@@ -103,8 +86,8 @@ fn make_certificates(dir: &Path, address: Ipv4Addr) -> String {
     std::fs::read_to_string(p("ca.pem")).unwrap()
 }
 
-/// The broker process, killed on drop.
-struct Broker(Child);
+/// The broker process, killed on drop (by its guard).
+struct Broker(ChildGuard);
 
 impl Broker {
     fn start(dir: &Path, address: Ipv4Addr) -> Broker {
@@ -136,7 +119,7 @@ impl Broker {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto starts");
-        let broker = Broker(child);
+        let broker = Broker(ChildGuard::new(child));
         let deadline = Instant::now() + DEADLINE;
         while [1883, 8883].iter().any(|&port| TcpStream::connect((address, port)).is_err()) {
             assert!(Instant::now() < deadline, "mosquitto listens");
@@ -146,14 +129,7 @@ impl Broker {
     }
 
     fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.stop();
+        self.0.stop();
     }
 }
 
@@ -303,10 +279,10 @@ fn wait_for(
 /// MQTT over WebSocket (port 443) is not tested against a broker here.
 #[test]
 fn twin_and_reported_state_through_a_real_broker() {
-    let dir = TempDir::new("mqtt");
+    let dir = TempRoot::new("sdk-broker-mqtt");
     let lease = lease_address();
-    let ca = make_certificates(&dir.0, lease.address);
-    let mut broker = Broker::start(&dir.0, lease.address);
+    let ca = make_certificates(dir.path(), lease.address);
+    let mut broker = Broker::start(dir.path(), lease.address);
     let (stop, send_patch) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let responder = responder(lease.address, stop.clone(), send_patch.clone(), seen.clone());
@@ -321,8 +297,8 @@ fn twin_and_reported_state_through_a_real_broker() {
     client.subscribe_twin().expect("twin callback");
     let mut events = Vec::new();
 
-    wait_for(&mut client, &mut events, &dir.0, "connection", |e| matches!(e, Event::Connection { up: true, .. }));
-    wait_for(&mut client, &mut events, &dir.0, "full twin", |e| matches!(e, Event::Twin { complete: true, .. }));
+    wait_for(&mut client, &mut events, dir.path(), "connection", |e| matches!(e, Event::Connection { up: true, .. }));
+    wait_for(&mut client, &mut events, dir.path(), "full twin", |e| matches!(e, Event::Twin { complete: true, .. }));
     let twin = events.iter().find_map(|e| match e {
         Event::Twin { complete: true, payload } => Some(payload.clone()),
         _ => None,
@@ -331,17 +307,21 @@ fn twin_and_reported_state_through_a_real_broker() {
     assert!(twin.contains(r#""Settings":{"x":1}"#), "the full twin as the hub sent it: {twin}");
 
     client.send_reported(br#"{"Settings":{"__t":"c","y":3}}"#, 42).expect("reported patch");
-    wait_for(&mut client, &mut events, &dir.0, "reported answer", |e| matches!(e, Event::ReportedDone { .. }));
+    wait_for(&mut client, &mut events, dir.path(), "reported answer", |e| matches!(e, Event::ReportedDone { .. }));
     assert!(events.contains(&Event::ReportedDone { token: 42, status: 204 }), "{events:?}");
     assert_eq!(seen.lock().unwrap().reported, vec![r#"{"Settings":{"__t":"c","y":3}}"#.to_string()]);
 
     events.clear();
     client.get_twin().expect("twin request");
-    wait_for(&mut client, &mut events, &dir.0, "requested twin", |e| matches!(e, Event::Twin { complete: true, .. }));
+    wait_for(&mut client, &mut events, dir.path(), "requested twin", |e| {
+        matches!(e, Event::Twin { complete: true, .. })
+    });
     assert!(seen.lock().unwrap().gets >= 2, "the SDK's own GET and ours");
 
     send_patch.store(true, Ordering::SeqCst);
-    wait_for(&mut client, &mut events, &dir.0, "desired patch", |e| matches!(e, Event::Twin { complete: false, .. }));
+    wait_for(&mut client, &mut events, dir.path(), "desired patch", |e| {
+        matches!(e, Event::Twin { complete: false, .. })
+    });
     assert!(
         events.contains(&Event::Twin { complete: false, payload: DESIRED_PATCH.as_bytes().to_vec() }),
         "{events:?}"
@@ -351,5 +331,7 @@ fn twin_and_reported_state_through_a_real_broker() {
 
     events.clear();
     broker.stop();
-    wait_for(&mut client, &mut events, &dir.0, "connection lost", |e| matches!(e, Event::Connection { up: false, .. }));
+    wait_for(&mut client, &mut events, dir.path(), "connection lost", |e| {
+        matches!(e, Event::Connection { up: false, .. })
+    });
 }

@@ -2,12 +2,11 @@
 //! options, reported patches in flight, destroy, refused input; and a real connection attempt that fails (no hub on
 //! 127.0.0.1:8883 or one that refuses these credentials), which must come back as an `Event::Connection` down.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use azure_iot_sdk_sys::{init, openssl_engine_available, Event, ModuleClient, Protocol, MAX_REPORTS_IN_FLIGHT};
+use osconfig_testkit::TempRoot;
 
 /// A module identity with a shared access key (the key is random bytes, base64).
 const CS_KEY: &str =
@@ -19,33 +18,9 @@ const CS_TOKEN: &str = "HostName=hub.example.net;DeviceId=d;ModuleId=m;SharedAcc
 const CS_X509: &str = "HostName=hub.example.net;DeviceId=d;ModuleId=m;x509=true";
 const MODEL_ID: &str = "dtmi:osconfig:deviceosconfiguration;1";
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("azure-iot-sdk-sys-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A fresh self-signed certificate and its key (PEM), made with the openssl command in a temporary directory.
 fn self_signed() -> (String, String) {
-    let dir = TempDir::new("x509");
+    let dir = TempRoot::new("sdk-x509");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=d"])

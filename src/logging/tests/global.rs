@@ -4,11 +4,11 @@ use std::fs;
 
 use log::LevelFilter;
 use osconfig_logging::{init, LogConfig, SyslogMode};
+use osconfig_testkit::TempRoot;
 
 #[test]
 fn test_init_installs_global_logger_once() {
-    let dir = std::env::temp_dir().join(format!("osconfig-logging-global-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    let dir = TempRoot::new("logging-global");
     let config = LogConfig {
         name: "global".into(),
         dir: dir.join("var/log"),
@@ -34,5 +34,4 @@ fn test_init_installs_global_logger_once() {
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].contains("][INFO][global.rs:") && lines[0].ends_with("] through the facade"), "{}", lines[0]);
     assert!(lines[1].contains("][DEBUG][global.rs:") && lines[1].ends_with("] kept at debug"), "{}", lines[1]);
-    fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use osconfig_http::{ClientError, Request, Responder, Response, Server, SocketOptions, StatusCode};
 use osconfig_mpi::{MmiCallError, MmiClient, SetRequest};
+use osconfig_testkit::TempRoot;
 
-fn temp_socket(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let dir = std::env::temp_dir().join(format!("osconfig-mpi-{tag}-{}-{nanos}", std::process::id()));
-    dir.join("host.sock")
+/// A socket path in a fresh temporary root (keep the root while using it).
+fn temp_socket(tag: &str) -> (TempRoot, PathBuf) {
+    let dir = TempRoot::new(&format!("mpi-{tag}"));
+    let socket = dir.join("host.sock");
+    (dir, socket)
 }
 
 /// A server that answers each request with the response `script` returns for it (`None`: never answer), and
@@ -19,8 +21,8 @@ fn temp_socket(tag: &str) -> PathBuf {
 fn serve(
     tag: &str,
     script: impl Fn(&Request) -> Option<Response> + Send + 'static,
-) -> (PathBuf, mpsc::Receiver<Request>, osconfig_http::ServerHandle) {
-    let socket = temp_socket(tag);
+) -> (TempRoot, PathBuf, mpsc::Receiver<Request>, osconfig_http::ServerHandle) {
+    let (dir, socket) = temp_socket(tag);
     let server = Server::bind(&socket, SocketOptions::default()).unwrap().with_server_header("OSConfig");
     let handle = server.handle();
     let (seen_tx, seen_rx) = mpsc::channel();
@@ -37,12 +39,12 @@ fn serve(
             })
             .unwrap();
     });
-    (socket, seen_rx, handle)
+    (dir, socket, seen_rx, handle)
 }
 
 #[test]
 fn test_client_sends_reference_bodies_and_reads_answers() {
-    let (socket, seen, handle) = serve("bodies", |request| {
+    let (_dir, socket, seen, handle) = serve("bodies", |request| {
         Some(match request.route() {
             "/MmiGetInfo" => Response::ok(&br#"{"Name":"X"}"#[..]),
             "/MmiOpen" => Response::ok(&br#""S-1""#[..]),
@@ -79,12 +81,11 @@ fn test_client_sends_reference_bodies_and_reads_answers() {
     // One kept-alive connection for all five calls.
     assert!(requests.iter().all(|r| r.keep_alive));
     handle.shutdown();
-    let _ = std::fs::remove_dir_all(socket.parent().unwrap());
 }
 
 #[test]
 fn test_client_maps_statuses_to_errors() {
-    let (socket, _seen, handle) = serve("statuses", |request| {
+    let (_dir, socket, _seen, handle) = serve("statuses", |request| {
         let body = std::str::from_utf8(&request.body).unwrap();
         Some(if body.contains("bad") {
             Response::new(StatusCode::BadRequest)
@@ -109,20 +110,19 @@ fn test_client_maps_statuses_to_errors() {
     let err = client.open("me", 0).unwrap_err();
     assert!(matches!(err, MmiCallError::Protocol(ref text) if text.contains("not a session id")), "{err:?}");
     handle.shutdown();
-    let _ = std::fs::remove_dir_all(socket.parent().unwrap());
 }
 
 #[test]
 fn test_client_timeout_and_missing_socket_are_transport_errors() {
-    let (socket, _seen, handle) = serve("timeout", |_| None);
+    let (_dir, socket, _seen, handle) = serve("timeout", |_| None);
     let mut client = MmiClient::new(&socket).with_timeout(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let err = client.get("s", "C", "o").unwrap_err();
     assert!(matches!(err, MmiCallError::Transport(ClientError::Timeout)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     handle.shutdown();
-    let _ = std::fs::remove_dir_all(socket.parent().unwrap());
 
-    let mut gone = MmiClient::new(temp_socket("absent"));
+    let (_absent, path) = temp_socket("absent");
+    let mut gone = MmiClient::new(path);
     assert!(matches!(gone.get_info("me"), Err(MmiCallError::Transport(ClientError::Io(_)))));
 }
