@@ -146,3 +146,138 @@ impl HostConn {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll};
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+
+    const TOKEN: Token = Token(7);
+
+    fn socket_path(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("osconfig-exchange-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("h.sock")
+    }
+
+    /// Drives the exchange with the poll's events until it is no longer pending (at most 5 s).
+    fn drive(poll: &mut Poll, conn: &mut HostConn, mut state: Exchange) -> Exchange {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut events = Events::with_capacity(4);
+        while matches!(state, Exchange::Pending) {
+            assert!(Instant::now() < deadline, "the exchange never finished");
+            poll.poll(&mut events, Some(Duration::from_millis(100))).unwrap();
+            if events.iter().any(|e| e.token() == TOKEN) {
+                state = conn.progress(poll.registry());
+            }
+        }
+        state
+    }
+
+    #[test]
+    fn test_answer_split_over_reads_and_a_big_request_written_on_writability() {
+        let path = socket_path("split");
+        let listener = UnixListener::bind(&path).unwrap();
+        let body = vec![b'x'; 1024 * 1024];
+        let expected = body.len();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 65536];
+            while !got.ends_with(b"xxxx") || got.len() < expected {
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&chunk[..n]);
+            }
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Len").unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            stream.write_all(b"gth: 3\r\n\r\n\"a\"").unwrap();
+            got.len()
+        });
+        let mut poll = Poll::new().unwrap();
+        let mut conn = HostConn::connect(&path, poll.registry(), TOKEN).unwrap();
+        let first = conn.send(poll.registry(), MmiEndpoint::Set, &body);
+        match drive(&mut poll, &mut conn, first) {
+            Exchange::Answer(answer) => assert_eq!((answer.status, answer.body.as_slice()), (200, &b"\"a\""[..])),
+            other => panic!("{other:?}"),
+        }
+        assert!(server.join().unwrap() > expected, "the whole request reached the host");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn test_a_reused_connection_closed_before_the_answer_may_be_sent_again_a_fresh_one_not() {
+        let path = socket_path("resend");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            // First connection: answers one request, then closes without saying so (an idle close).
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut chunk = [0u8; 4096];
+            let _ = stream.read(&mut chunk).unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\"\"").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            drop(stream);
+            // Second connection: closes at once, before any answer.
+            let (stream, _) = listener.accept().unwrap();
+            drop(stream);
+        });
+        let mut poll = Poll::new().unwrap();
+        let mut conn = HostConn::connect(&path, poll.registry(), TOKEN).unwrap();
+        let first = conn.send(poll.registry(), MmiEndpoint::Get, b"{}");
+        assert!(matches!(drive(&mut poll, &mut conn, first), Exchange::Answer(_)));
+        std::thread::sleep(Duration::from_millis(200));
+        let second = conn.send(poll.registry(), MmiEndpoint::Get, b"{}");
+        match drive(&mut poll, &mut conn, second) {
+            Exchange::Failed { resend: true, .. } => {}
+            other => panic!("a reused connection closed before the answer: {other:?}"),
+        }
+        let mut fresh = HostConn::connect(&path, poll.registry(), TOKEN).unwrap();
+        let third = fresh.resend_from(poll.registry(), &conn);
+        match drive(&mut poll, &mut fresh, third) {
+            Exchange::Failed { resend: false, .. } => {}
+            other => panic!("a fresh connection is never resent: {other:?}"),
+        }
+        server.join().unwrap();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn test_an_answer_that_is_not_http_fails_without_resend() {
+        let path = socket_path("garbage");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut chunk = [0u8; 4096];
+            let _ = stream.read(&mut chunk).unwrap();
+            stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        let mut poll = Poll::new().unwrap();
+        let mut conn = HostConn::connect(&path, poll.registry(), TOKEN).unwrap();
+        let first = conn.send(poll.registry(), MmiEndpoint::Get, b"{}");
+        match drive(&mut poll, &mut conn, first) {
+            Exchange::Failed { error: ClientError::Malformed(_), resend: false } => {}
+            other => panic!("{other:?}"),
+        }
+        server.join().unwrap();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn test_connect_to_a_socket_nobody_listens_on_fails_at_once() {
+        let path = socket_path("none");
+        let poll = Poll::new().unwrap();
+        let err = HostConn::connect(&path, poll.registry(), TOKEN).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        drop(UnixListener::bind(&path).unwrap());
+        let err = HostConn::connect(&path, poll.registry(), TOKEN).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}
