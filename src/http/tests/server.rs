@@ -8,6 +8,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use osconfig_testkit::TempRoot;
+
 use osconfig_http::{
     oneshot, Client, ClientError, Limits, Method, Request, Responder, Response, Server, ServerHandle, SocketOptions,
     StatusCode,
@@ -15,24 +17,22 @@ use osconfig_http::{
 
 /// A server running on its own thread in a private temporary directory; stopped and cleaned up on drop.
 struct TestServer {
-    dir: PathBuf,
     socket: PathBuf,
     handle: ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
+    /// Removed after the drop has stopped the server.
+    _dir: TempRoot,
 }
 
 impl TestServer {
     fn start<H: osconfig_http::Handler>(name: &str, limits: Limits, handler: H) -> TestServer {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("osconfig-http-it-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = TempRoot::new(&format!("http-{name}"));
         let socket = dir.join("run/api.sock");
         let server =
             Server::bind(&socket, SocketOptions::default()).unwrap().with_limits(limits).with_server_header("OSConfig");
         let handle = server.handle();
         let thread = thread::spawn(move || server.run(handler).unwrap());
-        TestServer { dir, socket, handle, thread: Some(thread) }
+        TestServer { socket, handle, thread: Some(thread), _dir: dir }
     }
 
     fn connect(&self) -> UnixStream {
@@ -52,7 +52,6 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -406,10 +405,8 @@ fn test_socket_modes() {
 }
 
 /// A fake server that answers with whatever bytes the test gives, to check the client's limits.
-fn fake_server(name: &str, answer: &'static [u8]) -> (PathBuf, thread::JoinHandle<()>) {
-    let dir = std::env::temp_dir().join(format!("osconfig-http-fake-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn fake_server(name: &str, answer: &'static [u8]) -> (TempRoot, PathBuf, thread::JoinHandle<()>) {
+    let dir = TempRoot::new(&format!("http-fake-{name}"));
     let path = dir.join("fake.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let thread = thread::spawn(move || {
@@ -419,18 +416,18 @@ fn fake_server(name: &str, answer: &'static [u8]) -> (PathBuf, thread::JoinHandl
         let _ = stream.write_all(answer);
         thread::sleep(Duration::from_millis(500));
     });
-    (path, thread)
+    (dir, path, thread)
 }
 
 #[test]
 fn test_client_refuses_oversized_or_malformed_answers() {
-    let (path, t) = fake_server("huge", b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n");
+    let (_dir, path, t) = fake_server("huge", b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n");
     assert!(matches!(Client::new(&path).post("/x", b"{}"), Err(ClientError::TooLarge)));
     t.join().unwrap();
-    let (path, t) = fake_server("garbage", b"SSH-2.0-OpenSSH\r\n\r\n");
+    let (_dir, path, t) = fake_server("garbage", b"SSH-2.0-OpenSSH\r\n\r\n");
     assert!(matches!(Client::new(&path).post("/x", b"{}"), Err(ClientError::Malformed(_))));
     t.join().unwrap();
-    let (path, t) = fake_server("short", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}");
+    let (_dir, path, t) = fake_server("short", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}");
     let err = Client::new(&path).with_timeout(Duration::from_secs(2)).post("/x", b"{}").unwrap_err();
     assert!(matches!(err, ClientError::Closed), "{err:?}");
     t.join().unwrap();
@@ -438,7 +435,7 @@ fn test_client_refuses_oversized_or_malformed_answers() {
 
 #[test]
 fn test_client_times_out_on_a_silent_server() {
-    let (path, t) = fake_server("silent", b"");
+    let (_dir, path, t) = fake_server("silent", b"");
     let started = Instant::now();
     let err = Client::new(&path).with_timeout(Duration::from_millis(200)).post("/x", b"{}").unwrap_err();
     assert!(matches!(err, ClientError::Timeout | ClientError::Closed), "{err:?}");
@@ -620,9 +617,7 @@ fn test_deleted_or_renamed_socket_is_bound_again() {
 
 #[test]
 fn test_client_deadline_bounds_a_write_the_server_never_reads() {
-    let dir = std::env::temp_dir().join(format!("osconfig-http-fake-{}-noread", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempRoot::new("http-fake-noread");
     let path = dir.join("fake.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let holder = thread::spawn(move || {
@@ -642,7 +637,6 @@ fn test_client_deadline_bounds_a_write_the_server_never_reads() {
     assert!(matches!(outcome, Err(ClientError::Timeout)), "{outcome:?}");
     assert!(took < Duration::from_secs(1), "{took:?}");
     holder.join().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A handler that refuses every connection while `refuse` is set.
@@ -697,8 +691,7 @@ fn wakeups_of_thread(name: &str) -> Option<u64> {
 fn test_loop_sets_no_timer_once_the_last_connection_is_gone() {
     // A timer exists only while a connection does: after the only client has gone, the loop sleeps through what
     // would have been that connection's idle deadline.
-    let dir = std::env::temp_dir().join(format!("osconfig-http-it-{}-notimer", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempRoot::new("http-notimer");
     let socket = dir.join("run/api.sock");
     let limits = Limits::default().with_idle_timeout(Duration::from_millis(200));
     let server = Server::bind(&socket, SocketOptions::default()).unwrap().with_limits(limits);
@@ -716,14 +709,12 @@ fn test_loop_sets_no_timer_once_the_last_connection_is_gone() {
     assert_eq!(after, before, "the idle loop woke up with no connection");
     handle.shutdown();
     thread.join().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn test_shutdown_from_signal_handler_stops_the_loop() {
     // The handler-safe stop (atomics and an eventfd write, nothing logged) ends a loop waiting with no deadline.
-    let dir = std::env::temp_dir().join(format!("osconfig-http-it-{}-sigstop", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempRoot::new("http-sigstop");
     let socket = dir.join("run/api.sock");
     let server = Server::bind(&socket, SocketOptions::default()).unwrap();
     let handle = server.handle();
@@ -739,5 +730,4 @@ fn test_shutdown_from_signal_handler_stops_the_loop() {
     handle.shutdown_from_signal_handler();
     assert!(done_rx.recv_timeout(Duration::from_secs(10)).is_ok(), "the loop did not stop");
     thread.join().unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
