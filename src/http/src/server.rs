@@ -561,9 +561,7 @@ impl Server {
                 match table.longest_idle(peer.uid, same_uid, now, &self.limits) {
                     Some(victim) => {
                         log::debug!("connection {victim:?} idle longest: closed to make room for pid {}", peer.pid);
-                        if let Some(mut entry) = table.remove(victim, &self.limits) {
-                            let _ = self.poll.registry().deregister(entry.conn.stream_mut());
-                        }
+                        drop(table.remove(victim, &self.limits));
                     }
                     None => {
                         if let Some(unlogged) = self.limit_log.hit(now, self.limits.refusal_log_period) {
@@ -715,9 +713,8 @@ impl Server {
                 table.note_budget(token);
                 let Some(entry) = table.conns.get_mut(&token) else { continue };
                 if entry.conn.is_finished() {
-                    if let Some(mut entry) = table.remove(token, limits) {
-                        let _ = self.poll.registry().deregister(entry.conn.stream_mut());
-                    }
+                    // Closing the socket takes it out of the poll: no `epoll_ctl` of its own.
+                    drop(table.remove(token, limits));
                     continue;
                 }
                 self.update_interest(token, entry);
@@ -757,7 +754,6 @@ impl Server {
             if let Some(mut entry) = table.remove(token, &self.limits) {
                 log::debug!("connection {token:?} timed out");
                 entry.conn.time_out(now);
-                let _ = self.poll.registry().deregister(entry.conn.stream_mut());
             }
         }
         next
