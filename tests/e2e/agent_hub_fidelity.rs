@@ -12,14 +12,15 @@ use std::process::{ChildStdout, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
-use hub::{Guard, Hub};
+use hub::{guard, Hub};
+use osconfig_testkit::ChildGuard;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// `device_sdk_check.py` running against the hub; its stdout lines as JSON.
 struct SdkDevice {
-    _process: Guard,
+    _process: ChildGuard,
     lines: Receiver<Value>,
 }
 
@@ -51,7 +52,7 @@ impl SdkDevice {
                 }
             }
         });
-        SdkDevice { _process: Guard(child), lines }
+        SdkDevice { _process: guard(child), lines }
     }
 
     fn next(&self, what: &str) -> Value {

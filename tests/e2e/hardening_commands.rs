@@ -7,8 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Platform;
-use common::{kill_groups_with, processes_with, unique_marker, wait_no_process_with, wait_process_with, Options};
+use common::{wait_process_with, Options};
 use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_testkit::{kill_groups_with, processes_with, unique_marker, wait_no_process_with};
 use serde_json::{json, Value};
 
 const CR: &str = "CommandRunner";

@@ -8,11 +8,12 @@ mod common;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{body_of, built, exchange, reference_request, status_of, Options, Platform};
+use common::{artifacts, body_of, exchange, reference_request, status_of, Options, Platform};
 use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_testkit::ChildGuard;
 use serde_json::{json, Value};
 
 /// The platform's errnos: `MpiOpen` at the session bound, a quarantined module, a host's full session table.
@@ -92,16 +93,6 @@ fn test_quarantine_answers_its_own_errno() {
     assert!(client.get(&session, "DeviceInfo", "osName").is_ok());
 }
 
-/// A second platform process, killed on drop if it is still running.
-struct Second(Child);
-
-impl Drop for Second {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn test_second_platform_on_the_same_root_exits_3_naming_the_first() {
     let platform = fixture_platform("second", json!({}));
@@ -113,29 +104,22 @@ fn test_second_platform_on_the_same_root_exits_3_naming_the_first() {
     let inode = std::fs::metadata(&module_socket).unwrap().ino();
 
     let stderr = platform.root.join("second.stderr");
-    let mut second = Second(
-        Command::new(built().platform())
+    // Killed on drop if it is still running.
+    let mut second = ChildGuard::spawn(
+        Command::new(artifacts().platform())
             .arg("--root")
             .arg(&platform.root)
             .arg("--socket")
             .arg(platform.root.join("other.sock"))
             .arg("--foreground")
             .arg("--modulehost")
-            .arg(built().modulehost())
+            .arg(artifacts().modulehost())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = second.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the second platform is still running");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+            .stderr(std::fs::File::create(&stderr).unwrap()),
+    )
+    .unwrap();
+    let status = second.wait_timeout(Duration::from_secs(10)).expect("the second platform is still running");
     let text = std::fs::read_to_string(&stderr).unwrap();
     assert_eq!(status.code(), Some(3), "{text}");
     assert!(text.contains(&format!("pid {}", platform.pid())), "{text}");

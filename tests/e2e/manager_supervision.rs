@@ -12,10 +12,11 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_testkit::{ChildGuard, TempRoot};
 use serde_json::{json, Value};
 
 /// The manager's errnos (see `osconfig_platform::manager`).
@@ -24,31 +25,34 @@ const EAGAIN: i32 = 11;
 const ENOTRECOVERABLE: i32 = 131;
 const ETIME: i32 = 62;
 
-/// A platform running in a root the test prepared; stopped (SIGTERM, then SIGKILL) on drop. The root stays.
+/// A platform running in a root the test prepared; stopped (SIGTERM, then SIGKILL after `STOP_GRACE`) on drop. The
+/// root stays.
 struct Daemon {
     root: PathBuf,
-    child: Child,
+    child: ChildGuard,
 }
 
 impl Daemon {
     fn start(root: &Path) -> Daemon {
-        let built = common::built();
+        let built = common::artifacts();
         let stderr = fs::OpenOptions::new().create(true).append(true).open(root.join("platform.stderr")).unwrap();
-        let child = Command::new(built.platform())
-            .arg("--root")
-            .arg(root)
-            .arg("--foreground")
-            .arg("--modulehost")
-            .arg(built.modulehost())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start osconfig-platform");
+        let child = ChildGuard::spawn(
+            Command::new(built.platform())
+                .arg("--root")
+                .arg(root)
+                .arg("--foreground")
+                .arg("--modulehost")
+                .arg(built.modulehost())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr),
+        )
+        .expect("start osconfig-platform")
+        .with_grace(common::STOP_GRACE);
         let mut daemon = Daemon { root: root.to_path_buf(), child };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::os::unix::net::UnixStream::connect(daemon.socket()).is_err() {
-            if let Some(status) = daemon.child.try_wait().unwrap() {
+            if let Some(status) = daemon.child.try_wait() {
                 panic!("platform exited at start ({status}): {}", daemon.stderr());
             }
             assert!(Instant::now() < deadline, "platform socket did not appear: {}", daemon.stderr());
@@ -70,8 +74,7 @@ impl Daemon {
     }
 
     fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) with the pid of our own, not yet reaped child.
-        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+        assert!(self.child.signal(signal), "kill({}, {signal})", self.pid());
     }
 
     /// An MPI client with an open session.
@@ -114,36 +117,17 @@ impl Daemon {
 
     fn stop(mut self) {
         self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "platform did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            // SAFETY: kill(2) with the pid of our own, not yet reaped child.
-            unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        assert!(self.child.wait_timeout(Duration::from_secs(3)).is_some(), "platform did not stop on SIGTERM");
     }
 }
 
 /// A temporary root with `modules` (library names) installed as `<name>.so` and `config` as `osconfig.json`.
-fn root_with(tag: &str, modules: &[&str], config: Value) -> PathBuf {
+fn root_with(tag: &str, modules: &[&str], config: Value) -> TempRoot {
     let root = common::temp_dir(tag);
     let dir = root.join("usr/lib/osconfig");
     fs::create_dir_all(&dir).unwrap();
     for name in modules {
-        fs::copy(common::built().module(name), dir.join(format!("{name}.so"))).unwrap();
+        fs::copy(common::artifacts().module(name), dir.join(format!("{name}.so"))).unwrap();
     }
     common::write_config(&root, &config);
     root
@@ -226,7 +210,6 @@ fn test_sigkill_mid_call_restart_quarantine_persisted_and_cleared_by_sighup() {
     let (mut client, session) = daemon.session("after-sighup");
     assert_eq!(client.get(&session, "Fixture", "echo").unwrap(), b"\"\"");
     daemon.stop();
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
@@ -247,7 +230,6 @@ fn test_hanging_module_is_killed_at_the_call_timeout_and_counted() {
     assert_eq!(errno_of(client.set(&session, "Fixture", "hang", b"1")), ETIME);
     assert_eq!(errno_of(client.get(&session, "Fixture", "echo")), ENOTRECOVERABLE);
     daemon.stop();
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]
@@ -270,7 +252,6 @@ fn test_short_lived_host_is_unloaded_when_idle_and_restarted_on_demand() {
     assert_ne!(daemon.host_pid("deviceinfo.so"), Some(pid));
     assert_eq!(daemon.host_pid("fixture.so"), Some(fixture), "Lifetime 1 stays up");
     daemon.stop();
-    let _ = fs::remove_dir_all(&root);
 }
 
 /// Compiles a module named `name` at `version` serving component `VersionTest` (object `version`).
@@ -323,5 +304,4 @@ fn test_two_modules_claiming_a_component_the_higher_version_wins() {
     // Other modules are unaffected.
     assert_eq!(client.get(&session, "Fixture", "echo").unwrap(), b"\"\"");
     daemon.stop();
-    let _ = fs::remove_dir_all(&root);
 }

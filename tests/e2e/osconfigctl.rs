@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{built, temp_dir, Options, Platform};
+use common::{artifacts, temp_dir, Options, Platform};
 use serde_json::{json, Value};
 
 /// What one run of `osconfigctl` gave.
@@ -39,7 +39,7 @@ impl Run {
 
 /// Runs `osconfigctl <args>` with `stdin` (empty if `None`).
 fn ctl_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    run_ctl(Command::new(built().osconfigctl()).args(args), stdin)
+    run_ctl(Command::new(artifacts().osconfigctl()).args(args), stdin)
 }
 
 fn run_ctl(command: &mut Command, stdin: Option<&[u8]>) -> Run {
@@ -142,7 +142,6 @@ fn test_get_set_desired_reported_round_trip() {
 
     // Every session was closed.
     assert_eq!(sessions(&platform), 0);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -176,7 +175,6 @@ fn test_call_failures_name_the_errno_and_the_unknown_component() {
 
     // Sessions are closed also when the call failed.
     assert_eq!(sessions(&platform), 0);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -211,7 +209,6 @@ fn test_mim_violations_are_quoted_and_nothing_is_sent() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("broken.json skipped"), "{run:?}");
     assert_eq!(sessions(&platform), 0);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -286,7 +283,6 @@ fn test_platform_not_running_every_subcommand() {
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
     ctl(&["status", "--socket", stale.to_str().unwrap()])
         .fails(3, &format!("platform not running at {}", stale.display()));
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -312,7 +308,8 @@ fn test_permission_denied_for_a_caller_the_platform_refuses() {
     }
     let platform = Platform::start("ctl-perm", Options::default());
     let socket = platform.socket.to_str().unwrap();
-    let as_nobody = |args: &[&str]| run_ctl(Command::new(built().osconfigctl()).args(args).uid(65534).gid(65534), None);
+    let as_nobody =
+        |args: &[&str]| run_ctl(Command::new(artifacts().osconfigctl()).args(args).uid(65534).gid(65534), None);
     let expected = "permission denied: run as root or join a group listed in MpiAllowedGroups";
     // The socket's directory is 0700 root: connect(2) is refused.
     as_nobody(&["get", "DeviceInfo", "osName", "--socket", socket]).fails(4, expected);

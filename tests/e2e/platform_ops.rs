@@ -11,8 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{body_of, built, expected_response, reference_request, status_of, write_config, Options, Platform};
+use common::{artifacts, body_of, expected_response, reference_request, status_of, write_config, Options, Platform};
 use osconfig_mpi::MpiCallError;
+use osconfig_testkit::ChildGuard;
 use serde_json::{json, Value};
 
 /// Sends `wire` on a new connection from a forked child running as `uid`/`gid` (no supplementary groups); the raw
@@ -246,7 +247,7 @@ fn test_invalid_config_at_start_runs_with_defaults() {
 
 #[test]
 fn test_command_line_and_exit_codes() {
-    let exe = built().platform();
+    let exe = artifacts().platform();
     let help = Command::new(&exe).arg("--help").output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
@@ -270,18 +271,20 @@ fn test_command_line_and_exit_codes() {
     let socket = root.join("elsewhere/api.sock");
     let config = root.join("conf.json");
     fs::write(&config, br#"{"Reported":[{"ComponentName":"Nope","ObjectName":"x"}]}"#).unwrap();
-    let mut child = Command::new(&exe)
-        .arg("--root")
-        .arg(&root)
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--config")
-        .arg(&config)
-        .arg("--modulehost")
-        .arg(built().modulehost())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ChildGuard::spawn(
+        Command::new(&exe)
+            .arg("--root")
+            .arg(&root)
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--config")
+            .arg(&config)
+            .arg("--modulehost")
+            .arg(artifacts().modulehost())
+            .stderr(std::process::Stdio::null()),
+    )
+    .unwrap()
+    .with_grace(Duration::from_secs(30));
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
         assert!(Instant::now() < deadline, "socket at --socket");
@@ -291,11 +294,9 @@ fn test_command_line_and_exit_codes() {
     let s = client.open("paths", 0).unwrap();
     assert_eq!(client.get_reported(&s).unwrap(), b"{}");
     assert!(root.join("var/log/osconfig_platform.log").is_file(), "log under the root");
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // SIGTERM, then its exit status.
+    assert_eq!(child.stop().code(), Some(0));
     assert!(!socket.exists());
-    let _ = fs::remove_dir_all(&root);
 }
 
 #[test]

@@ -10,14 +10,15 @@ mod common;
 use std::fs;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{built, temp_dir, write_config};
+use common::{artifacts, temp_dir, write_config, STOP_GRACE};
+use osconfig_testkit::{ChildGuard, TempRoot};
 use serde_json::json;
 
 /// `$WATCHDOG_USEC` given to the platform: it should ping every 300 ms; systemd would kill it after 600 ms without.
@@ -38,9 +39,9 @@ struct Note {
 
 /// The platform started as systemd would start it, and the notification socket it sends to.
 struct Service {
-    root: PathBuf,
+    root: TempRoot,
     socket: PathBuf,
-    child: Option<Child>,
+    child: Option<ChildGuard>,
     notes: Receiver<Note>,
     seen: Vec<Note>,
     stop: Arc<AtomicBool>,
@@ -56,7 +57,7 @@ impl Service {
 
     /// [`Service::start`] with `config` as `osconfig.json`.
     fn start_with(tag: &str, extra_env: &[(&str, &str)], config: serde_json::Value) -> Service {
-        let built = built();
+        let built = artifacts();
         let root = temp_dir(tag);
         let module_dir = root.join("usr/lib/osconfig");
         fs::create_dir_all(&module_dir).unwrap();
@@ -97,7 +98,7 @@ impl Service {
         for (key, value) in extra_env {
             command.env(key, value);
         }
-        let child = command.spawn().expect("start osconfig-platform");
+        let child = ChildGuard::spawn(&mut command).expect("start osconfig-platform").with_grace(STOP_GRACE);
         Service { root, socket, child: Some(child), notes, seen: Vec::new(), stop, listener: Some(listener) }
     }
 
@@ -163,22 +164,14 @@ impl Service {
     }
 
     fn signal(&self, signal: i32) {
-        let pid = self.child.as_ref().expect("running").id() as i32;
-        // SAFETY: kill(2) with the pid of our own child process.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill({pid}, {signal})");
+        let child = self.child.as_ref().expect("running");
+        assert!(child.signal(signal), "kill({}, {signal})", child.id());
     }
 
     fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        let child = self.child.as_mut()?;
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        None
+        let status = self.child.as_mut()?.wait_timeout(limit)?;
+        self.child = None;
+        Some(status)
     }
 
     fn client(&self) -> osconfig_mpi::MpiClient {
@@ -188,21 +181,12 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            // SAFETY: kill(2) with the pid of our own child process.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The platform stops (SIGTERM, SIGKILL after STOP_GRACE) before the listener and the root go.
+        self.child.take();
         self.stop.store(true, Ordering::Relaxed);
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();
         }
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 

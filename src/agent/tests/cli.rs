@@ -3,22 +3,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_osconfig");
+use osconfig_testkit::{artifacts, ChildGuard, TempRoot};
 
-fn root(tag: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("osconfig-agent-cli-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// The agent binary.
+fn binary() -> PathBuf {
+    artifacts().agent()
+}
+
+fn root(tag: &str) -> TempRoot {
+    let dir = TempRoot::new(&format!("agent-cli-{tag}"));
     std::fs::create_dir_all(dir.join("etc/osconfig")).unwrap();
     dir
 }
 
 fn command(root: &Path) -> Command {
-    let mut c = Command::new(BINARY);
+    let mut c = Command::new(binary());
     c.arg("--root").arg(root).arg("--foreground");
     let absent = root.join("no-aziot");
     c.arg("--identityd-socket").arg(absent.join("identityd.sock"));
@@ -42,16 +43,16 @@ fn management_on(root: &Path, extra: &str) {
 
 #[test]
 fn test_help_version_and_bad_arguments() {
-    let out = Command::new(BINARY).arg("--help").output().unwrap();
+    let out = Command::new(binary()).arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     for option in ["--root", "--connection-string", "--connection-file", "--ca-file", "OSCONFIG_CONNECTION_STRING"] {
         assert!(text.contains(option), "--help names {option}");
     }
-    let out = Command::new(BINARY).arg("--version").output().unwrap();
+    let out = Command::new(binary()).arg("--version").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("osconfig "));
-    let out = Command::new(BINARY).arg("--nope").output().unwrap();
+    let out = Command::new(binary()).arg("--nope").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument \"--nope\""));
 }
@@ -64,7 +65,6 @@ fn test_iot_hub_management_off_exits_0_with_a_log_line() {
     assert!(log(&root).contains("remote management is off"), "{}", log(&root));
     std::fs::write(root.join("etc/osconfig/osconfig.json"), r#"{"IotHubManagement":0}"#).unwrap();
     assert_eq!(run(&root, &[]).status.code(), Some(0));
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -90,28 +90,26 @@ fn test_invalid_identity_configuration_and_ca_file_exit_2() {
     std::fs::write(root.join("etc/osconfig/osconfig.json"), "{not json").unwrap();
     assert_eq!(run(&root, &[]).status.code(), Some(2));
     assert!(log(&root).contains("invalid configuration"));
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn test_without_hub_or_identity_service_it_keeps_running_until_sigterm() {
     let root = root("local");
     management_on(&root, r#","ReportingIntervalSeconds":1"#);
-    let mut child = command(&root).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ChildGuard::spawn(command(&root).stdout(Stdio::null()).stderr(Stdio::null())).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log(&root).contains("no connection string given") {
         assert!(Instant::now() < deadline, "no log line about the missing identity: {}", log(&root));
-        assert!(child.try_wait().unwrap().is_none(), "the agent stopped: {}", log(&root));
+        assert!(child.try_wait().is_none(), "the agent stopped: {}", log(&root));
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "still running without a hub");
+    assert!(child.try_wait().is_none(), "still running without a hub");
     assert_eq!(log(&root).matches("no connection string given").count(), 1, "logged once, not at every retry");
-    // SAFETY: kill(2) of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.signal(libc::SIGTERM));
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait() {
             break status;
         }
         assert!(Instant::now() < deadline, "no exit after SIGTERM");
@@ -119,32 +117,29 @@ fn test_without_hub_or_identity_service_it_keeps_running_until_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(log(&root).contains("osconfig stopped"));
-    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn test_sighup_rereads_the_configuration_and_stops_when_management_is_turned_off() {
     let root = root("reload");
     management_on(&root, "");
-    let mut child = command(&root).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ChildGuard::spawn(command(&root).stdout(Stdio::null()).stderr(Stdio::null())).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log(&root).contains("no connection string given") {
         assert!(Instant::now() < deadline, "{}", log(&root));
         std::thread::sleep(Duration::from_millis(50));
     }
     std::fs::write(root.join("etc/osconfig/osconfig.json"), "{broken").unwrap();
-    // SAFETY: kill(2) of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(child.signal(libc::SIGHUP));
     while !log(&root).contains("keeping the previous configuration") {
         assert!(Instant::now() < deadline, "{}", log(&root));
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(child.try_wait().unwrap().is_none(), "an invalid file keeps the agent running");
+    assert!(child.try_wait().is_none(), "an invalid file keeps the agent running");
     std::fs::write(root.join("etc/osconfig/osconfig.json"), r#"{"IotHubManagement":0}"#).unwrap();
-    // SAFETY: as above.
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(child.signal(libc::SIGHUP));
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait() {
             break status;
         }
         assert!(Instant::now() < deadline, "no exit after IotHubManagement 0 and SIGHUP");
@@ -152,5 +147,4 @@ fn test_sighup_rereads_the_configuration_and_stops_when_management_is_turned_off
     };
     assert_eq!(status.code(), Some(0));
     assert!(log(&root).contains("remote management is off"));
-    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -106,11 +106,8 @@ impl Service {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("osconfig-agent-ais-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(tag: &str) -> osconfig_testkit::TempRoot {
+    osconfig_testkit::TempRoot::new(&format!("agent-ais-{tag}"))
 }
 
 fn sockets(dir: &Path) -> AisSockets {
@@ -210,7 +207,6 @@ fn test_agent_connects_with_an_ais_sas_token_and_renews_it_before_expiry() {
     assert!(identityd.requests.lock().unwrap().len() >= 2);
     let signed = keyd.requests.lock().unwrap();
     assert!(signed.len() >= 2);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -248,7 +244,6 @@ fn test_invalid_identity_service_answers_are_refused_clearly() {
     let _keyd = Service::start(s.keyd.clone(), |_, _| (200, json!({"signature":"c2hvcnQ="}).to_string()));
     let e = ais::sign(&s.keyd, "k", b"m").unwrap_err();
     assert!(e.to_string().contains("32-byte"), "{e}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A certificate PEM as certd answers it (not parsed by the agent; the fake transport never uses it).
@@ -326,7 +321,6 @@ fn test_ais_x509_identity_uses_the_engine_key_and_reconnects_when_certd_renews_t
     assert_eq!(agent.hub.lock().connects.len(), 2, "one reconnection per change");
     drop(agent);
     assert!(identityd.requests.lock().unwrap().len() >= 5);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -356,7 +350,6 @@ fn test_ais_x509_identity_without_its_certificate_is_retried_not_fatal() {
     assert!(agent.hub.lock().connects.is_empty(), "no connection without a certificate");
     let (agent, _) = agent.stop();
     assert!(matches!(agent.link(), osconfig_agent::agent::Link::Idle(_)));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// SoftHSM's PKCS#11 module, where Debian puts it.
@@ -491,5 +484,5 @@ fn test_ais_x509_identity_with_an_engine_openssl_cannot_load_is_logged_clearly_a
         log.contains("cannot create the hub client: the OpenSSL engine \"osconfig-no-such-engine\", which holds the client certificate's private key, cannot be loaded"),
         "{log}"
     );
-    assert!(agent.0.try_wait().unwrap().is_none(), "the agent keeps running:\n{log}");
+    assert!(agent.try_wait().is_none(), "the agent keeps running:\n{log}");
 }

@@ -137,7 +137,7 @@ fn test_failed_property_applied_again_once_its_module_appears() {
     let agent = RunningAgent::start(platform.socket.clone(), config(&[]), identity(Some(CONNECTION_STRING)));
     agent.connect_with_twin(r#"{"desired":{"Fixture":{"echo":"late"},"$version":5}}"#);
     agent.wait_reported("the 400 ack", |p| p["Fixture"]["echo"] == ack(json!("late"), 400, 5));
-    let module = support::common::built().module("fixture");
+    let module = support::common::artifacts().module("fixture");
     std::fs::copy(module, platform.root.join("usr/lib/osconfig/fixture.so")).unwrap();
     platform.signal(libc::SIGHUP); // the platform rediscovers its modules
     agent.wait_reported("the 200 ack after a retry", |p| p["Fixture"]["echo"] == ack(json!("late"), 200, 5));

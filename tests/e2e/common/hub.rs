@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::temp_dir;
+use crate::common::{artifacts, temp_dir, STOP_GRACE};
+use osconfig_testkit::{ChildGuard, TempRoot};
 
 /// The port the IoT SDKs connect to (MQTT over TLS; they have no option to change it).
 pub const TLS_PORT: u16 = 8883;
@@ -58,30 +59,9 @@ pub fn hub_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("hub")
 }
 
-/// A child process killed (SIGTERM, then SIGKILL after 3 s) and reaped when dropped.
-#[derive(Debug)]
-pub struct Guard(pub Child);
-
-impl Guard {
-    /// Stops the process: SIGTERM, SIGKILL after 3 s; waits for it.
-    pub fn stop(&mut self) {
-        // SAFETY: kill(2) of our own child process (not yet reaped: `wait` below reaps it).
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            self.stop();
-        }
-    }
+/// A child process stopped (SIGTERM, then SIGKILL after [`STOP_GRACE`]) and reaped when dropped.
+pub fn guard(child: Child) -> ChildGuard {
+    ChildGuard::new(child).with_grace(STOP_GRACE)
 }
 
 /// A loopback address held for this hub (see the module docs).
@@ -138,12 +118,12 @@ struct Broker {
     lease: Lease,
     config: PathBuf,
     log: PathBuf,
-    process: Option<Guard>,
+    process: Option<ChildGuard>,
 }
 
 impl Broker {
     fn start(&mut self) {
-        let mut process = Guard(
+        let mut process = guard(
             Command::new(program("mosquitto"))
                 .arg("-c")
                 .arg(&self.config)
@@ -155,7 +135,7 @@ impl Broker {
         );
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect((self.lease.address, PLAIN_PORT)).is_err() {
-            if let Some(status) = process.0.try_wait().unwrap() {
+            if let Some(status) = process.try_wait() {
                 panic!("mosquitto exited ({status}): {}", fs::read_to_string(&self.log).unwrap_or_default());
             }
             assert!(Instant::now() < deadline, "mosquitto did not listen: {}", fs::read_to_string(&self.log).unwrap());
@@ -168,7 +148,7 @@ impl Broker {
 /// `hub.py` and its control channel.
 #[derive(Debug)]
 struct Responder {
-    _process: Guard,
+    _process: ChildGuard,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
@@ -176,11 +156,12 @@ struct Responder {
 /// A running local IoT Hub (see the module docs). Dropping it stops everything and removes its root.
 #[derive(Debug)]
 pub struct Hub {
-    root: PathBuf,
     host_name: String,
     brokers: Vec<Broker>,
     keys: Value,
     responder: Mutex<Responder>,
+    /// Last: removed after every process above has stopped.
+    root: TempRoot,
 }
 
 /// The client id of an identity: `<device>` or `<device>/<module>`.
@@ -253,7 +234,7 @@ impl Hub {
             .expect("start python3 tests/hub/hub.py");
         let stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let process = Guard(child);
+        let process = guard(child);
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
@@ -439,8 +420,8 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
+        // The brokers stop before the root goes (with it).
         self.stop_brokers();
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
@@ -483,9 +464,9 @@ fn make_certificates(root: &Path, leases: &[Lease]) {
         .arg(in_root("server.ext")));
 }
 
-/// The agent binary `target/<profile>/osconfig` (built with the platform by [`crate::common::built`]).
+/// The agent binary `osconfig` (from `osconfig_testkit::artifacts`).
 pub fn agent_binary() -> PathBuf {
-    crate::common::built().agent()
+    artifacts().agent()
 }
 
 /// The agent `osconfig --root <root> --connection-string <cs> --ca-file <ca> --foreground`, stderr (its log lines) to
@@ -496,7 +477,7 @@ pub struct Agent {
     /// The root shared with the platform.
     pub root: PathBuf,
     args: Vec<String>,
-    process: Option<Guard>,
+    process: Option<ChildGuard>,
 }
 
 impl Agent {
@@ -525,18 +506,18 @@ impl Agent {
             .stderr(stderr)
             .spawn()
             .expect("start osconfig (the agent)");
-        self.process = Some(Guard(child));
+        self.process = Some(guard(child));
     }
 
     /// The agent's pid.
     pub fn pid(&self) -> i32 {
-        self.process.as_ref().expect("running").0.id() as i32
+        self.process.as_ref().expect("running").id() as i32
     }
 
     /// Whether the agent is still running (a crash or an exit shows here): its process exists and is no zombie.
     pub fn running(&self) -> bool {
         let Some(process) = self.process.as_ref() else { return false };
-        let stat = fs::read_to_string(format!("/proc/{}/stat", process.0.id())).unwrap_or_default();
+        let stat = fs::read_to_string(format!("/proc/{}/stat", process.id())).unwrap_or_default();
         stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
     }
 

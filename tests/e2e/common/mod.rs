@@ -1,11 +1,10 @@
-//! Shared helpers of the end-to-end tests: build the binaries and modules, start the real `osconfig-platform` in a
-//! temporary root, talk to it over its MPI socket (typed client and raw bytes), stop it.
+//! Shared helpers of the end-to-end tests: start the real `osconfig-platform` in a temporary root, talk to it over
+//! its MPI socket (typed client and raw bytes), stop it.
 //!
-//! Binaries: the first call of [`built`] in a test process runs `$CARGO build -p osconfig-platform
-//! -p osconfig-modulehost -p <every module crate>` into the test's own target dir and profile (a no-op when up to
-//! date; cargo does not hold the build lock while tests run), so the tests never run a stale binary. The binaries
-//! are then `target/<profile>/osconfig-platform` and `osconfig-modulehost`, the modules
-//! `target/<profile>/lib<name>.so`.
+//! Binaries and modules come from `osconfig_testkit::artifacts()` (the first [`Platform`] of a test process builds
+//! every package of `osconfig_testkit::CRATES` in one `cargo build` into the test's own target dir and profile, a
+//! no-op when up to date), temporary roots are `osconfig_testkit::TempRoot`s and processes are held by
+//! `osconfig_testkit::ChildGuard`s; the marker helpers for processes a module starts are testkit's too.
 //!
 //! A [`Platform`] copies the modules it is given to `<root>/usr/lib/osconfig/<name>.so`, writes
 //! `<root>/etc/osconfig/osconfig.json`, starts `osconfig-platform --root <root> --foreground --modulehost <host>`
@@ -18,89 +17,16 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use osconfig_mpi::MpiClient;
+pub use osconfig_testkit::{artifacts, MODULES};
+use osconfig_testkit::{wait_processes_with, ChildGuard, TempRoot, CRATES};
 use serde_json::Value;
 
-/// Our modules: (library name, crate, `MmiGetInfo` name).
-pub const MODULES: [(&str, &str, &str); 5] = [
-    ("deviceinfo", "osconfig-deviceinfo", "DeviceInfo"),
-    ("hostname", "osconfig-hostname", "HostName"),
-    ("configuration", "osconfig-configuration", "Configuration"),
-    ("commandrunner", "osconfig-commandrunner", "CommandRunner"),
-    ("fixture", "osconfig-module-fixture", "Fixture"),
-];
-
-/// Where the built binaries and modules are.
-#[derive(Debug)]
-pub struct Built {
-    /// `target/<profile>`.
-    pub dir: PathBuf,
-}
-
-impl Built {
-    /// `target/<profile>/osconfig-platform`.
-    pub fn platform(&self) -> PathBuf {
-        self.dir.join("osconfig-platform")
-    }
-
-    /// `target/<profile>/osconfig-modulehost`.
-    pub fn modulehost(&self) -> PathBuf {
-        self.dir.join("osconfig-modulehost")
-    }
-
-    /// `target/<profile>/osconfigctl`.
-    pub fn osconfigctl(&self) -> PathBuf {
-        self.dir.join("osconfigctl")
-    }
-
-    /// `target/<profile>/osconfig`: the IoT Hub agent.
-    pub fn agent(&self) -> PathBuf {
-        self.dir.join("osconfig")
-    }
-
-    /// `target/<profile>/lib<name>.so`.
-    pub fn module(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("lib{name}.so"))
-    }
-}
-
-/// Builds (once per test process) and returns where the binaries are.
-pub fn built() -> &'static Built {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_path_buf();
-        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-        let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_string();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-        let mut command = Command::new(cargo);
-        command.arg("build").arg("--quiet").env("CARGO_TARGET_DIR", &target_dir);
-        command.current_dir(env!("CARGO_MANIFEST_DIR"));
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                command.arg("--release");
-            }
-            other => {
-                command.args(["--profile", other]);
-            }
-        }
-        for krate in ["osconfig-platform", "osconfig-modulehost", "osconfig-cli", "osconfig-agent"]
-            .into_iter()
-            .chain(MODULES.iter().map(|m| m.1))
-        {
-            command.args(["-p", krate]);
-        }
-        let status = command.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of the platform, host, agent and modules failed: {status}");
-        Built { dir: profile_dir }
-    })
-}
+/// How long a stopping platform gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// How to start a platform.
 #[derive(Debug, Clone)]
@@ -120,7 +46,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            modules: MODULES.iter().map(|m| m.0).collect(),
+            modules: MODULES.iter().map(|m| m.lib).collect(),
             config: Some(serde_json::json!({})),
             in_process: false,
             raw_config: None,
@@ -129,31 +55,30 @@ impl Default for Options {
     }
 }
 
-/// A running platform in its own temporary root.
+/// A running platform in its own temporary root; dropping it stops the platform (SIGTERM, SIGKILL after
+/// [`STOP_GRACE`]) and then removes the root.
 #[derive(Debug)]
 pub struct Platform {
     /// The root directory.
     pub root: PathBuf,
     /// The MPI socket.
     pub socket: PathBuf,
-    child: Option<Child>,
+    child: Option<ChildGuard>,
+    _temp: TempRoot,
 }
 
-/// A unique, empty directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("osconfig-e2e-{tag}-{}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A unique, empty directory under the system temp dir, removed on drop.
+pub fn temp_dir(tag: &str) -> TempRoot {
+    TempRoot::new(&format!("e2e-{tag}"))
 }
 
 impl Platform {
     /// Starts a platform with `options` and waits until its socket answers.
     pub fn start(tag: &str, options: Options) -> Platform {
-        let built = built();
-        let root = temp_dir(tag);
+        let built = artifacts();
+        built.prepare(&CRATES);
+        let temp = temp_dir(tag);
+        let root = temp.path().to_path_buf();
         let module_dir = root.join("usr/lib/osconfig");
         fs::create_dir_all(&module_dir).unwrap();
         fs::create_dir_all(root.join("etc/osconfig")).unwrap();
@@ -166,7 +91,7 @@ impl Platform {
         if let Some(mut config) = options.config.clone() {
             if options.in_process {
                 let names: Vec<Value> =
-                    MODULES.iter().filter(|m| options.modules.contains(&m.0)).map(|m| Value::from(m.2)).collect();
+                    MODULES.iter().filter(|m| options.modules.contains(&m.lib)).map(|m| Value::from(m.name)).collect();
                 config["InProcessModules"] = Value::from(names);
             }
             write_config(&root, &config);
@@ -174,26 +99,27 @@ impl Platform {
         if let Some(raw) = options.raw_config {
             fs::write(root.join("etc/osconfig/osconfig.json"), raw).unwrap();
         }
-        let mut platform = Platform { socket: root.join("run/osconfig/mpid.sock"), root, child: None };
+        let mut platform = Platform { socket: root.join("run/osconfig/mpid.sock"), root, child: None, _temp: temp };
         platform.spawn();
         platform
     }
 
     fn spawn(&mut self) {
-        let built = built();
+        let built = artifacts();
         let stderr = fs::File::create(self.root.join("platform.stderr")).unwrap();
-        let child = Command::new(built.platform())
-            .arg("--root")
-            .arg(&self.root)
-            .arg("--foreground")
-            .arg("--modulehost")
-            .arg(built.modulehost())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start osconfig-platform");
-        self.child = Some(child);
+        let child = ChildGuard::spawn(
+            Command::new(built.platform())
+                .arg("--root")
+                .arg(&self.root)
+                .arg("--foreground")
+                .arg("--modulehost")
+                .arg(built.modulehost())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr),
+        )
+        .expect("start osconfig-platform");
+        self.child = Some(child.with_grace(STOP_GRACE));
         self.wait_ready();
     }
 
@@ -217,7 +143,7 @@ impl Platform {
             if UnixStream::connect(&self.socket).is_ok() {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+            if let Some(status) = self.child.as_mut().and_then(ChildGuard::try_wait) {
                 panic!("platform exited at start ({status}): {}", self.stderr_text());
             }
             assert!(Instant::now() < deadline, "platform socket did not appear: {}", self.stderr_text());
@@ -237,25 +163,15 @@ impl Platform {
 
     /// Sends `signal` to the platform.
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) with the pid of our own child process.
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0, "kill({}, {signal})", self.pid());
+        let sent = self.child.as_ref().expect("running").signal(signal);
+        assert!(sent, "kill({}, {signal})", self.pid());
     }
 
     /// Waits for the platform to exit (at most `limit`); its status, or `None` if still running.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        let child = self.child.as_mut()?;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        let status = self.child.as_mut()?.wait_timeout(limit)?;
+        self.child = None;
+        Some(status)
     }
 
     /// The platform's stderr so far (its log lines, `--foreground`).
@@ -299,17 +215,8 @@ impl Platform {
 
 impl Drop for Platform {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            // SAFETY: kill(2) with the pid of our own child process.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = fs::remove_dir_all(&self.root);
+        // The platform stops before its root goes.
+        self.child.take();
     }
 }
 
@@ -318,7 +225,7 @@ pub fn install_mims(root: &Path) {
     let dir = root.join("usr/lib/osconfig/mim");
     fs::create_dir_all(&dir).unwrap();
     let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/modules");
-    for (name, _, _) in MODULES.iter().filter(|m| m.0 != "fixture") {
+    for name in MODULES.iter().map(|m| m.lib).filter(|&lib| lib != "fixture") {
         let from = modules.join(name).join("mim").join(format!("{name}.json"));
         fs::copy(&from, dir.join(format!("{name}.json"))).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     }
@@ -396,63 +303,7 @@ pub fn status_of(response: &[u8]) -> u16 {
     std::str::from_utf8(&response[9..12]).unwrap().parse().unwrap()
 }
 
-/// A marker unique to this test process and call, to put in a command line (`sleep 45; : <marker>`).
-pub fn unique_marker(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("marker-{tag}-{}-{n}-{nanos}", std::process::id())
-}
-
-/// Pids of the live (not zombie) processes whose command line contains `needle`, this process excluded.
-pub fn processes_with(needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-/// Waits until no process carries `needle` (at most `limit`); the pids still carrying it.
-pub fn wait_no_process_with(needle: &str, limit: Duration) -> Vec<u32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = processes_with(needle);
-        if left.is_empty() || Instant::now() > deadline {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Waits until at least one process carries `needle` (at most 10 s).
 pub fn wait_process_with(needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with(needle).is_empty() {
-        assert!(Instant::now() < deadline, "no process with {needle} appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// SIGKILLs the process groups of every process carrying `needle` (test clean-up).
-pub fn kill_groups_with(needle: &str) {
-    for pid in processes_with(needle) {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let pgrp = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(2)?.parse::<i32>().ok());
-        if let Some(pgrp) = pgrp.filter(|&g| g > 1) {
-            // SAFETY: kill(2) of a process group a test started (found by its unique marker).
-            unsafe { libc::kill(-pgrp, libc::SIGKILL) };
-        }
-    }
+    wait_processes_with(needle, 1, Duration::from_secs(10));
 }

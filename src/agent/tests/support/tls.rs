@@ -3,22 +3,14 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use osconfig_testkit::{artifacts, ChildGuard, TempRoot};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl").args(args).current_dir(dir).stderr(Stdio::null()).status().expect("openssl");
     assert!(status.success(), "openssl {args:?}");
-}
-
-/// A child process killed on drop.
-pub struct Kill(pub Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A temporary directory with `ca.pem`, `srv.pem`/`srv.key` (for `address`), `client.pem`/`client.key` (CN
@@ -26,6 +18,7 @@ impl Drop for Kill {
 pub struct Certs {
     /// The directory (removed on drop).
     pub dir: PathBuf,
+    _temp: TempRoot,
     /// The loopback address the server certificate names.
     pub address: String,
 }
@@ -33,8 +26,8 @@ pub struct Certs {
 impl Certs {
     /// Makes the certificates; `tag` keeps directories of tests apart, `last_octet_base` their addresses.
     pub fn new(tag: &str, last_octet_base: u32, client_cn: &str) -> Certs {
-        let dir = std::env::temp_dir().join(format!("osconfig-agent-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = TempRoot::new(&format!("agent-{tag}"));
+        let dir = temp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("etc/osconfig")).unwrap();
         // An address of its own on the loopback network (the SDK's ports are fixed).
         let address = format!("127.0.{last_octet_base}.{}", std::process::id() % 250 + 2);
@@ -115,7 +108,7 @@ impl Certs {
                 "client.pem",
             ],
         );
-        Certs { dir, address }
+        Certs { dir, address, _temp: temp }
     }
 
     /// What `server.out` holds so far.
@@ -127,10 +120,10 @@ impl Certs {
 
     /// `openssl s_server` on `address:port` with the server certificate (`extra` arguments added), output to
     /// `server.out`; returns once it accepts, or `None` when the port cannot be bound (with the reason printed).
-    pub fn serve(&self, port: u16, extra: &[&str]) -> Option<Kill> {
+    pub fn serve(&self, port: u16, extra: &[&str]) -> Option<ChildGuard> {
         let out = std::fs::File::create(self.dir.join("server.out")).unwrap();
         // stdin stays open: s_server ends at end of input.
-        let mut server = Kill(
+        let mut server = ChildGuard::new(
             Command::new("openssl")
                 .args([
                     "s_server",
@@ -151,7 +144,7 @@ impl Certs {
         );
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.server_output().contains("ACCEPT") {
-            if server.0.try_wait().unwrap().is_some() {
+            if server.try_wait().is_some() {
                 eprintln!("openssl s_server cannot serve {}:{port}: {}", self.address, self.server_output());
                 return None;
             }
@@ -162,7 +155,7 @@ impl Certs {
     }
 
     /// Runs the agent binary on this directory as its root with `args` (and no Identity Service).
-    pub fn agent(&self, config: &str, args: &[&str]) -> Kill {
+    pub fn agent(&self, config: &str, args: &[&str]) -> ChildGuard {
         let mut all = vec!["--identityd-socket", "none.sock"];
         all.extend_from_slice(args);
         self.agent_with(config, &all, &[])
@@ -170,11 +163,11 @@ impl Certs {
 
     /// Runs the agent binary on this directory as its root with `args` and `env` added to its environment (only
     /// its own); its standard error goes to `agent.err`.
-    pub fn agent_with(&self, config: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Kill {
+    pub fn agent_with(&self, config: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> ChildGuard {
         std::fs::write(self.dir.join("etc/osconfig/osconfig.json"), config).unwrap();
         let err = std::fs::File::create(self.dir.join("agent.err")).unwrap();
-        Kill(
-            Command::new(env!("CARGO_BIN_EXE_osconfig"))
+        ChildGuard::new(
+            Command::new(artifacts().agent())
                 .arg("--root")
                 .arg(&self.dir)
                 .arg("--foreground")
@@ -207,11 +200,5 @@ impl Certs {
             assert!(Instant::now() < deadline, "the server never saw {needles:?}:\n{seen}");
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Certs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
