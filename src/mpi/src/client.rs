@@ -1,150 +1,144 @@
-//! `MmiClient`: a blocking client of one module host's MMI REST API, over a kept-alive Unix-socket connection.
+//! [`RestClient`]: one blocking client over a kept-alive Unix-socket connection for either API, and its two typed
+//! faces: [`MmiClient`] (one module host) and [`MpiClient`] (the platform).
+//!
+//! The calls both APIs have (`open`, `close`, `set`, `get`: the same bodies) are written once over
+//! [`Endpoint`]; each face adds its own (`get_info` for the MMI; `set_desired`, `get_reported` and the platform's
+//! read-only extensions for the MPI). Every answer goes through [`crate::call_result`].
 
-use std::fmt;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::time::Duration;
 
-use osconfig_http::{Client, ClientError, ClientResponse};
+use osconfig_http::Client;
 use serde_json::value::RawValue;
 
-use crate::mmi::{set_body, CloseRequest, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest};
-use crate::wire::parse_errno_body;
+use crate::bodies::{set_body, GetRequest, OpenRequest, SessionRequest};
+use crate::endpoint::Endpoint;
+use crate::error::{call_result, opened_session, route_result, CallError};
+use crate::mmi::{GetInfoRequest, MmiEndpoint};
+use crate::mpi::{MpiEndpoint, PLATFORM_MODULES_ROUTE, PLATFORM_STATUS_ROUTE};
+use crate::wire::json_string;
 
-/// Why an MMI call failed.
+/// A blocking client of one server of the endpoint set `E` (see the crate docs for an example). Not thread-safe by
+/// design: one connection, one request at a time; it never retries a request the server may have received.
 #[derive(Debug)]
-pub enum MmiCallError {
-    /// The module answered with an errno (`500` with body `"<errno>"`), e.g. 22 for an unknown session or object.
-    Module(i32),
-    /// The host refused the request body (`400`); also returned, without sending anything, when the payload given
-    /// to [`MmiClient::set`] is not valid JSON.
-    BadRequest,
-    /// The host does not know the endpoint (`404`).
-    NotFound,
-    /// The request could not be sent or no whole answer came back (the host may have crashed or timed out).
-    Transport(ClientError),
-    /// The answer was not what the API allows (another status, a 500 without an errno, a bad session id).
-    Protocol(String),
-}
-
-impl fmt::Display for MmiCallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MmiCallError::Module(errno) => write!(f, "module returned errno {errno}"),
-            MmiCallError::BadRequest => f.write_str("module host refused the request as malformed"),
-            MmiCallError::NotFound => f.write_str("module host does not serve this endpoint"),
-            MmiCallError::Transport(_) => f.write_str("cannot reach the module host"),
-            MmiCallError::Protocol(what) => write!(f, "unexpected answer from the module host: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for MmiCallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            MmiCallError::Transport(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<ClientError> for MmiCallError {
-    fn from(e: ClientError) -> Self {
-        MmiCallError::Transport(e)
-    }
-}
-
-/// A blocking client of one module host (see the crate docs for an example). Not thread-safe by design: one
-/// connection, one request at a time.
-#[derive(Debug)]
-pub struct MmiClient {
+pub struct RestClient<E> {
     http: Client,
+    endpoints: PhantomData<E>,
 }
 
-impl MmiClient {
-    /// A client for the host listening on `socket`; connects on the first call.
-    pub fn new(socket: impl AsRef<Path>) -> MmiClient {
-        MmiClient { http: Client::new(socket) }
+/// A blocking client of one module host's MMI REST API.
+pub type MmiClient = RestClient<MmiEndpoint>;
+
+/// A blocking client of the platform's MPI.
+///
+/// ```no_run
+/// use osconfig_mpi::{CallError, MpiClient};
+///
+/// let mut mpi = MpiClient::new("/run/osconfig/mpid.sock");
+/// let session = mpi.open("osconfig-agent", 0)?;
+/// let name = mpi.get(&session, "DeviceInfo", "osName")?;              // e.g. b"\"Ubuntu\""
+/// mpi.set_desired(&session, br#"{"HostName":{"desiredName":"box"}}"#)?;
+/// let reported = mpi.get_reported(&session)?;                         // {"DeviceInfo":{...},...}
+/// mpi.close(&session)?;
+/// # let _ = (name, reported);
+/// # Ok::<(), CallError>(())
+/// ```
+pub type MpiClient = RestClient<MpiEndpoint>;
+
+impl<E: Endpoint> RestClient<E> {
+    /// A client for the server listening on `socket`; connects on the first call.
+    pub fn new(socket: impl AsRef<Path>) -> RestClient<E> {
+        RestClient { http: Client::new(socket), endpoints: PhantomData }
     }
 
     /// Sets the time allowed to connect and for each whole answer (default [`osconfig_http::DEFAULT_TIMEOUT`]).
-    pub fn with_timeout(self, timeout: Duration) -> MmiClient {
-        MmiClient { http: self.http.with_timeout(timeout) }
+    pub fn with_timeout(self, timeout: Duration) -> RestClient<E> {
+        RestClient { http: self.http.with_timeout(timeout), endpoints: PhantomData }
     }
 
-    /// `MmiGetInfo`: the module's info JSON, as the host sent it.
-    pub fn get_info(&mut self, client_name: &str) -> Result<Vec<u8>, MmiCallError> {
-        let body = GetInfoRequest { client_name: client_name.to_string() }.to_body();
-        self.call(MmiEndpoint::GetInfo, &body)
-    }
-
-    /// `MmiOpen`: a new session id (`max_payload_size_bytes` 0 = unlimited).
-    pub fn open(&mut self, client_name: &str, max_payload_size_bytes: u32) -> Result<String, MmiCallError> {
+    /// `MmiOpen`/`MpiOpen`: a new session id (`max_payload_size_bytes` 0 = unlimited).
+    pub fn open(&mut self, client_name: &str, max_payload_size_bytes: u32) -> Result<String, CallError> {
         let body = OpenRequest { client_name: client_name.to_string(), max_payload_size_bytes }.to_body();
-        let answer = self.call(MmiEndpoint::Open, &body)?;
+        let answer = self.call(E::OPEN, &body)?;
         opened_session(&answer)
     }
 
-    /// `MmiClose` (an unknown session is not an error).
-    pub fn close(&mut self, session: &str) -> Result<(), MmiCallError> {
-        let body = CloseRequest { client_session: session.to_string() }.to_body();
-        self.call(MmiEndpoint::Close, &body).map(drop)
+    /// `MmiClose`/`MpiClose` (an unknown session is not an error).
+    pub fn close(&mut self, session: &str) -> Result<(), CallError> {
+        self.call(E::CLOSE, &SessionRequest { client_session: session.to_string() }.to_body()).map(drop)
     }
 
-    /// `MmiSet`: `payload` is the desired object's JSON text, sent unchanged after checking it is one JSON value.
-    pub fn set(&mut self, session: &str, component: &str, object: &str, payload: &[u8]) -> Result<(), MmiCallError> {
-        if serde_json::from_slice::<Box<RawValue>>(payload).is_err() {
-            return Err(MmiCallError::BadRequest);
-        }
-        let body = set_body(session, component, object, payload);
-        self.call(MmiEndpoint::Set, &body).map(drop)
+    /// `MmiSet`/`MpiSet`: `payload` is the desired object's JSON text, sent unchanged after checking it is one
+    /// JSON value.
+    pub fn set(&mut self, session: &str, component: &str, object: &str, payload: &[u8]) -> Result<(), CallError> {
+        check_json(payload)?;
+        self.call(E::SET, &set_body(session, component, object, payload)).map(drop)
     }
 
-    /// `MmiGet`: the reported object's JSON text.
-    pub fn get(&mut self, session: &str, component: &str, object: &str) -> Result<Vec<u8>, MmiCallError> {
+    /// `MmiGet`/`MpiGet`: the reported object's JSON text.
+    pub fn get(&mut self, session: &str, component: &str, object: &str) -> Result<Vec<u8>, CallError> {
         let body = GetRequest {
             client_session: session.to_string(),
             component_name: component.to_string(),
             object_name: object.to_string(),
         }
         .to_body();
-        self.call(MmiEndpoint::Get, &body)
+        self.call(E::GET, &body)
     }
 
-    fn call(&mut self, endpoint: MmiEndpoint, body: &[u8]) -> Result<Vec<u8>, MmiCallError> {
+    /// `POST`s `body` to `endpoint` and maps the answer.
+    fn call(&mut self, endpoint: E, body: &[u8]) -> Result<Vec<u8>, CallError> {
         let response = self.http.post(endpoint.path(), body)?;
-        mmi_result(endpoint, response)
+        call_result(endpoint, response)
     }
 }
 
-/// The session id in an `MmiOpen` answer's body (a non-empty JSON string).
-pub fn opened_session(answer: &[u8]) -> Result<String, MmiCallError> {
-    match serde_json::from_slice::<serde_json::Value>(answer) {
-        Ok(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
-        _ => Err(MmiCallError::Protocol(format!(
-            "MmiOpen answered {:?}, not a session id string",
-            String::from_utf8_lossy(answer)
-        ))),
+impl RestClient<MmiEndpoint> {
+    /// `MmiGetInfo`: the module's info JSON, as the host sent it.
+    pub fn get_info(&mut self, client_name: &str) -> Result<Vec<u8>, CallError> {
+        let body = GetInfoRequest { client_name: client_name.to_string() }.to_body();
+        self.call(MmiEndpoint::GetInfo, &body)
     }
 }
 
-/// Maps a host's answer to `endpoint` to the call's result: the 200 body, or the error the status stands for
-/// (what [`MmiClient`] does with every answer; public for callers with their own non-blocking connection).
-pub fn mmi_result(endpoint: MmiEndpoint, response: ClientResponse) -> Result<Vec<u8>, MmiCallError> {
-    match response.status {
-        200 => Ok(response.body),
-        400 => Err(MmiCallError::BadRequest),
-        404 => Err(MmiCallError::NotFound),
-        500 => parse_errno_body(&response.body).map(MmiCallError::Module).map_or_else(
-            || {
-                Err(MmiCallError::Protocol(format!(
-                    "{} answered 500 without an errno: {:?}",
-                    endpoint.route(),
-                    String::from_utf8_lossy(&response.body)
-                )))
-            },
-            Err,
-        ),
-        other => Err(MmiCallError::Protocol(format!("{} answered status {other}", endpoint.route()))),
+impl RestClient<MpiEndpoint> {
+    /// `MpiSetDesired`: `payload` is the desired document's JSON text (an object of objects), sent unchanged after
+    /// checking it is one JSON value.
+    pub fn set_desired(&mut self, session: &str, payload: &[u8]) -> Result<(), CallError> {
+        check_json(payload)?;
+        let mut body = format!("{{\"ClientSession\":{},\"Payload\":", json_string(session)).into_bytes();
+        body.extend_from_slice(payload);
+        body.push(b'}');
+        self.call(MpiEndpoint::SetDesired, &body).map(drop)
+    }
+
+    /// `MpiGetReported`: the reported document's JSON text.
+    pub fn get_reported(&mut self, session: &str) -> Result<Vec<u8>, CallError> {
+        self.call(MpiEndpoint::GetReported, &SessionRequest { client_session: session.to_string() }.to_body())
+    }
+
+    /// `GET /PlatformModules`, our read-only extension (no session): the module list as JSON.
+    pub fn platform_modules(&mut self) -> Result<Vec<u8>, CallError> {
+        self.extension(PLATFORM_MODULES_ROUTE)
+    }
+
+    /// `GET /PlatformStatus`, our read-only extension (no session): the platform's status as JSON.
+    pub fn platform_status(&mut self) -> Result<Vec<u8>, CallError> {
+        self.extension(PLATFORM_STATUS_ROUTE)
+    }
+
+    fn extension(&mut self, route: &'static str) -> Result<Vec<u8>, CallError> {
+        let response = self.http.request("GET", route, b"")?;
+        route_result(route, MpiEndpoint::errno_error, response)
+    }
+}
+
+/// A payload the client sends unchanged must be one JSON value; [`CallError::BadRequest`] (nothing sent) if not.
+fn check_json(payload: &[u8]) -> Result<(), CallError> {
+    match serde_json::from_slice::<Box<RawValue>>(payload) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(CallError::BadRequest),
     }
 }
 
@@ -152,31 +146,19 @@ pub fn mmi_result(endpoint: MmiEndpoint, response: ClientResponse) -> Result<Vec
 mod tests {
     use super::*;
 
-    fn answer(status: u16, body: &[u8]) -> ClientResponse {
-        ClientResponse { status, headers: Vec::new(), body: body.to_vec(), keep_alive: true }
-    }
-
-    #[test]
-    fn test_interpret_every_status() {
-        assert_eq!(mmi_result(MmiEndpoint::Get, answer(200, b"\"x\"")).unwrap(), b"\"x\"");
-        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(400, b"")), Err(MmiCallError::BadRequest)));
-        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(404, b"")), Err(MmiCallError::NotFound)));
-        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(500, b"\"22\"")), Err(MmiCallError::Module(22))));
-        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(500, b"")), Err(MmiCallError::Protocol(_))));
-        assert!(matches!(mmi_result(MmiEndpoint::Get, answer(503, b"{}")), Err(MmiCallError::Protocol(_))));
-    }
-
     #[test]
     fn test_set_refuses_invalid_payload_without_sending() {
         let mut client = MmiClient::new("/nonexistent/osconfig-mpi-test.sock");
-        assert!(matches!(client.set("s", "C", "o", b"{not json"), Err(MmiCallError::BadRequest)));
-        assert!(matches!(client.set("s", "C", "o", b""), Err(MmiCallError::BadRequest)));
-        assert!(matches!(client.set("s", "C", "o", b"1"), Err(MmiCallError::Transport(_))));
+        assert!(matches!(client.set("s", "C", "o", b"{not json"), Err(CallError::BadRequest)));
+        assert!(matches!(client.set("s", "C", "o", b""), Err(CallError::BadRequest)));
+        assert!(matches!(client.set("s", "C", "o", b"1"), Err(CallError::Transport(_))));
     }
 
     #[test]
-    fn test_call_error_display_is_lowercase() {
-        assert_eq!(MmiCallError::Module(22).to_string(), "module returned errno 22");
-        assert!(MmiCallError::NotFound.to_string().starts_with("module host"));
+    fn test_set_desired_refuses_invalid_payload_without_sending() {
+        let mut client = MpiClient::new("/nonexistent/osconfig-mpi-test.sock");
+        assert!(matches!(client.set_desired("s", b"{\"C\":"), Err(CallError::BadRequest)));
+        assert!(matches!(client.set_desired("s", b"{}"), Err(CallError::Transport(_))));
+        assert!(matches!(client.platform_status(), Err(CallError::Transport(_))));
     }
 }

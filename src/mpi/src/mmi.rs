@@ -1,4 +1,5 @@
-//! The MMI REST API's endpoints and request bodies, as served by `osconfig-modulehost` and sent by [`MmiClient`].
+//! The MMI REST API's endpoints and request bodies, as served by `osconfig-modulehost` and sent by [`MmiClient`]
+//! (the platform's non-blocking host connection sends the same bodies).
 //!
 //! Bodies are parsed strictly: keys are case-sensitive, every key listed for an endpoint is required and must have
 //! its JSON type, unknown keys are ignored. `Payload` (of `MmiSet`) is kept as the exact bytes received.
@@ -6,9 +7,11 @@
 //! [`MmiClient`]: crate::MmiClient
 
 pub use crate::bodies::{get_body, set_body, GetRequest, OpenRequest, SetRequest};
+use crate::endpoint::Endpoint;
+use crate::error::CallError;
 use crate::wire::{json_string, BodyError, Fields};
 
-/// The five MMI endpoints.
+/// The five MMI endpoints (their paths, routes and the lookup by route come from [`Endpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MmiEndpoint {
     /// `/MmiGetInfo/`
@@ -23,13 +26,15 @@ pub enum MmiEndpoint {
     Get,
 }
 
-impl MmiEndpoint {
-    /// Every endpoint.
-    pub const ALL: [MmiEndpoint; 5] =
-        [MmiEndpoint::GetInfo, MmiEndpoint::Open, MmiEndpoint::Close, MmiEndpoint::Set, MmiEndpoint::Get];
+impl Endpoint for MmiEndpoint {
+    const ALL: &'static [MmiEndpoint] =
+        &[MmiEndpoint::GetInfo, MmiEndpoint::Open, MmiEndpoint::Close, MmiEndpoint::Set, MmiEndpoint::Get];
+    const OPEN: MmiEndpoint = MmiEndpoint::Open;
+    const CLOSE: MmiEndpoint = MmiEndpoint::Close;
+    const SET: MmiEndpoint = MmiEndpoint::Set;
+    const GET: MmiEndpoint = MmiEndpoint::Get;
 
-    /// The path a client sends, with the trailing slash: `/MmiOpen/`.
-    pub fn path(self) -> &'static str {
+    fn path(self) -> &'static str {
         match self {
             MmiEndpoint::GetInfo => "/MmiGetInfo/",
             MmiEndpoint::Open => "/MmiOpen/",
@@ -39,15 +44,9 @@ impl MmiEndpoint {
         }
     }
 
-    /// The route a server matches: the path without its trailing slash, `/MmiOpen`.
-    pub fn route(self) -> &'static str {
-        let path = self.path();
-        &path[..path.len() - 1]
-    }
-
-    /// The endpoint for a route (trailing slash already stripped, as `osconfig_http::Request::route` does).
-    pub fn from_route(route: &str) -> Option<MmiEndpoint> {
-        MmiEndpoint::ALL.into_iter().find(|e| e.route() == route)
+    /// A module's errno: [`CallError::Module`].
+    fn errno_error(errno: i32) -> CallError {
+        CallError::Module(errno)
     }
 }
 
@@ -83,8 +82,10 @@ mod tests {
     fn test_endpoint_paths_and_routes() {
         assert_eq!(MmiEndpoint::Open.path(), "/MmiOpen/");
         assert_eq!(MmiEndpoint::Open.route(), "/MmiOpen");
-        for e in MmiEndpoint::ALL {
+        assert_eq!(MmiEndpoint::ALL.len(), 5);
+        for &e in MmiEndpoint::ALL {
             assert_eq!(MmiEndpoint::from_route(e.route()), Some(e));
+            assert_eq!(e.path(), format!("{}/", e.route()));
         }
         assert_eq!(MmiEndpoint::from_route("/MmiOpen/"), None);
         assert_eq!(MmiEndpoint::from_route("/mmiopen"), None);

@@ -13,17 +13,18 @@
 //! the reported document ([`reported_body`]); the others an empty body. Errors are `400` (empty body) for a bad body,
 //! `404` (empty body) for an unknown endpoint, `500` with `"<errno>"` for a failed call (`"22"` for an unknown
 //! session, component or object), and, from our platform, `403` (empty body) for a caller not allowed.
+//!
+//! [`MpiClient`]: crate::MpiClient
 
 use std::fmt;
-use std::path::Path;
-use std::time::Duration;
 
-use osconfig_http::{Client, ClientError, ClientResponse};
 use serde_json::value::RawValue;
 
-use crate::wire::{json_string, parse_errno_body, BodyError, Fields};
+use crate::endpoint::Endpoint;
+use crate::error::CallError;
+use crate::wire::{json_string, BodyError, Fields};
 
-/// The six MPI endpoints.
+/// The six MPI endpoints (their paths, routes and the lookup by route come from [`Endpoint`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MpiEndpoint {
     /// `/MpiOpen/`
@@ -40,9 +41,8 @@ pub enum MpiEndpoint {
     GetReported,
 }
 
-impl MpiEndpoint {
-    /// Every endpoint.
-    pub const ALL: [MpiEndpoint; 6] = [
+impl Endpoint for MpiEndpoint {
+    const ALL: &'static [MpiEndpoint] = &[
         MpiEndpoint::Open,
         MpiEndpoint::Close,
         MpiEndpoint::Set,
@@ -50,9 +50,13 @@ impl MpiEndpoint {
         MpiEndpoint::SetDesired,
         MpiEndpoint::GetReported,
     ];
+    const OPEN: MpiEndpoint = MpiEndpoint::Open;
+    const CLOSE: MpiEndpoint = MpiEndpoint::Close;
+    const SET: MpiEndpoint = MpiEndpoint::Set;
+    const GET: MpiEndpoint = MpiEndpoint::Get;
 
     /// The path the reference client sends, with the trailing slash: `/MpiOpen/`.
-    pub fn path(self) -> &'static str {
+    fn path(self) -> &'static str {
         match self {
             MpiEndpoint::Open => "/MpiOpen/",
             MpiEndpoint::Close => "/MpiClose/",
@@ -63,17 +67,13 @@ impl MpiEndpoint {
         }
     }
 
-    /// The route a server matches: the path without its trailing slash, `/MpiOpen`.
-    pub fn route(self) -> &'static str {
-        let path = self.path();
-        &path[..path.len() - 1]
+    /// The platform's errno: [`CallError::Platform`].
+    fn errno_error(errno: i32) -> CallError {
+        CallError::Platform(errno)
     }
+}
 
-    /// The endpoint for a route (trailing slash already stripped, as `osconfig_http::Request::route` does).
-    pub fn from_route(route: &str) -> Option<MpiEndpoint> {
-        MpiEndpoint::ALL.into_iter().find(|e| e.route() == route)
-    }
-
+impl MpiEndpoint {
     /// Whether `GET` is accepted besides `POST` (the two read calls, which the architecture names GETs).
     pub fn allows_get(self) -> bool {
         matches!(self, MpiEndpoint::Get | MpiEndpoint::GetReported)
@@ -330,182 +330,10 @@ fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// Why an MPI call failed.
-#[derive(Debug)]
-pub enum MpiCallError {
-    /// The platform answered with an errno (`500` with body `"<errno>"`), e.g. 22 for an unknown session,
-    /// component or object.
-    Platform(i32),
-    /// The platform refused the request body (`400`); also returned, without sending anything, when a payload
-    /// given to [`MpiClient`] is not valid JSON.
-    BadRequest,
-    /// The caller is not allowed to use the MPI (`403`).
-    Forbidden,
-    /// The platform does not know the endpoint (`404`).
-    NotFound,
-    /// The request could not be sent or no whole answer came back.
-    Transport(ClientError),
-    /// The answer was not what the API allows (another status, a 500 without an errno, a bad session id).
-    Protocol(String),
-}
-
-impl fmt::Display for MpiCallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MpiCallError::Platform(errno) => write!(f, "platform returned errno {errno}"),
-            MpiCallError::BadRequest => f.write_str("platform refused the request as malformed"),
-            MpiCallError::Forbidden => f.write_str("platform refused the caller"),
-            MpiCallError::NotFound => f.write_str("platform does not serve this endpoint"),
-            MpiCallError::Transport(_) => f.write_str("cannot reach the platform"),
-            MpiCallError::Protocol(what) => write!(f, "unexpected answer from the platform: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for MpiCallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            MpiCallError::Transport(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<ClientError> for MpiCallError {
-    fn from(e: ClientError) -> Self {
-        MpiCallError::Transport(e)
-    }
-}
-
-/// A blocking client of the platform's MPI over one kept-alive connection. One request at a time; never retries a
-/// request the platform may have received.
-///
-/// ```no_run
-/// use osconfig_mpi::{MpiCallError, MpiClient};
-///
-/// let mut mpi = MpiClient::new("/run/osconfig/mpid.sock");
-/// let session = mpi.open("osconfig-agent", 0)?;
-/// let name = mpi.get(&session, "DeviceInfo", "osName")?;              // e.g. b"\"Ubuntu\""
-/// mpi.set_desired(&session, br#"{"HostName":{"desiredName":"box"}}"#)?;
-/// let reported = mpi.get_reported(&session)?;                         // {"DeviceInfo":{...},...}
-/// mpi.close(&session)?;
-/// # let _ = (name, reported);
-/// # Ok::<(), MpiCallError>(())
-/// ```
-#[derive(Debug)]
-pub struct MpiClient {
-    http: Client,
-}
-
-impl MpiClient {
-    /// A client for the platform listening on `socket`; connects on the first call.
-    pub fn new(socket: impl AsRef<Path>) -> MpiClient {
-        MpiClient { http: Client::new(socket) }
-    }
-
-    /// Sets the time allowed to connect and for each whole answer (default [`osconfig_http::DEFAULT_TIMEOUT`]).
-    pub fn with_timeout(self, timeout: Duration) -> MpiClient {
-        MpiClient { http: self.http.with_timeout(timeout) }
-    }
-
-    /// `MpiOpen`: a new session id (`max_payload_size_bytes` 0 = unlimited).
-    pub fn open(&mut self, client_name: &str, max_payload_size_bytes: u32) -> Result<String, MpiCallError> {
-        let body = MpiOpenRequest { client_name: client_name.to_string(), max_payload_size_bytes }.to_body();
-        let answer = self.call(MpiEndpoint::Open, &body)?;
-        match serde_json::from_slice::<serde_json::Value>(&answer) {
-            Ok(serde_json::Value::String(id)) if !id.is_empty() => Ok(id),
-            _ => Err(MpiCallError::Protocol(format!(
-                "MpiOpen answered {:?}, not a session id string",
-                String::from_utf8_lossy(&answer)
-            ))),
-        }
-    }
-
-    /// `MpiClose` (an unknown session is not an error).
-    pub fn close(&mut self, session: &str) -> Result<(), MpiCallError> {
-        self.call(MpiEndpoint::Close, &crate::bodies::SessionRequest { client_session: session.into() }.to_body())
-            .map(drop)
-    }
-
-    /// `MpiSet`: `payload` is the desired object's JSON text, sent unchanged after checking it is one JSON value.
-    pub fn set(&mut self, session: &str, component: &str, object: &str, payload: &[u8]) -> Result<(), MpiCallError> {
-        if serde_json::from_slice::<Box<RawValue>>(payload).is_err() {
-            return Err(MpiCallError::BadRequest);
-        }
-        self.call(MpiEndpoint::Set, &mpi_set_body(session, component, object, payload)).map(drop)
-    }
-
-    /// `MpiGet`: the reported object's JSON text.
-    pub fn get(&mut self, session: &str, component: &str, object: &str) -> Result<Vec<u8>, MpiCallError> {
-        let body = MpiGetRequest {
-            client_session: session.to_string(),
-            component_name: component.to_string(),
-            object_name: object.to_string(),
-        }
-        .to_body();
-        self.call(MpiEndpoint::Get, &body)
-    }
-
-    /// `MpiSetDesired`: `payload` is the desired document's JSON text (an object of objects), sent unchanged after
-    /// checking it is one JSON value.
-    pub fn set_desired(&mut self, session: &str, payload: &[u8]) -> Result<(), MpiCallError> {
-        if serde_json::from_slice::<Box<RawValue>>(payload).is_err() {
-            return Err(MpiCallError::BadRequest);
-        }
-        let mut body = format!("{{\"ClientSession\":{},\"Payload\":", json_string(session)).into_bytes();
-        body.extend_from_slice(payload);
-        body.push(b'}');
-        self.call(MpiEndpoint::SetDesired, &body).map(drop)
-    }
-
-    /// `MpiGetReported`: the reported document's JSON text.
-    pub fn get_reported(&mut self, session: &str) -> Result<Vec<u8>, MpiCallError> {
-        self.call(MpiEndpoint::GetReported, &crate::bodies::SessionRequest { client_session: session.into() }.to_body())
-    }
-
-    /// `GET /PlatformModules`, our read-only extension (no session): the module list as JSON.
-    pub fn platform_modules(&mut self) -> Result<Vec<u8>, MpiCallError> {
-        self.extension(PLATFORM_MODULES_ROUTE)
-    }
-
-    /// `GET /PlatformStatus`, our read-only extension (no session): the platform's status as JSON.
-    pub fn platform_status(&mut self) -> Result<Vec<u8>, MpiCallError> {
-        self.extension(PLATFORM_STATUS_ROUTE)
-    }
-
-    fn extension(&mut self, route: &'static str) -> Result<Vec<u8>, MpiCallError> {
-        let response = self.http.request("GET", route, b"")?;
-        interpret(route, response)
-    }
-
-    fn call(&mut self, endpoint: MpiEndpoint, body: &[u8]) -> Result<Vec<u8>, MpiCallError> {
-        let response = self.http.post(endpoint.path(), body)?;
-        interpret(endpoint.route(), response)
-    }
-}
-
 /// The route of our extension listing the platform's modules.
 pub const PLATFORM_MODULES_ROUTE: &str = "/PlatformModules";
 /// The route of our extension telling the platform's status.
 pub const PLATFORM_STATUS_ROUTE: &str = "/PlatformStatus";
-
-/// Maps an answer to the call's result: 200 body, or the error the status stands for.
-fn interpret(route: &str, response: ClientResponse) -> Result<Vec<u8>, MpiCallError> {
-    match response.status {
-        200 => Ok(response.body),
-        400 => Err(MpiCallError::BadRequest),
-        403 => Err(MpiCallError::Forbidden),
-        404 => Err(MpiCallError::NotFound),
-        500 => match parse_errno_body(&response.body) {
-            Some(errno) => Err(MpiCallError::Platform(errno)),
-            None => Err(MpiCallError::Protocol(format!(
-                "{route} answered 500 without an errno: {:?}",
-                String::from_utf8_lossy(&response.body)
-            ))),
-        },
-        other => Err(MpiCallError::Protocol(format!("{route} answered status {other}"))),
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -538,13 +366,16 @@ mod tests {
     fn test_endpoint_paths_routes_and_get() {
         assert_eq!(MpiEndpoint::SetDesired.path(), "/MpiSetDesired/");
         assert_eq!(MpiEndpoint::GetReported.route(), "/MpiGetReported");
-        for e in MpiEndpoint::ALL {
+        assert_eq!(MpiEndpoint::ALL.len(), 6);
+        for &e in MpiEndpoint::ALL {
             assert_eq!(MpiEndpoint::from_route(e.route()), Some(e));
+            assert_eq!(e.path(), format!("{}/", e.route()));
         }
         assert_eq!(MpiEndpoint::from_route("/MpiOpen/"), None);
         assert_eq!(MpiEndpoint::from_route("/mpiopen"), None);
         assert_eq!(MpiEndpoint::from_route("/MmiOpen"), None);
-        let gets: Vec<_> = MpiEndpoint::ALL.into_iter().filter(|e| e.allows_get()).collect();
+        assert_eq!(MpiEndpoint::from_route(PLATFORM_STATUS_ROUTE), None);
+        let gets: Vec<_> = MpiEndpoint::ALL.iter().copied().filter(|e| e.allows_get()).collect();
         assert_eq!(gets, [MpiEndpoint::Get, MpiEndpoint::GetReported]);
     }
 
@@ -657,23 +488,5 @@ mod tests {
         assert_eq!(reported_body(&[]), b"{}".to_vec());
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(parsed["B"]["z"]["k"], serde_json::json!([]));
-    }
-
-    #[test]
-    fn test_interpret_every_status() {
-        let answer = |status: u16, body: &[u8]| ClientResponse {
-            status,
-            headers: Vec::new(),
-            body: body.to_vec(),
-            keep_alive: true,
-        };
-        let e = MpiEndpoint::Get.route();
-        assert_eq!(interpret(e, answer(200, b"1")).unwrap(), b"1");
-        assert!(matches!(interpret(e, answer(400, b"")), Err(MpiCallError::BadRequest)));
-        assert!(matches!(interpret(e, answer(403, b"")), Err(MpiCallError::Forbidden)));
-        assert!(matches!(interpret(e, answer(404, b"")), Err(MpiCallError::NotFound)));
-        assert!(matches!(interpret(e, answer(500, b"\"22\"")), Err(MpiCallError::Platform(22))));
-        assert!(matches!(interpret(e, answer(500, b"")), Err(MpiCallError::Protocol(_))));
-        assert!(matches!(interpret(e, answer(503, b"")), Err(MpiCallError::Protocol(_))));
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_mpi::{CallError, MpiClient};
 
 /// The client name the agent opens its MPI session with.
 pub const CLIENT_NAME: &str = "osconfig-agent";
@@ -110,16 +110,13 @@ impl MpiPlatform {
 
     /// After an errno 22: whether the session itself is unknown (an empty `MpiSetDesired` costs no module call).
     fn session_lost(&mut self, session: &str) -> bool {
-        matches!(
-            self.client.set_desired(session, b"{}"),
-            Err(MpiCallError::Platform(EINVAL) | MpiCallError::Transport(_))
-        )
+        matches!(self.client.set_desired(session, b"{}"), Err(CallError::Platform(EINVAL) | CallError::Transport(_)))
     }
 
-    fn failed(&mut self, session: &str, e: MpiCallError) -> PlatformError {
+    fn failed(&mut self, session: &str, e: CallError) -> PlatformError {
         match e {
-            MpiCallError::Transport(_) => self.unavailable(describe(&e)),
-            MpiCallError::Platform(EINVAL) if self.session_lost(session) => {
+            CallError::Transport(_) => self.unavailable(describe(&e)),
+            CallError::Platform(EINVAL) if self.session_lost(session) => {
                 let error = self.unavailable("the platform no longer knows the agent's MPI session".into());
                 // Open the next one now: the new generation makes the twin logic apply its state again.
                 let _ = self.session();
@@ -130,9 +127,9 @@ impl MpiPlatform {
     }
 }
 
-fn describe(e: &MpiCallError) -> String {
+fn describe(e: &CallError) -> String {
     match e {
-        MpiCallError::Transport(t) => format!("{e} ({})", crate::identity::ais::client_error_text(t)),
+        CallError::Transport(t) => format!("{e} ({})", crate::identity::ais::client_error_text(t)),
         e => e.to_string(),
     }
 }

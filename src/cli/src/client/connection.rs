@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_mpi::{CallError, MpiClient};
 
 use crate::client::error::CtlError;
 use crate::client::extension::ModuleSummary;
@@ -42,7 +42,7 @@ impl Connection {
     pub fn in_session<T>(
         &mut self,
         label: &str,
-        call: impl FnOnce(&mut MpiClient, &str) -> Result<T, MpiCallError>,
+        call: impl FnOnce(&mut MpiClient, &str) -> Result<T, CallError>,
     ) -> Result<T, CtlError> {
         let session = self.client.open(CLIENT_NAME, 0).map_err(|e| self.error("MpiOpen", e))?;
         let result = call(&mut self.client, &session).map_err(|e| self.error(label, e));
@@ -80,18 +80,20 @@ impl Connection {
     }
 
     /// The [`CtlError`] for a failed call named `label`.
-    pub fn error(&self, label: &str, error: MpiCallError) -> CtlError {
+    pub fn error(&self, label: &str, error: CallError) -> CtlError {
         match error {
-            MpiCallError::Platform(errno) => CtlError::Errno { call: label.to_string(), errno, hint: None },
-            MpiCallError::BadRequest => {
+            CallError::Platform(errno) | CallError::Module(errno) => {
+                CtlError::Errno { call: label.to_string(), errno, hint: None }
+            }
+            CallError::BadRequest => {
                 CtlError::Failed(format!("{label}: the platform refused the request as malformed"))
             }
-            MpiCallError::Forbidden => CtlError::PermissionDenied,
-            MpiCallError::NotFound => CtlError::Failed(format!("{label}: the platform does not serve this call")),
-            MpiCallError::Protocol(what) => {
+            CallError::Forbidden => CtlError::PermissionDenied,
+            CallError::NotFound => CtlError::Failed(format!("{label}: the platform does not serve this call")),
+            CallError::Protocol(what) => {
                 CtlError::Failed(format!("{label}: unexpected answer from the platform: {what}"))
             }
-            MpiCallError::Transport(e) => {
+            CallError::Transport(e) => {
                 let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
                 while let Some(cause) = source {
                     if let Some(io) = cause.downcast_ref::<io::Error>() {
@@ -141,12 +143,12 @@ mod tests {
     #[test]
     fn test_error_per_call_error() {
         let c = Connection::new("/nonexistent/osconfigctl-test.sock", None);
-        assert!(matches!(c.error("MpiGet C.o", MpiCallError::Forbidden), CtlError::PermissionDenied));
+        assert!(matches!(c.error("MpiGet C.o", CallError::Forbidden), CtlError::PermissionDenied));
         assert!(matches!(
-            c.error("MpiGet C.o", MpiCallError::Platform(22)),
+            c.error("MpiGet C.o", CallError::Platform(22)),
             CtlError::Errno { call, errno: 22, .. } if call == "MpiGet C.o"
         ));
-        let refused = c.error("MpiSet C.o", MpiCallError::BadRequest);
+        let refused = c.error("MpiSet C.o", CallError::BadRequest);
         assert!(matches!(&refused, CtlError::Failed(t) if t.starts_with("MpiSet C.o:")), "{refused:?}");
     }
 

@@ -12,7 +12,7 @@ use mio::{Registry, Token};
 use osconfig_http::ClientError;
 use osconfig_mmi::{Lifetime, ModuleInfo};
 use osconfig_mpi::mmi::{get_body, set_body, CloseRequest, OpenRequest};
-use osconfig_mpi::{mmi_result, opened_session, MmiCallError, MmiEndpoint};
+use osconfig_mpi::{mmi_result, opened_session, CallError, MmiEndpoint};
 use osconfig_storage::Store;
 
 use super::crashes::{now_ms, CrashLog, CrashPolicy, Verdict};
@@ -446,7 +446,7 @@ impl Hosted {
                 Ok(conn) => host.conn = Some(conn),
                 Err(e) => {
                     let what = if needs_session { "MmiOpen" } else { work_name(&work) };
-                    return self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Io(e))));
+                    return self.finish(ctx, name, what, Err(CallError::Transport(ClientError::Io(e))));
                 }
             }
         }
@@ -502,10 +502,10 @@ impl Hosted {
                         host.conn = Some(conn);
                         self.advance(io, ctx, name, exchange)
                     }
-                    Err(e) => self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Io(e)))),
+                    Err(e) => self.finish(ctx, name, what, Err(CallError::Transport(ClientError::Io(e)))),
                 }
             }
-            Exchange::Failed { error, .. } => self.finish(ctx, name, what, Err(MmiCallError::Transport(error))),
+            Exchange::Failed { error, .. } => self.finish(ctx, name, what, Err(CallError::Transport(error))),
             Exchange::Answer(response) => {
                 if !response.keep_alive {
                     if let Some(host) = self.host.as_mut() {
@@ -542,14 +542,14 @@ impl Hosted {
             }
             Err(e) => {
                 let what = stage_name(self.running.as_ref().expect("a call runs"));
-                self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Io(e))))
+                self.finish(ctx, name, what, Err(CallError::Transport(ClientError::Io(e))))
             }
         }
     }
 
     /// Ends the running call with `result`: a failure becomes the caller's errno (a dead or late host is killed
     /// and counted as a crash, see [`Hosted::failed`]); a failed `MmiClose` is only logged.
-    fn finish(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, result: Result<Vec<u8>, MmiCallError>) -> Step {
+    fn finish(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, result: Result<Vec<u8>, CallError>) -> Step {
         let running = self.running.take();
         let closing = matches!(running.as_ref().map(|r| &r.work), Some(Work::Close(_)));
         let result = match result {
@@ -623,7 +623,7 @@ impl Hosted {
             }
             Stage::Opening | Stage::Calling if now >= running.deadline => {
                 let what = stage_name(running);
-                self.finish(ctx, name, what, Err(MmiCallError::Transport(ClientError::Timeout)))
+                self.finish(ctx, name, what, Err(CallError::Transport(ClientError::Timeout)))
             }
             Stage::Opening | Stage::Calling => Step::Wait,
         }
@@ -667,15 +667,15 @@ impl Hosted {
     }
 
     /// Turns a failed host call into the caller's errno; a dead or late host is killed and counted as a crash.
-    fn failed(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, error: MmiCallError) -> i32 {
+    fn failed(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, error: CallError) -> i32 {
         match error {
-            MmiCallError::Module(errno) => errno,
-            MmiCallError::BadRequest => ERR_INVALID,
-            MmiCallError::NotFound | MmiCallError::Protocol(_) => {
+            CallError::Module(errno) => errno,
+            CallError::BadRequest => ERR_INVALID,
+            CallError::NotFound | CallError::Protocol(_) | CallError::Forbidden | CallError::Platform(_) => {
                 log::error!("module {name}: {what}: {error}");
                 ERR_PROTOCOL
             }
-            MmiCallError::Transport(ClientError::Timeout) => {
+            CallError::Transport(ClientError::Timeout) => {
                 let pid = self.host.as_ref().map_or(0, Host::pid);
                 if let Some(host) = self.host.take() {
                     host.kill();
@@ -691,7 +691,7 @@ impl Hosted {
                 );
                 ERR_TIMEOUT
             }
-            MmiCallError::Transport(e) => {
+            CallError::Transport(e) => {
                 let (pid, how) = match self.host.take() {
                     Some(mut host) => {
                         let pid = host.pid();
