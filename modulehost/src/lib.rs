@@ -65,6 +65,7 @@ pub mod args;
 pub mod error;
 pub mod module;
 pub mod privileges;
+pub mod process;
 pub mod reply;
 pub mod routes;
 pub mod sessions;
