@@ -232,6 +232,56 @@ fn test_hanging_module_is_killed_at_the_call_timeout_and_counted() {
     daemon.stop();
 }
 
+/// The MPI loop itself waits for module hosts (no worker thread): while a host hangs, the loop still answers what
+/// needs no module at once, accepts new connections and queues their calls; the queued call to another module runs
+/// only after the hung one is killed (one module call at a time), and then at once.
+#[test]
+fn test_the_loop_serves_while_a_host_hangs_and_a_queued_call_runs_right_after_the_kill() {
+    let platform = common::Platform::start(
+        "mgr-hang-serve",
+        common::Options {
+            modules: vec!["fixture", "deviceinfo"],
+            config: Some(json!({"ModuleCallTimeoutSeconds": 2})),
+            ..common::Options::default()
+        },
+    );
+    let mut client = platform.client();
+    let session = client.open("hang-serve", 0).unwrap();
+    client.get(&session, "DeviceInfo", "osName").unwrap();
+    client.get(&session, "Fixture", "echo").unwrap();
+    let started = Instant::now();
+    let (socket, hung_session) = (platform.socket.clone(), session.clone());
+    let hung = std::thread::spawn(move || {
+        let result =
+            MpiClient::new(&socket).with_timeout(Duration::from_secs(10)).get(&hung_session, "Fixture", "hang");
+        (errno_of(result), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let asked = Instant::now();
+    let answer = common::exchange(&platform.socket, &common::reference_request("MpiGet", b"{not json"));
+    assert_eq!(common::status_of(&answer), 400, "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "a bad request waited {:?} for the hung host",
+        asked.elapsed()
+    );
+
+    let (socket, queued_session) = (platform.socket.clone(), session.clone());
+    let queued = std::thread::spawn(move || {
+        let value =
+            MpiClient::new(&socket).with_timeout(Duration::from_secs(10)).get(&queued_session, "DeviceInfo", "osName");
+        (value, started.elapsed())
+    });
+    let (errno, hung_took) = hung.join().unwrap();
+    assert_eq!(errno, ETIME);
+    assert!(hung_took >= Duration::from_millis(1900) && hung_took < Duration::from_secs(4), "{hung_took:?}");
+    let (value, queued_took) = queued.join().unwrap();
+    assert!(value.is_ok(), "{value:?}");
+    assert!(queued_took >= hung_took - Duration::from_millis(100), "the queued call ran during the hung one");
+    assert!(queued_took < hung_took + Duration::from_millis(500), "the queued call waited {queued_took:?}");
+}
+
 #[test]
 fn test_short_lived_host_is_unloaded_when_idle_and_restarted_on_demand() {
     let root = root_with("mgr-idle", &["deviceinfo", "fixture"], json!({"ModuleIdleUnloadSeconds": 1}));
