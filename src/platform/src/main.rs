@@ -22,7 +22,7 @@ mod modulehost_main;
 #[cfg(not(test))]
 extern crate self as osconfig_modulehost;
 #[cfg(not(test))]
-use modulehost_lib::{args, error, module, privileges, reply, run, sessions};
+use modulehost_lib::{args, error, module, privileges, process, reply, run, sessions};
 
 // osconfigctl: its library and its `main`, the same way.
 #[cfg(not(test))]

@@ -6,6 +6,9 @@
 //!   its exit status. Then `MmiGetInfo` (validated like the in-process loader does) and `MmiOpen(client, 0)`.
 //! - Unloading sends `MmiClose`, then SIGTERM, and waits up to [`STOP_TIMEOUT`] for the host to exit (exit code 0
 //!   or death by SIGTERM count as a clean stop); after that it is killed (SIGKILL) and the unload fails.
+//! - Hosts are started as [`osconfig_modulehost::process::HostCommand`] starts them: in their own process group and
+//!   with `PR_SET_PDEATHSIG` = SIGKILL, so a host never outlives osconfigctl, even when osconfigctl is killed.
+//!   Modules are loaded on osconfigctl's main thread (the death signal follows the thread that started the host).
 //! - A payload that is not JSON cannot travel through the REST API (the request body is JSON): such a `Desired`
 //!   step gets `EINVAL` (22) without a request, which is what a module built on the SDK answers in-process.
 //! - A crash of the module ends its host: the failing call is reported with the host's exit status (for example
@@ -13,14 +16,13 @@
 //!   because the module hangs), later calls fail at once without a request, and unloading only stops the host.
 
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use osconfig_mmi::{Errno, ModuleInfo};
-use osconfig_mpi::{MmiCallError, MmiClient};
+use osconfig_modulehost::process::{describe, HostCommand, HostProcess, NotReady, Stopped};
+use osconfig_mpi::{CallError, MmiClient};
 
 use crate::target::{error_chain, Backend, Target, TargetError, CLIENT_NAME};
 
@@ -30,6 +32,9 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The socket file name inside the host's private directory.
 pub const SOCKET_NAME: &str = "m.sock";
+/// How long a host whose connection broke may take to be seen as ended (a crashing module closes the socket a
+/// moment before its process is gone).
+const EXIT_GRACE: Duration = Duration::from_millis(100);
 
 /// Starts one module host per loaded module.
 #[derive(Debug)]
@@ -49,28 +54,21 @@ impl Backend for Host {
     fn load(&mut self, path: &Path) -> Result<Box<dyn Target>, TargetError> {
         let dir = private_dir().map_err(|e| TargetError::Load(format!("cannot create a socket directory: {e}")))?;
         let socket = dir.join(SOCKET_NAME);
-        let child = Command::new(&self.program)
-            .arg("--module")
-            .arg(path)
-            .arg("--socket")
-            .arg(&socket)
-            .stdin(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
+        let process = match HostCommand::new(&self.program, path, &socket).spawn() {
+            Ok(process) => process,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(TargetError::Load(format!("cannot start {}: {e}", self.program.display())));
             }
         };
-        let mut process = HostProcess { child: Some(child), dir };
-        process.wait_for_socket(&socket)?;
+        let mut process = Running { process: Some(process), dir };
+        process.wait_ready()?;
         let mut client = MmiClient::new(&socket).with_timeout(self.call_timeout);
         let info = client.get_info(CLIENT_NAME).map_err(|e| process.failure("MmiGetInfo", &e))?;
         let info = ModuleInfo::from_json(&info)
             .map_err(|e| TargetError::Load(format!("MmiGetInfo returned invalid module info: {}", error_chain(&e))))?;
         let session = client.open(CLIENT_NAME, 0).map_err(|e| match e {
-            MmiCallError::Module(errno) => TargetError::Load(format!("MmiOpen failed: {}", Errno(errno))),
+            CallError::Module(errno) => TargetError::Load(format!("MmiOpen failed: {}", Errno(errno))),
             other => process.failure("MmiOpen", &other),
         })?;
         Ok(Box::new(HostTarget { process, client, session, info, broken: None }))
@@ -87,123 +85,79 @@ fn private_dir() -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// How a process ended, for messages.
-fn exit_text(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        _ => status.to_string(),
-    }
-}
-
-/// The host process and its socket directory; killed and removed on drop if not stopped before.
+/// The host process and its socket directory; the host is killed (dropping [`HostProcess`]) and the directory
+/// removed on drop if not stopped before.
 #[derive(Debug)]
-struct HostProcess {
-    child: Option<Child>,
+struct Running {
+    /// `None` once stopped.
+    process: Option<HostProcess>,
     dir: PathBuf,
 }
 
-impl HostProcess {
-    fn wait_for_socket(&mut self, socket: &Path) -> Result<(), TargetError> {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            // The file appears at bind(); connecting proves the host also listens.
-            if socket.exists() && std::os::unix::net::UnixStream::connect(socket).is_ok() {
-                return Ok(());
+impl Running {
+    /// Waits up to [`STARTUP_TIMEOUT`] until the host listens.
+    fn wait_ready(&mut self) -> Result<(), TargetError> {
+        let Some(process) = self.process.as_mut() else { return Ok(()) };
+        process.wait_ready(Instant::now() + STARTUP_TIMEOUT).map_err(|e| match e {
+            NotReady::Exited { status, .. } => {
+                TargetError::Load(format!("the module host ended ({}) before listening", describe(status)))
             }
-            if let Some(status) = self.exited() {
-                return Err(TargetError::Load(format!(
-                    "the module host ended ({}) before listening",
-                    exit_text(status)
-                )));
-            }
-            if Instant::now() >= deadline {
-                return Err(TargetError::Load(format!(
-                    "the module host did not create {} within {} s",
-                    socket.display(),
-                    STARTUP_TIMEOUT.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The exit status if the host has ended.
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+            NotReady::Timeout { socket, .. } => TargetError::Load(format!(
+                "the module host did not create {} within {} s",
+                socket.display(),
+                STARTUP_TIMEOUT.as_secs()
+            )),
+        })
     }
 
     /// A failed call as a target error, naming the host's exit status when it has ended.
-    fn failure(&mut self, call: &str, e: &MmiCallError) -> TargetError {
+    fn failure(&mut self, call: &str, e: &CallError) -> TargetError {
         TargetError::Host(self.failure_text(call, e))
     }
 
-    /// The text of [`HostProcess::failure`].
-    fn failure_text(&mut self, call: &str, e: &MmiCallError) -> String {
-        // A crashing host may need a moment to be reaped after its socket closed.
-        let mut status = self.exited();
-        if status.is_none() && matches!(e, MmiCallError::Transport(_)) {
-            std::thread::sleep(Duration::from_millis(100));
-            status = self.exited();
-        }
+    /// The text of [`Running::failure`].
+    fn failure_text(&mut self, call: &str, e: &CallError) -> String {
+        let status = self.process.as_mut().and_then(|process| match e {
+            CallError::Transport(_) => process.exited_within(EXIT_GRACE),
+            _ => process.exited(),
+        });
         match status {
-            Some(status) => format!("{call}: {}; the module host ended ({})", error_chain(e), exit_text(status)),
+            Some(status) => format!("{call}: {}; the module host ended ({})", error_chain(e), describe(status)),
             None => format!("{call}: {}", error_chain(e)),
         }
     }
 
     /// SIGTERM, wait, SIGKILL after [`STOP_TIMEOUT`]; removes the socket directory.
     fn stop(&mut self) -> Result<(), TargetError> {
-        let result = match self.child.take() {
+        let result = match self.process.take() {
             None => Ok(()),
-            Some(mut child) => stop_child(&mut child),
+            Some(process) => stop_result(process.stop(STOP_TIMEOUT)),
         };
         let _ = std::fs::remove_dir_all(&self.dir);
         result
     }
 }
 
-fn stop_child(child: &mut Child) -> Result<(), TargetError> {
-    if let Ok(Some(status)) = child.try_wait() {
-        return Err(TargetError::Host(format!("the module host had already ended ({})", exit_text(status))));
-    }
-    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(TargetError::Host("the module host pid does not fit pid_t".to_string()));
-    };
-    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, not yet reaped (try_wait above
-    // returned None), so the pid cannot have been reused.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() || status.signal() == Some(libc::SIGTERM) => return Ok(()),
-            Ok(Some(status)) => {
-                return Err(TargetError::Host(format!(
-                    "the module host ended with {} after SIGTERM",
-                    exit_text(status)
-                )))
-            }
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(TargetError::Host(format!(
-                    "the module host did not stop within {} s of SIGTERM (killed)",
-                    STOP_TIMEOUT.as_secs()
-                )));
-            }
+/// How a stopped host ended, as the unload's result.
+fn stop_result(stopped: Stopped) -> Result<(), TargetError> {
+    match stopped {
+        stopped if stopped.is_clean() => Ok(()),
+        Stopped::Already(status) => {
+            Err(TargetError::Host(format!("the module host had already ended ({})", describe(status))))
         }
+        Stopped::Exited(status) => {
+            Err(TargetError::Host(format!("the module host ended ({}) after SIGTERM", describe(status))))
+        }
+        Stopped::Killed => Err(TargetError::Host(format!(
+            "the module host did not stop within {} s of SIGTERM (killed)",
+            STOP_TIMEOUT.as_secs()
+        ))),
     }
 }
 
-impl Drop for HostProcess {
+impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        drop(self.process.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -211,7 +165,7 @@ impl Drop for HostProcess {
 /// A module running in its own host, with one open session.
 #[derive(Debug)]
 struct HostTarget {
-    process: HostProcess,
+    process: Running,
     client: MmiClient,
     session: String,
     info: ModuleInfo,
@@ -220,12 +174,12 @@ struct HostTarget {
 }
 
 impl HostTarget {
-    fn map(&mut self, call: &str, e: MmiCallError) -> TargetError {
+    fn map(&mut self, call: &str, e: CallError) -> TargetError {
         match e {
-            MmiCallError::Module(errno) => TargetError::Module(Errno(errno)),
+            CallError::Module(errno) => TargetError::Module(Errno(errno)),
             other => {
                 let why = self.process.failure_text(call, &other);
-                if matches!(other, MmiCallError::Transport(_)) {
+                if matches!(other, CallError::Transport(_)) {
                     self.broken = Some(why.clone());
                 }
                 TargetError::Host(why)
@@ -248,8 +202,8 @@ impl Target for HostTarget {
     }
 
     fn location(&self) -> String {
-        match &self.process.child {
-            Some(child) => format!("module host pid {}", child.id()),
+        match &self.process.process {
+            Some(process) => format!("module host pid {}", process.id()),
             None => "module host (stopped)".to_string(),
         }
     }
@@ -306,16 +260,20 @@ mod tests {
         };
         let mut host = Host::new(false_bin, Duration::from_secs(5));
         let err = host.load(Path::new("/nonexistent/x.so")).err().expect("must fail");
-        assert!(err.to_string().contains("ended (exit code 1) before listening"), "{err}");
+        assert!(err.to_string().contains("ended (exited with code 1) before listening"), "{err}");
     }
 
     #[test]
-    fn test_stop_child_sigterm_then_clean() {
-        let mut child = Command::new("/bin/sleep").arg("30").spawn().unwrap();
-        assert!(stop_child(&mut child).is_ok());
-        let mut child = Command::new("/bin/sh").arg("-c").arg("trap '' TERM; exec sleep 30").spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        let err = stop_child(&mut child).unwrap_err();
-        assert!(err.to_string().contains("did not stop"), "{err}");
+    fn test_stop_result_clean_and_not() {
+        use std::os::unix::process::ExitStatusExt;
+        use std::process::ExitStatus;
+        assert!(stop_result(Stopped::Exited(ExitStatus::from_raw(0))).is_ok());
+        assert!(stop_result(Stopped::Exited(ExitStatus::from_raw(libc::SIGTERM))).is_ok());
+        let err = stop_result(Stopped::Exited(ExitStatus::from_raw(3 << 8))).unwrap_err();
+        assert!(err.to_string().contains("ended (exited with code 3) after SIGTERM"), "{err}");
+        let err = stop_result(Stopped::Already(ExitStatus::from_raw(6))).unwrap_err();
+        assert!(err.to_string().contains("had already ended (killed by signal 6)"), "{err}");
+        let err = stop_result(Stopped::Killed).unwrap_err();
+        assert!(err.to_string().contains("did not stop within 5 s of SIGTERM (killed)"), "{err}");
     }
 }

@@ -1,12 +1,16 @@
-//! One module host process: spawn, wait for its socket, its connection, stop or kill it.
+//! One module host process and the manager's connection to it: the process side is
+//! [`osconfig_modulehost::process::HostProcess`] (spawn hardened, wait for the socket, stop or kill), shared with
+//! `osconfigctl` and the bench; this file adds the platform's launch settings, the kept-alive connection and the
+//! hosts that are stopping ([`Dying`]).
 
 use std::io;
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
+
+use osconfig_modulehost::process::{HostCommand, HostProcess};
+
+pub(crate) use osconfig_modulehost::process::describe;
 
 use super::exchange::HostConn;
 
@@ -29,62 +33,26 @@ pub(crate) struct Launch<'a> {
 /// A running host process and the manager's kept-alive connection to its socket (made on the first call).
 #[derive(Debug)]
 pub(crate) struct Host {
-    child: Child,
-    socket: PathBuf,
+    process: HostProcess,
     /// The connection; `None` until the first call, or after the host closed it.
     pub(crate) conn: Option<HostConn>,
 }
 
-/// `exited with code 3` / `killed by signal 6`.
-pub(crate) fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        _ => "ended".to_string(),
-    }
-}
-
-/// Removes `path` if it is a socket file that nothing answers on (a stale one left by a killed host); a live
-/// socket — another platform's host — is never removed. `Err(AddrInUse)` for a live socket.
-fn remove_socket(path: &Path) -> io::Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
-    if !meta.file_type().is_socket() {
-        return Ok(());
-    }
-    if UnixStream::connect(path).is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!("something else answers on {}; left in place", path.display()),
-        ));
-    }
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
-/// [`remove_socket`] after our own host has ended: a socket still answering is logged and kept.
-fn remove_own_socket(path: &Path) {
-    if let Err(e) = remove_socket(path) {
-        log::warn!("host socket {}: {e}", path.display());
-    }
-}
-
 impl Host {
-    /// Starts `osconfig-modulehost --module <module> --socket <socket> [--user <uid>]` with `OSCONFIG_ROOT` set,
-    /// in its own process group (terminal signals do not reach it; the manager stops it), with
-    /// `PR_SET_PDEATHSIG` = SIGKILL (it dies with the thread that started it). A stale socket file at `socket` is
-    /// removed first; a live one (something answers on it) is left alone and the host not started (`AddrInUse`).
-    /// Does not wait for the socket: see [`Host::wait_ready`].
+    /// Starts `osconfig-modulehost --module <module> --socket <socket> [--user <uid>]` with `OSCONFIG_ROOT` set and
+    /// the hardening of [`HostCommand::spawn`]: its own process group (terminal signals do not reach it; the manager
+    /// stops it), `PR_SET_PDEATHSIG` = SIGKILL (it dies with the thread that started it: the MPI loop's), no
+    /// systemd notification variables. A stale socket file at `socket` is removed first; a live one (something
+    /// answers on it) is left alone and the host not started (`AddrInUse`). Does not wait for the socket: see
+    /// [`Host::wait_ready`].
     pub(crate) fn spawn(launch: &Launch<'_>, module: &Path, socket: &Path) -> io::Result<Host> {
-        remove_socket(socket)?;
-        let mut command = Command::new(launch.binary);
-        command.arg("--module").arg(module).arg("--socket").arg(socket);
+        let mut command = HostCommand::new(launch.binary, module, socket);
+        command.root(launch.root);
         if launch.user != 0 {
             // SAFETY: geteuid has no preconditions and cannot fail.
             let euid = unsafe { libc::geteuid() };
             if euid == 0 {
-                command.arg("--user").arg(launch.user.to_string());
+                command.user(launch.user);
             } else {
                 log::warn!(
                     "module {} asks for user account {}, but the platform is not root: it runs as uid {euid}",
@@ -93,137 +61,59 @@ impl Host {
                 );
             }
         }
-        command.env(osconfig_storage::ROOT_ENV, launch.root).stdin(Stdio::null()).process_group(0);
-        // systemd's notification socket is the platform's alone (hosts and the commands they run must not
-        // answer for it).
-        for key in [crate::notify::NOTIFY_SOCKET_ENV, crate::notify::WATCHDOG_USEC_ENV, crate::notify::WATCHDOG_PID_ENV]
-        {
-            command.env_remove(key);
-        }
-        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
-        // async-signal-safe and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                // The host gets SIGKILL when the thread that started it ends (the platform's MPI loop, or the whole
-                // platform killed with SIGKILL), so hosts never outlive their manager.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn()?;
-        log::debug!("started host {} for {} on {}", child.id(), module.display(), socket.display());
-        Ok(Host { child, socket: socket.to_path_buf(), conn: None })
+        let process = command.spawn()?;
+        log::debug!("started host {} for {} on {}", process.id(), module.display(), socket.display());
+        Ok(Host { process, conn: None })
     }
 
     /// The host's process id.
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.id()
     }
 
     /// Waits until the host accepts connections on its socket; an error says why not (it exited, or the deadline
     /// passed).
     pub(crate) fn wait_ready(&mut self, deadline: Instant) -> Result<(), String> {
-        let mut pause = Duration::from_micros(100);
-        loop {
-            if let Some(status) = self.exited() {
-                return Err(format!("host {} {}", self.pid(), describe(status)));
-            }
-            if UnixStream::connect(&self.socket).is_ok() {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(format!("host {} did not open {} in time", self.pid(), self.socket.display()));
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(2));
-        }
+        self.process.wait_ready(deadline).map_err(|e| e.to_string())
     }
 
     /// The host's socket.
     pub(crate) fn socket(&self) -> &Path {
-        &self.socket
+        self.process.socket()
     }
 
     /// The exit status if the process has ended (reaps it).
     pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.process.exited()
     }
 
     /// The exit status after a failed call: waits up to `grace` for the process to end on its own (a crashing
     /// module closes the socket a moment before the process is gone), `None` if it is still running.
     pub(crate) fn exited_within(&mut self, grace: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + grace;
-        loop {
-            if let Some(status) = self.exited() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        self.process.exited_within(grace)
     }
 
     /// Sends SIGTERM (the host closes its sessions, unloads the module and exits 0).
     pub(crate) fn terminate(&mut self) {
-        if self.exited().is_none() {
-            self.signal(libc::SIGTERM);
-        }
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet (try_wait returned None or
-        // was not called since), so the pid still names our child.
-        unsafe { libc::kill(pid, signal) };
+        self.process.terminate();
     }
 
     /// SIGKILL, reap and remove the socket; the status the process had before the kill if it had already ended.
     pub(crate) fn kill(mut self) -> Option<ExitStatus> {
-        let before = self.exited();
-        if before.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        remove_own_socket(&self.socket);
-        before
+        self.process.kill()
     }
 }
 
 /// Stops `hosts` together: SIGTERM to all, then SIGKILL to those still running after [`STOP_GRACE`]; reaps all
-/// and removes their sockets.
+/// and removes their sockets ([`osconfig_modulehost::process::stop_all`]). Their connections close afterwards.
 pub(crate) fn stop_all(hosts: Vec<Host>) {
     if hosts.is_empty() {
         return;
     }
-    let mut running = hosts;
-    for host in running.iter_mut() {
-        host.terminate();
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    loop {
-        running.retain_mut(|host| match host.exited() {
-            Some(status) => {
-                if !status.success() {
-                    log::debug!("host {} {}", host.pid(), describe(status));
-                }
-                remove_own_socket(&host.socket);
-                false
-            }
-            None => true,
-        });
-        if running.is_empty() || Instant::now() >= deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    for host in running {
-        log::warn!("host {} did not stop within {} ms: killing it", host.pid(), STOP_GRACE.as_millis());
-        host.kill();
-    }
+    let (processes, conns): (Vec<HostProcess>, Vec<Option<HostConn>>) =
+        hosts.into_iter().map(|host| (host.process, host.conn)).unzip();
+    osconfig_modulehost::process::stop_all(processes, STOP_GRACE);
+    drop(conns);
 }
 
 /// A host asked to stop (SIGTERM) whose exit has not been seen yet.
@@ -247,17 +137,15 @@ impl Dying {
         self.since + STOP_GRACE
     }
 
-    /// `true` once the host is gone (reaped, or killed after [`STOP_GRACE`]).
+    /// `true` once the host is gone (reaped, or killed after [`STOP_GRACE`]); its socket is removed then.
     pub(crate) fn poll(&mut self, now: Instant) -> bool {
         if self.host.exited().is_some() {
-            remove_own_socket(&self.host.socket);
+            self.host.process.kill();
             return true;
         }
         if now.duration_since(self.since) >= STOP_GRACE {
             log::warn!("host {} did not stop within {} ms: killing it", self.host.pid(), STOP_GRACE.as_millis());
-            self.host.signal(libc::SIGKILL);
-            let _ = self.host.child.wait();
-            remove_own_socket(&self.host.socket);
+            self.host.process.kill();
             return true;
         }
         false
@@ -275,8 +163,18 @@ impl Dying {
 mod tests {
     use super::*;
 
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    // Hardening, stale sockets and stop outcomes are tested with `HostProcess` in osconfig-modulehost; these check
+    // what the platform relies on: its messages, the grace of `stop_all`, the sockets `Dying` removes.
+
+    fn launch(binary: &Path) -> Launch<'_> {
+        Launch { binary, root: Path::new("/"), user: 0, call_timeout: Duration::from_secs(1) }
+    }
+
     #[test]
     fn test_describe_code_and_signal() {
+        use std::os::unix::process::ExitStatusExt;
         assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with code 3");
         assert_eq!(describe(ExitStatus::from_raw(6)), "killed by signal 6");
     }
@@ -285,15 +183,9 @@ mod tests {
     fn test_wait_ready_reports_exit() {
         let dir = std::env::temp_dir().join(format!("osconfig-host-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let launch = Launch {
-            binary: Path::new("/bin/false"),
-            root: Path::new("/"),
-            user: 0,
-            call_timeout: Duration::from_secs(1),
-        };
-        let mut host = Host::spawn(&launch, Path::new("/x.so"), &dir.join("x.sock")).unwrap();
+        let mut host = Host::spawn(&launch(Path::new("/bin/false")), Path::new("/x.so"), &dir.join("x.sock")).unwrap();
         let err = host.wait_ready(Instant::now() + Duration::from_secs(5)).unwrap_err();
-        assert!(err.contains("exited with code 1"), "{err}");
+        assert_eq!(err, format!("host {} exited with code 1", host.pid()));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -305,8 +197,7 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\ntrap '' TERM\nsleep 5 & wait\nsleep 5\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let launch = Launch { binary: &script, root: Path::new("/"), user: 0, call_timeout: Duration::from_secs(1) };
-        let host = Host::spawn(&launch, Path::new("/x.so"), &dir.join("s.sock")).unwrap();
+        let host = Host::spawn(&launch(&script), Path::new("/x.so"), &dir.join("s.sock")).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let start = Instant::now();
         stop_all(vec![host]);
@@ -320,23 +211,37 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("osconfig-host-live-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let launch = Launch {
-            binary: Path::new("/bin/true"),
-            root: Path::new("/"),
-            user: 0,
-            call_timeout: Duration::from_secs(1),
-        };
+        let launch = launch(Path::new("/bin/true"));
         let socket = dir.join("m.sock");
-        drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+        drop(UnixListener::bind(&socket).unwrap());
         let host = Host::spawn(&launch, Path::new("/x.so"), &socket).expect("a stale socket is replaced");
         assert!(!socket.exists());
         host.kill();
-        let live = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let live = UnixListener::bind(&socket).unwrap();
         let err = Host::spawn(&launch, Path::new("/x.so"), &socket).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         assert!(UnixStream::connect(&socket).is_ok(), "the live socket is still there");
         live.set_nonblocking(true).unwrap();
         assert!(live.accept().is_ok(), "and still ours");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn test_dying_poll_removes_the_socket_of_an_exited_host() {
+        let dir = std::env::temp_dir().join(format!("osconfig-host-dying-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("d.sock");
+        let host = Host::spawn(&launch(Path::new("/bin/true")), Path::new("/x.so"), &socket).unwrap();
+        // A socket file the "host" left behind.
+        drop(UnixListener::bind(&socket).unwrap());
+        let mut dying = Dying::begin(host);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !dying.poll(Instant::now()) {
+            assert!(Instant::now() < deadline + STOP_GRACE, "the host neither exited nor was killed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!socket.exists());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
