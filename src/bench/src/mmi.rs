@@ -5,11 +5,10 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use osconfig_mmi::loader::Library;
-use osconfig_mpi::MmiClient;
+use osconfig_modulehost::process::{HostCommand, HostProcess};
 use serde_json::json;
 
 use crate::child::{ChildServer, Role};
@@ -20,6 +19,8 @@ use crate::scenarios::{measure, Context, Figure};
 pub const MODULES: &[&str] = &["deviceinfo", "hostname", "commandrunner", "configuration"];
 const HOST: &str = "osconfig-modulehost";
 const CLIENT: &str = "osconfig-bench";
+/// How long a module host may take to listen on its socket.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `<dir>/lib<name>.so` as cargo names it, or `<dir>/<name>.so` as installed.
 pub fn module_path(ctx: &Context, name: &str) -> io::Result<PathBuf> {
@@ -42,11 +43,11 @@ fn host_path(ctx: &Context) -> io::Result<PathBuf> {
     }
 }
 
-/// A module host process on a socket in a private directory; stopped and cleaned up on drop.
+/// A module host process (started as the platform starts its hosts: [`HostCommand`]) on a socket in a private
+/// directory; killed and cleaned up on drop.
 struct Host {
-    child: Child,
+    process: HostProcess,
     dir: PathBuf,
-    socket: PathBuf,
 }
 
 impl Host {
@@ -54,28 +55,12 @@ impl Host {
         let dir = std::env::temp_dir().join(format!("osconfig-bench-host-{}-{module}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("root"))?;
-        let socket = dir.join("run/module.sock");
-        let child = Command::new(host_path(ctx)?)
-            .arg("--module")
-            .arg(module_path(ctx, module)?)
-            .arg("--socket")
-            .arg(&socket)
-            .env("OSCONFIG_ROOT", dir.join("root"))
+        let mut process = HostCommand::new(host_path(ctx)?, module_path(ctx, module)?, dir.join("run/module.sock"))
+            .root(dir.join("root"))
             .env("OSCONFIG_LOG_LEVEL", "error")
-            .stdin(Stdio::null())
             .spawn()?;
-        let mut host = Host { child, dir, socket };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&host.socket).is_err() {
-            if let Some(status) = host.child.try_wait()? {
-                return Err(io::Error::other(format!("{HOST} exited: {status}")));
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{HOST} did not start")));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        Ok(host)
+        process.wait_ready(Instant::now() + START_TIMEOUT).map_err(|e| io::Error::other(format!("{HOST}: {e}")))?;
+        Ok(Host { process, dir })
     }
 }
 
@@ -94,8 +79,7 @@ pub fn memory_kib(pid: u32) -> io::Result<(u64, u64)> {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -124,7 +108,7 @@ pub fn get_inprocess(ctx: &Context) -> io::Result<Figure> {
 /// `MmiGet(DeviceInfo, osName)` through a module host, over a kept-alive connection.
 pub fn get_via_host(ctx: &Context) -> io::Result<Figure> {
     let host = Host::start(ctx, "deviceinfo")?;
-    let mut client = MmiClient::new(&host.socket);
+    let mut client = host.process.client();
     let session = client.open(CLIENT, 0).map_err(mmi_error)?;
     let latency =
         measure(ctx.effort.kept, || client.get(&session, "DeviceInfo", "osName").map(drop).map_err(mmi_error))?;
@@ -154,16 +138,16 @@ pub fn host_rss(ctx: &Context) -> io::Result<Figure> {
     values.push(("idle_uss_kib".to_string(), json!(idle_memory.uss)));
     for module in MODULES {
         let host = Host::start(ctx, module)?;
-        let mut client = MmiClient::new(&host.socket);
+        let mut client = host.process.client();
         client.get_info(CLIENT).map_err(mmi_error)?;
         let session = client.open(CLIENT, 0).map_err(mmi_error)?;
         let (component, object) = first_reported(module);
         client.get(&session, component, object).map_err(mmi_error)?;
-        let (rss, anon) = memory_kib(host.child.id())?;
+        let (rss, anon) = memory_kib(host.process.id())?;
         values.push((format!("{module}_rss_kib"), json!(rss)));
         values.push((format!("{module}_anon_kib"), json!(anon)));
         values.push((format!("{module}_rss_over_idle_kib"), json!(rss.saturating_sub(idle_rss))));
-        let memory = Memory::of(host.child.id())?;
+        let memory = Memory::of(host.process.id())?;
         values.push((format!("{module}_pss_kib"), json!(memory.pss)));
         values.push((format!("{module}_uss_kib"), json!(memory.uss)));
     }
