@@ -187,6 +187,9 @@ fn assert_still_serving(platform: &Platform) {
 #[test]
 fn test_garbage_huge_body_half_request_and_stall() {
     let platform = Platform::start("abuse", Options { modules: vec!["fixture"], ..Options::default() });
+    // The baseline is the platform at work: its socket accepts while the modules are still being identified, and
+    // its connection to the module's host exists from the first call on.
+    assert_still_serving(&platform);
     let baseline_fds = platform.fd_count();
 
     // Garbage: a 400 and the connection closes.
