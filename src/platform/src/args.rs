@@ -1,17 +1,7 @@
-//! Command line of `osconfig-platform` and its exit codes.
+//! Command line of `osconfig-platform` (its exit codes are in [`crate::error`]).
 
 use std::fmt;
 use std::path::PathBuf;
-
-/// Exit code: stopped normally (SIGTERM/SIGINT) or `--help` / `--version`.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: the command line is wrong.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code: another platform runs on the same root (its lock is held), or the MPI socket cannot be created
-/// (path in use by a live platform, no permission, ...).
-pub const EXIT_SOCKET: i32 = 3;
-/// Exit code: another start-up failure (threads, logging, signal handling, the server loop failed).
-pub const EXIT_STARTUP: i32 = 4;
 
 /// The `--help` text.
 pub const USAGE: &str = "\
@@ -64,7 +54,7 @@ pub enum Command {
     Version,
 }
 
-/// A command-line error (exit code [`EXIT_USAGE`]).
+/// A command-line error (exit code [`EXIT_USAGE`](crate::error::EXIT_USAGE)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ArgsError {
     /// An option this program does not know.

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use osconfig_http::{Server, SocketOptions};
 use osconfig_logging::{level_from_osconfig, LogConfig, LogHandle, SyslogMode};
 
-use crate::args::{Args, EXIT_OK, EXIT_SOCKET, EXIT_STARTUP};
+use crate::args::Args;
 use crate::auth::Authorizer;
 use crate::config::{self, Config};
+use crate::error::{StartError, EXIT_OK};
 use crate::lock::RootLock;
 use crate::manager::ManagerSettings;
 use crate::notify::Notifier;
@@ -63,8 +64,9 @@ fn initial_config(path: &Path) -> (Config, Vec<String>) {
     }
 }
 
-/// Runs the daemon until SIGTERM/SIGINT; the process exit code.
-pub fn run(args: &Args) -> i32 {
+/// Runs the daemon until SIGTERM/SIGINT. An error is not logged here: `main` logs (or prints) its cause chain once
+/// and exits with its [`exit_code`](StartError::exit_code).
+pub fn run(args: &Args) -> Result<(), StartError> {
     let started = Instant::now();
     // In-process modules resolve every device path (and their log files) under OSCONFIG_ROOT, read from this
     // process's environment: set it to --root before any thread exists (hosts get it explicitly as well).
@@ -73,51 +75,29 @@ pub fn run(args: &Args) -> i32 {
     let mask = signals::block_with_child_exits();
     let paths = Paths::new(&args.root, args.config.as_deref(), args.socket.as_deref());
     let (config, warnings) = initial_config(&paths.config);
-    let log = match osconfig_logging::init(&LogConfig {
+    let log = osconfig_logging::init(&LogConfig {
         name: "platform".into(),
         dir: paths.log_dir.clone(),
         level: level_from_osconfig(config.logging_level),
         max_size: log_size(&config),
         syslog: if args.foreground { SyslogMode::Never } else { SyslogMode::Auto },
         stderr: args.foreground,
-    }) {
-        Ok(handle) => handle,
-        Err(e) => {
-            eprintln!("osconfig-platform: cannot start logging: {e}");
-            return EXIT_STARTUP;
-        }
-    };
+    })
+    .map_err(StartError::Logging)?;
     log::info!("osconfig-platform {} starting, root {}", env!("CARGO_PKG_VERSION"), paths.root.display());
     for warning in &warnings {
         log::warn!("{warning}");
     }
     let host_binary = paths.host_binary(args.modulehost.as_deref());
 
-    if let Err(e) = make_private_dir(&paths.run_dir) {
-        log::error!("cannot create {}: {e}", paths.run_dir.display());
-        return EXIT_SOCKET;
-    }
+    make_private_dir(&paths.run_dir)?;
     // One platform per root, before any socket or host is touched: held until the process ends.
-    let _root_lock = match RootLock::acquire(&paths.run_dir) {
-        Ok(lock) => lock,
-        Err(e) => {
-            let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
-            log::error!("{e}{cause}; exiting");
-            return EXIT_SOCKET;
-        }
-    };
-    if let Err(e) = make_private_dir(&paths.modules_run_dir) {
-        log::error!("cannot create {}: {e}", paths.modules_run_dir.display());
-        return EXIT_SOCKET;
-    }
+    let _root_lock = RootLock::acquire(&paths.run_dir).map_err(StartError::Lock)?;
+    make_private_dir(&paths.modules_run_dir)?;
     let options = SocketOptions { dir_mode: RUN_DIR_MODE, socket_mode: SOCKET_MODE };
-    let server = match Server::bind(&paths.socket, options) {
-        Ok(server) => server.with_server_header("OSConfig"),
-        Err(e) => {
-            log::error!("cannot listen on {}: {e}", paths.socket.display());
-            return EXIT_SOCKET;
-        }
-    };
+    let server = Server::bind(&paths.socket, options)
+        .map_err(|source| StartError::Socket { path: paths.socket.clone(), source })?
+        .with_server_header("OSConfig");
     let handle = server.handle();
     let auth = Arc::new(Mutex::new(Authorizer::from_config(&config)));
     let settings = manager_settings(&paths, &host_binary, &config);
@@ -127,13 +107,9 @@ pub fn run(args: &Args) -> i32 {
     // The modules are identified here, on the thread that runs the loop (their hosts die with it).
     let (orchestrator, engine) =
         Orchestrator::start(config.clone(), settings, Arc::clone(&shared), &notifier, handle.clone());
-    let watcher = match Watcher::start(&paths.root, WatcherConfig::from_config(&config), orchestrator.clone(), shared) {
-        Ok(watcher) => Arc::new(Mutex::new(watcher)),
-        Err(e) => {
-            log::error!("cannot start the watcher: {e}");
-            return EXIT_STARTUP;
-        }
-    };
+    let watcher = Watcher::start(&paths.root, WatcherConfig::from_config(&config), orchestrator.clone(), shared)
+        .map_err(StartError::Watcher)?;
+    let watcher = Arc::new(Mutex::new(watcher));
 
     let reloader = Reloader {
         paths: paths.clone(),
@@ -147,7 +123,7 @@ pub fn run(args: &Args) -> i32 {
     let stopper = orchestrator.clone();
     let (loop_ended, loop_ended_rx) = std::sync::mpsc::channel::<()>();
     let mut reloader = reloader;
-    if let Err(e) = signals::spawn(mask, move |signal| match signal {
+    signals::spawn(mask, move |signal| match signal {
         Signal::Reload => reloader.reload(&stopper),
         Signal::ChildExited => stopper.children_exited(),
         Signal::Stop => {
@@ -161,40 +137,34 @@ pub fn run(args: &Args) -> i32 {
                 std::process::exit(EXIT_OK);
             }
         }
-    }) {
-        log::error!("cannot start the signal thread: {e}");
-        return EXIT_STARTUP;
-    }
+    })
+    .map_err(StartError::Signals)?;
 
     log::info!("listening on {} ({} ms after start)", paths.socket.display(), started.elapsed().as_millis());
     let served = server.run(MpiHandler::new(auth, engine));
     // The loop has ended: the socket is removed, sessions closed, hosts stopped.
     drop(loop_ended);
-    match served {
-        Ok(()) => {
-            log::info!("stopped");
-            EXIT_OK
-        }
-        Err(e) => {
-            log::error!("MPI server failed: {e}");
-            EXIT_STARTUP
-        }
-    }
+    served.map_err(StartError::Serve)?;
+    log::info!("stopped");
+    Ok(())
 }
 
 /// Creates `dir` with mode 0700 (missing parents with the default mode); an existing directory keeps its mode
 /// (an administrator may have opened it to a group allowed by `MpiAllowedGroups`).
-fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+fn make_private_dir(dir: &Path) -> Result<(), StartError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if dir.is_dir() {
         return Ok(());
     }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::DirBuilder::new().mode(RUN_DIR_MODE).create(dir)?;
-    // The umask may have taken bits away from the mode; the mode asked for is exact.
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
+    let create = || -> std::io::Result<()> {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::DirBuilder::new().mode(RUN_DIR_MODE).create(dir)?;
+        // The umask may have taken bits away from the mode; the mode asked for is exact.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
+    };
+    create().map_err(|source| StartError::RunDir { path: dir.to_path_buf(), source })
 }
 
 /// What SIGHUP needs: the current configuration (kept when the file turns out invalid) and what depends on it.

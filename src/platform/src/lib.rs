@@ -20,9 +20,10 @@
 //! `<root>/var/log/osconfig_platform.log`. `--foreground` copies log lines to stderr (and turns syslog off); the
 //! process never forks.
 //!
-//! Exit codes: 0 stopped by SIGTERM/SIGINT (or `--help`, `--version`); 2 bad command line; 3 another platform runs
-//! on the same root (it holds `<root>/run/osconfig/platform.lock`, see [`lock`]; the log names its pid), or the
-//! MPI socket (or its directory) cannot be created; 4 another start-up failure.
+//! Exit codes ([`error`]): 0 stopped by SIGTERM/SIGINT (or `--help`, `--version`); 2 bad command line; 3 another
+//! platform runs on the same root (it holds `<root>/run/osconfig/platform.lock`, see [`lock`]; the log names its
+//! pid), or the MPI socket (or its directory) cannot be created; 4 another start-up failure. A start-up failure is
+//! logged once with its causes, `cannot listen on <socket>: <why>; exiting` (on stderr when logging itself failed).
 //!
 //! One platform per root: the lock is taken before any socket or host is touched, so a second instance — with
 //! another `--socket`, or after the MPI socket was deleted — never takes over the first one's module hosts. A
@@ -87,6 +88,7 @@ pub mod args;
 pub mod auth;
 pub mod config;
 pub mod daemon;
+pub mod error;
 pub mod local;
 pub mod lock;
 pub mod manager;

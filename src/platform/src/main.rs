@@ -8,7 +8,10 @@
 //! static `osconfigctl`). Test builds of this executable leave the other two out: their unit tests run in their
 //! own crates.
 
-use osconfig_platform::args::{Command, EXIT_OK, EXIT_USAGE};
+use std::process::exit;
+
+use osconfig_platform::args::Command;
+use osconfig_platform::error::{chain, EXIT_USAGE};
 
 // The module host: its library (whose `crate::` paths name the items imported at this root) and its `main`.
 #[cfg(not(test))]
@@ -51,24 +54,34 @@ fn invoked_as() -> Option<fn()> {
 
 fn main() {
     #[cfg(not(test))]
+    modulehost_main::malloc::configure();
+    #[cfg(not(test))]
     if let Some(program) = invoked_as() {
         program();
         return;
     }
-    let code = match osconfig_platform::args::parse(std::env::args().skip(1)) {
+    let args = match osconfig_platform::args::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(args)) => args,
         Ok(Command::Help) => {
             print!("{}", osconfig_platform::args::USAGE);
-            EXIT_OK
+            return;
         }
         Ok(Command::Version) => {
             println!("osconfig-platform {}", env!("CARGO_PKG_VERSION"));
-            EXIT_OK
+            return;
         }
-        Ok(Command::Run(args)) => osconfig_platform::daemon::run(&args),
         Err(e) => {
             eprintln!("osconfig-platform: {e}\n\n{}", osconfig_platform::args::USAGE);
-            EXIT_USAGE
+            exit(EXIT_USAGE);
         }
     };
-    std::process::exit(code);
+    if let Err(e) = osconfig_platform::daemon::run(&args) {
+        // Once: in the log (its file, syslog, and stderr with --foreground) when logging had started.
+        if e.logged() {
+            log::error!("{}; exiting", chain(&e));
+        } else {
+            eprintln!("osconfig-platform: {}", chain(&e));
+        }
+        exit(e.exit_code());
+    }
 }
