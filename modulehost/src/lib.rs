@@ -41,8 +41,8 @@
 //! `cargo test -p osconfig-modulehost` starts real host processes (`tests/api.rs`: the REST API on the fixture
 //! module; `tests/lifecycle.rs`: command line, exit codes, signals, crash, hangs, `--user`; `tests/modules.rs`:
 //! DeviceInfo, HostName and CommandRunner under a temporary `OSCONFIG_ROOT`). They need `cc` (for deliberately
-//! broken C modules) and find the module `.so` files as `tests/common/mod.rs` explains (building them with a nested
-//! `cargo build` in a private target dir when this test run did not). The `--user` tests need root and skip
+//! broken C modules) and get the host and the module `.so` files from `osconfig_testkit::artifacts` (built once
+//! into the workspace's target directory when missing). The `--user` tests need root and skip
 //! themselves otherwise.
 //!
 //! ```no_run

@@ -85,8 +85,8 @@
 //!
 //! ## Tests
 //! `cargo test -p osconfig-mmi` needs a C compiler (`cc`). The integration tests compile C modules and a C host
-//! from `tests/c/` against `include/Mmi.h`, and build the fixture module (`src/modules/fixture`) with a nested
-//! `cargo build` into `$CARGO_TARGET_TMPDIR/fixture-build` (set `OSCONFIG_FIXTURE_SO` to use a prebuilt one).
+//! from `tests/c/` against `include/Mmi.h`, and get the fixture module (`src/modules/fixture`) from
+//! `osconfig_testkit::artifacts` (built once into the workspace's target directory when missing).
 
 #![deny(missing_docs)]
 

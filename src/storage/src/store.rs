@@ -113,10 +113,6 @@ mod tests {
     use crate::atomic::tests::temp_dir;
     use crate::paths::{ROOT_ENV, STATE_DIR_ENV};
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::Mutex;
-
-    /// Serializes the tests that change the process environment.
-    static ENV_LOCK: Mutex<()> = Mutex::new(());
 
     fn mode_of(p: &Path) -> u32 {
         fs::metadata(p).unwrap().permissions().mode() & 0o7777
@@ -196,29 +192,33 @@ mod tests {
         fs::remove_dir_all(&base).unwrap();
     }
 
+    /// The environment is read by the code under test: each case runs in a child process started with its
+    /// variables (`osconfig_testkit::in_child`), never by `set_var` while other test threads run.
     #[test]
-    fn test_for_module_state_dir_override_and_root_default() {
-        let _guard = ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let base = temp_dir("env");
+    fn test_for_module_state_dir_override() {
+        let env = |root: &Path| vec![(STATE_DIR_ENV, root.join("state").into()), (ROOT_ENV, root.join("root").into())];
+        let Some(base) = osconfig_testkit::in_child("store::tests::test_for_module_state_dir_override", env) else {
+            return;
+        };
         let state = base.join("state");
-        let root = base.join("root");
-
-        std::env::set_var(STATE_DIR_ENV, &state);
-        std::env::set_var(ROOT_ENV, &root);
         let s = Store::for_module("mod1").unwrap();
         assert_eq!(s.dir(), state.join("mod1").as_path());
         assert_eq!(mode_of(s.dir()), 0o700);
         s.write("k", b"v").unwrap();
         assert_eq!(fs::read(state.join("mod1/k")).unwrap(), b"v");
+        assert_eq!(Store::for_module("../x").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
 
-        std::env::remove_var(STATE_DIR_ENV);
+    #[test]
+    fn test_for_module_root_default() {
+        let env = |root: &Path| vec![(ROOT_ENV, root.join("root").into())];
+        let Some(base) = osconfig_testkit::in_child("store::tests::test_for_module_root_default", env) else {
+            return;
+        };
+        let root = base.join("root");
         let s = Store::for_module("mod1").unwrap();
         assert_eq!(s.dir(), root.join("var/lib/osconfig/mod1").as_path());
         assert_eq!(s.read("k").unwrap(), None);
         assert_eq!(crate::under_root("/etc/hosts"), root.join("etc/hosts"));
-
-        assert_eq!(Store::for_module("../x").unwrap_err().kind(), io::ErrorKind::InvalidInput);
-        std::env::remove_var(ROOT_ENV);
-        fs::remove_dir_all(&base).unwrap();
     }
 }
