@@ -25,7 +25,12 @@ mod modulehost_main;
 #[cfg(not(test))]
 extern crate self as osconfig_modulehost;
 #[cfg(not(test))]
-use modulehost_lib::{args, error, module, privileges, process, reply, run, sessions};
+use modulehost_lib::{args, error, module, privileges, reply, run, sessions};
+// The host's `process` module from the crate the platform's library links already (not a second copy).
+#[cfg(not(test))]
+extern crate osconfig_modulehost as modulehost_crate;
+#[cfg(not(test))]
+use modulehost_crate::process;
 
 // osconfigctl: its library and its `main`, the same way.
 #[cfg(not(test))]
