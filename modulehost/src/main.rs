@@ -6,7 +6,12 @@ use std::process::exit;
 use osconfig_modulehost::args::{self, Command, USAGE};
 use osconfig_modulehost::error::{chain, EXIT_USAGE};
 
+// A path relative to this file, so the platform's multi-call executable (which compiles this file in) finds it too.
+#[path = "malloc.rs"]
+pub(crate) mod malloc;
+
 pub(crate) fn main() {
+    malloc::configure();
     let options = match args::parse(std::env::args_os().skip(1)) {
         Ok(Command::Run(options)) => options,
         Ok(Command::Help) => {
