@@ -43,8 +43,9 @@
 //! `MpiAllowedGroups`; the check never blocks: group memberships are resolved when the configuration is loaded),
 //! 503 (empty body) when [`queue::MAX_QUEUED_REQUESTS`] (4096) requests or [`queue::MAX_QUEUED_BYTES`] (64 MiB)
 //! of bodies already wait for the orchestrator, 500 with `"<errno>"` for a failed call (`"22"`: unknown session,
-//! component or object; `"131"`: the module is quarantined, see [`manager`]). See [`orchestrator`] for what each
-//! call answers and [`queue`] for the ordering rules (duplicates merged by hash, `Priorities`).
+//! component or object; `"131"`: the module is quarantined, see [`manager`]). Every answer is built in
+//! [`answers`]. See [`orchestrator`] for what each call answers and [`queue`] for the ordering rules (duplicates
+//! merged by hash, `Priorities`).
 //!
 //! Two read-only extensions of ours, `/PlatformModules` and `/PlatformStatus` ([`status`]), serve `osconfigctl
 //! modules` and `osconfigctl status`; reference clients never call them.
@@ -84,6 +85,7 @@
 
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod args;
 pub mod auth;
 pub mod config;

@@ -4,15 +4,12 @@
 
 use std::sync::mpsc;
 
-use osconfig_http::StatusCode;
-use osconfig_mpi::wire::parse_errno_body;
+use osconfig_mmi::Errno;
 use osconfig_mpi::{DesiredObject, MpiGetReportedRequest, MpiOpenRequest, MpiSetDesiredRequest};
 
-use crate::orchestrator::{Answer, ObjectFailure, Orchestrator, Waiter, EINVAL};
+use crate::answers::errno_of;
+use crate::orchestrator::{Answer, ObjectFailure, Orchestrator, Waiter};
 use crate::queue::Call;
-
-/// Errno of a call the orchestrator dropped or refused (it is stopping).
-pub const EIO: i32 = 5;
 
 /// The client.
 #[derive(Debug)]
@@ -30,45 +27,38 @@ impl LocalClient {
         LocalClient { orchestrator, client_name, source, session: None }
     }
 
-    fn call(&self, route: &'static str, body: Vec<u8>, call: Call) -> Result<Answer, i32> {
+    /// The answer; `EIO` when the orchestrator dropped the call (it is stopping).
+    fn call(&self, route: &'static str, body: Vec<u8>, call: Call) -> Result<Answer, Errno> {
         let (tx, rx) = mpsc::channel();
         self.orchestrator.submit_from(Some(self.source), route, body, call, Waiter::Local(tx));
-        rx.recv().map_err(|_| EIO)
-    }
-
-    fn errno(answer: &Answer) -> i32 {
-        match answer.response.status() {
-            StatusCode::Ok => 0,
-            StatusCode::InternalServerError => parse_errno_body(answer.response.body()).unwrap_or(EIO),
-            _ => EIO,
-        }
+        rx.recv().map_err(|_| Errno::EIO)
     }
 
     /// The session, opened if needed.
-    fn session(&mut self) -> Result<String, i32> {
+    fn session(&mut self) -> Result<String, Errno> {
         if let Some(session) = &self.session {
             return Ok(session.clone());
         }
         let request = MpiOpenRequest { client_name: self.client_name.into(), max_payload_size_bytes: 0 };
         let answer = self.call("/MpiOpen", request.to_body(), Call::Open(request, 0))?;
-        match Self::errno(&answer) {
-            0 => {
-                let id: String = serde_json::from_slice(answer.response.body()).map_err(|_| EIO)?;
+        match errno_of(&answer.response) {
+            None => {
+                let id: String = serde_json::from_slice(answer.response.body()).map_err(|_| Errno::EIO)?;
                 self.session = Some(id.clone());
                 Ok(id)
             }
-            errno => Err(errno),
+            Some(errno) => Err(errno),
         }
     }
 
     /// Runs `make(session)`; when the answer says the session is unknown (reclaimed after its idle timeout), opens
     /// a new one and runs it once more.
-    fn with_session(&mut self, make: impl Fn(String) -> (&'static str, Vec<u8>, Call)) -> Result<Answer, i32> {
+    fn with_session(&mut self, make: impl Fn(String) -> (&'static str, Vec<u8>, Call)) -> Result<Answer, Errno> {
         for attempt in 0..2 {
             let session = self.session()?;
             let (route, body, call) = make(session);
             let answer = self.call(route, body, call)?;
-            let stale = Self::errno(&answer) == EINVAL && answer.failures.is_empty();
+            let stale = errno_of(&answer.response) == Some(Errno::EINVAL) && answer.failures.is_empty();
             if stale && attempt == 0 {
                 log::info!("{}: MPI session no longer known; opening a new one", self.client_name);
                 self.session = None;
@@ -76,31 +66,31 @@ impl LocalClient {
             }
             return Ok(answer);
         }
-        Err(EINVAL)
+        Err(Errno::EINVAL)
     }
 
     /// `MpiSetDesired` of `objects` (in order): the objects that failed; `Err(errno)` when the call itself failed.
-    pub fn set_desired(&mut self, objects: &[DesiredObject]) -> Result<Vec<ObjectFailure>, i32> {
+    pub fn set_desired(&mut self, objects: &[DesiredObject]) -> Result<Vec<ObjectFailure>, Errno> {
         let answer = self.with_session(|session| {
             let request = MpiSetDesiredRequest { client_session: session, objects: objects.to_vec() };
             ("/MpiSetDesired", request.to_body(), Call::SetDesired(request))
         })?;
-        match Self::errno(&answer) {
-            0 => Ok(Vec::new()),
-            _ if !answer.failures.is_empty() => Ok(answer.failures),
-            errno => Err(errno),
+        match errno_of(&answer.response) {
+            None => Ok(Vec::new()),
+            Some(_) if !answer.failures.is_empty() => Ok(answer.failures),
+            Some(errno) => Err(errno),
         }
     }
 
     /// `MpiGetReported`: the reported document (compact JSON).
-    pub fn get_reported(&mut self) -> Result<Vec<u8>, i32> {
+    pub fn get_reported(&mut self) -> Result<Vec<u8>, Errno> {
         let answer = self.with_session(|session| {
             let request = MpiGetReportedRequest { client_session: session };
             ("/MpiGetReported", request.to_body(), Call::GetReported(request))
         })?;
-        match Self::errno(&answer) {
-            0 => Ok(answer.response.body().to_vec()),
-            errno => Err(errno),
+        match errno_of(&answer.response) {
+            None => Ok(answer.response.body().to_vec()),
+            Some(errno) => Err(errno),
         }
     }
 }

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::{Registry, Token};
-use osconfig_http::{Handler, Method, PeerCred, Request, Responder, Response, StatusCode};
-use osconfig_mpi::wire::json_string;
+use osconfig_http::{Handler, Method, PeerCred, Request, Responder};
 use osconfig_mpi::{
     BodyError, MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest,
     MpiSetRequest,
 };
 
+use crate::answers;
 use crate::auth::Authorizer;
 use crate::orchestrator::{Engine, Waiter};
 use crate::queue::Call;
@@ -103,7 +103,7 @@ impl Handler for MpiHandler {
         let allowed = self.auth.lock().unwrap_or_else(|e| e.into_inner()).allows(&peer);
         if !allowed {
             self.log_refusal(peer, &format!("call {}", request.path));
-            responder.respond(Response::new(StatusCode::Forbidden));
+            responder.respond(answers::forbidden());
             return;
         }
         let body = request.body.as_slice();
@@ -124,7 +124,7 @@ impl Handler for MpiHandler {
             (Method::Post | Method::Get, "/PlatformStatus") => ("/PlatformStatus", Ok(Call::Status)),
             (method, _) => {
                 log::debug!("no MPI route for {} {} (pid {})", method.as_str(), request.path, peer.pid);
-                responder.respond(Response::new(StatusCode::NotFound));
+                responder.respond(answers::not_found());
                 return;
             }
         };
@@ -132,28 +132,8 @@ impl Handler for MpiHandler {
             Ok(call) => self.engine.submit(route, request.body, call, Waiter::Mpi(responder)),
             Err(e) => {
                 log::warn!("{route} from pid {}: {e}", peer.pid);
-                responder.respond(bad_request(&e));
+                responder.respond(answers::bad_request(&e));
             }
         }
-    }
-}
-
-/// `400` with `{"error":"<why>"}` (e.g. `request body lacks key ClientSession`), as the module host answers: the
-/// caller learns what to fix without reading our log. Reference clients read only the status and
-/// `Content-Length`, so the body changes nothing for them.
-fn bad_request(error: &BodyError) -> Response {
-    let body = format!("{{\"error\":{}}}", json_string(&error.to_string()));
-    Response::new(StatusCode::BadRequest).with_body(body.into_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_bad_request_says_why() {
-        let r = bad_request(&BodyError::Missing { key: "ClientSession" });
-        assert_eq!(r.status(), StatusCode::BadRequest);
-        assert_eq!(r.body(), br#"{"error":"request body lacks key ClientSession"}"#);
     }
 }

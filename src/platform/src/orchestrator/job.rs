@@ -5,12 +5,14 @@
 use std::time::Instant;
 
 use osconfig_http::Response;
+use osconfig_mmi::Errno;
 use osconfig_mpi::mpi::reported_body;
 use osconfig_mpi::wire::json_string;
 use osconfig_mpi::MpiSetDesiredRequest;
 
 use super::engine::Engine;
-use super::{failure, unknown_session, Answer, ObjectFailure, EINVAL};
+use super::{Answer, ObjectFailure};
+use crate::answers;
 use crate::manager::{ClientId, ModuleOp, Progress};
 use crate::queue::Call;
 use crate::sessions::{OpenError, Opened};
@@ -39,6 +41,14 @@ fn done(response: Response) -> Outcome {
     Outcome::Done(Answer { response, failures: Vec::new() })
 }
 
+/// A call naming a session that is not open (never opened, closed, or reaped after its idle timeout).
+fn unknown_session() -> Outcome {
+    done(answers::failure(Errno::EINVAL))
+}
+
+/// Errno of `MpiOpen` when the caller is at its session bound: 24, `EMFILE` (too many open files).
+const SESSION_LIMIT: Errno = Errno(libc::EMFILE);
+
 impl Engine {
     /// Runs `call` as far as it goes without waiting.
     pub(super) fn start_job(&mut self, call: Call) -> Outcome {
@@ -50,13 +60,13 @@ impl Engine {
                     self.manager.close_later(client);
                     log::info!("MPI session of client {client} closed");
                 }
-                done(Response::ok(Vec::new()))
+                done(answers::ok(Vec::new()))
             }
             Call::Set(r) => {
-                let Some(client) = self.sessions.touch(&r.client_session, now) else { return done(unknown_session()) };
+                let Some(client) = self.sessions.touch(&r.client_session, now) else { return unknown_session() };
                 let payload = r.payload.get().as_bytes();
                 if self.violation("MpiSet", &r.component_name, &r.object_name, payload).is_some() {
-                    return done(failure(EINVAL));
+                    return done(answers::failure(Errno::EINVAL));
                 }
                 let op = ModuleOp::Set {
                     component: r.component_name.clone(),
@@ -70,7 +80,7 @@ impl Engine {
                 }
             }
             Call::Get(r) => {
-                let Some(client) = self.sessions.touch(&r.client_session, now) else { return done(unknown_session()) };
+                let Some(client) = self.sessions.touch(&r.client_session, now) else { return unknown_session() };
                 let op = ModuleOp::Get { component: r.component_name.clone(), object: r.object_name.clone() };
                 let pending = Pending::One { set: false, component: r.component_name, object: r.object_name };
                 match self.manager.begin(client, op) {
@@ -79,16 +89,16 @@ impl Engine {
                 }
             }
             Call::SetDesired(r) => {
-                let Some(client) = self.sessions.touch(&r.client_session, now) else { return done(unknown_session()) };
+                let Some(client) = self.sessions.touch(&r.client_session, now) else { return unknown_session() };
                 self.desired(client, r, 0, Vec::new())
             }
             Call::GetReported(r) => {
-                let Some(client) = self.sessions.touch(&r.client_session, now) else { return done(unknown_session()) };
+                let Some(client) = self.sessions.touch(&r.client_session, now) else { return unknown_session() };
                 let values = Vec::with_capacity(self.config.reported.len());
                 self.reported(client, 0, values)
             }
-            Call::Modules => done(Response::ok(crate::status::modules_body(&self.manager.reports(), &self.catalog))),
-            Call::Status => done(Response::ok(crate::status::status_body(
+            Call::Modules => done(answers::ok(crate::status::modules_body(&self.manager.reports(), &self.catalog))),
+            Call::Status => done(answers::ok(crate::status::status_body(
                 &self.shared,
                 self.sessions.len(),
                 self.manager.reports().len(),
@@ -98,22 +108,21 @@ impl Engine {
 
     /// Goes on with a job whose module call finished with `result`.
     pub(super) fn resume_job(&mut self, pending: Pending, result: Result<Vec<u8>, i32>) -> Outcome {
+        let result = result.map_err(Errno);
         match pending {
-            Pending::One { set, component, object } => done(match result {
-                Ok(value) if set => {
-                    drop(value);
-                    Response::ok(Vec::new())
-                }
-                Ok(value) => Response::ok(value),
+            Pending::One { set, component, object } => done(answers::outcome(match result {
+                // MpiSet answers nothing.
+                Ok(_) if set => Ok(Vec::new()),
+                Ok(value) => Ok(value),
                 Err(errno) if set => {
-                    log::info!("MpiSet {component}.{object} failed: errno {errno}");
-                    failure(errno)
+                    log::info!("MpiSet {component}.{object} failed: errno {}", errno.code());
+                    Err(errno)
                 }
                 Err(errno) => {
-                    log::debug!("MpiGet {component}.{object} failed: errno {errno}");
-                    failure(errno)
+                    log::debug!("MpiGet {component}.{object} failed: errno {}", errno.code());
+                    Err(errno)
                 }
-            }),
+            })),
             Pending::Desired { client, request, next, mut failures } => {
                 let object = &request.objects[next];
                 note_desired(&object.component_name, &object.object_name, result, None, &mut failures);
@@ -124,7 +133,7 @@ impl Engine {
                     Ok(value) => values.push((next, value)),
                     Err(errno) => {
                         let entry = &self.config.reported[next];
-                        log::debug!("reported {}.{} left out: errno {errno}", entry.component, entry.object)
+                        log::debug!("reported {}.{} left out: errno {}", entry.component, entry.object, errno.code())
                     }
                 }
                 self.reported(client, next + 1, values)
@@ -147,15 +156,15 @@ impl Engine {
                 self.reap_at = Some(self.reap_at.map_or(expiry, |at| at.min(expiry)));
                 self.manager.open(client, &r.client_name, r.max_payload_size_bytes);
                 log::info!("MPI session opened for {:?} (client {client})", r.client_name);
-                Response::ok(json_string(&id))
+                answers::ok(json_string(&id))
             }
             Err(OpenError::TooMany) => {
                 log::warn!("MpiOpen from {:?} (uid {uid}) refused: too many sessions", r.client_name);
-                failure(24)
+                answers::failure(SESSION_LIMIT)
             }
             Err(OpenError::Random(e)) => {
                 log::error!("MpiOpen: no random session id: {e}");
-                failure(5)
+                answers::failure(Errno::EIO)
             }
         }
     }
@@ -173,20 +182,20 @@ impl Engine {
             let (component, name) = (&object.component_name, &object.object_name);
             let payload = object.payload.get().as_bytes();
             if let Some(violation) = self.violation("desired object", component, name, payload) {
-                note_desired(component, name, Err(EINVAL), Some(violation), &mut failures);
+                note_desired(component, name, Err(Errno::EINVAL), Some(violation), &mut failures);
                 next += 1;
                 continue;
             }
             let op = ModuleOp::Set { component: component.clone(), object: name.clone(), payload: payload.to_vec() };
             match self.manager.begin(client, op) {
                 Progress::Done(result) => {
-                    note_desired(component, name, result, None, &mut failures);
+                    note_desired(component, name, result.map_err(Errno), None, &mut failures);
                     next += 1;
                 }
                 Progress::Waiting => return Outcome::Wait(Pending::Desired { client, request, next, failures }),
             }
         }
-        let response = failures.first().map_or_else(|| Response::ok(Vec::new()), |f| failure(f.errno));
+        let response = answers::outcome(failures.first().map_or(Ok(Vec::new()), |f| Err(f.errno)));
         Outcome::Done(Answer { response, failures })
     }
 
@@ -209,7 +218,7 @@ impl Engine {
             .iter()
             .map(|(i, v)| (reported[*i].component.as_str(), reported[*i].object.as_str(), v.as_slice()))
             .collect();
-        done(Response::ok(reported_body(&entries)))
+        done(answers::ok(reported_body(&entries)))
     }
 
     /// The MIM check of one desired payload: the violation's text, logged.
@@ -224,14 +233,14 @@ impl Engine {
 fn note_desired(
     component: &str,
     object: &str,
-    result: Result<Vec<u8>, i32>,
+    result: Result<Vec<u8>, Errno>,
     violation: Option<String>,
     failures: &mut Vec<ObjectFailure>,
 ) {
     match result {
         Ok(_) => log::debug!("desired {component}.{object}: applied"),
         Err(errno) => {
-            log::warn!("desired {component}.{object}: failed with errno {errno}");
+            log::warn!("desired {component}.{object}: failed with errno {}", errno.code());
             failures.push(ObjectFailure { component: component.into(), object: object.into(), errno, violation });
         }
     }

@@ -56,9 +56,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 
-use osconfig_http::{Responder, Response, ServerHandle, StatusCode};
-use osconfig_mpi::wire::errno_body;
+use osconfig_http::{Responder, Response, ServerHandle};
+use osconfig_mmi::Errno;
 
+use crate::answers;
 use crate::config::Config;
 use crate::manager::ManagerSettings;
 use crate::notify::Notifier;
@@ -71,9 +72,6 @@ mod job;
 
 pub use engine::Engine;
 
-/// Errno of an unknown session, component or object.
-pub const EINVAL: i32 = 22;
-
 /// One object of an `MpiSetDesired` that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectFailure {
@@ -82,7 +80,7 @@ pub struct ObjectFailure {
     /// The object.
     pub object: String,
     /// The errno it failed with.
-    pub errno: i32,
+    pub errno: Errno,
     /// The MIM violation, when the payload was refused before the module saw it.
     pub violation: Option<String>,
 }
@@ -177,7 +175,7 @@ impl Inbox {
                     self.backlog.bytes()
                 );
             }
-            waiter.refuse(Response::new(StatusCode::ServiceUnavailable));
+            waiter.refuse(answers::overloaded());
             return None;
         };
         if self.full_logged.swap(false, Ordering::AcqRel) {
@@ -230,7 +228,7 @@ impl Orchestrator {
         if let Err(mpsc::SendError(Message::Request { waiter, .. })) =
             self.tx.send(Message::Request { route, body, call, waiter, source })
         {
-            waiter.waiter.refuse(Response::new(StatusCode::ServiceUnavailable));
+            waiter.waiter.refuse(answers::overloaded());
             return;
         }
         self.wake.wake();
@@ -258,14 +256,4 @@ impl Orchestrator {
         let _ = self.tx.send(Message::Stop);
         self.wake.wake();
     }
-}
-
-/// 500 with `"<errno>"` (an errno of 0 or below, which no failure should carry, is answered as 5, EIO).
-fn failure(errno: i32) -> Response {
-    let errno = if errno > 0 { errno } else { 5 };
-    Response::new(StatusCode::InternalServerError).with_body(errno_body(errno))
-}
-
-fn unknown_session() -> Response {
-    failure(EINVAL)
 }

@@ -408,8 +408,9 @@ impl State {
             Ok(failures) => failures,
             Err(errno) => {
                 log::error!(
-                    "{}: MpiSetDesired failed as a whole (errno {errno}); retried later",
-                    self.desired.display()
+                    "{}: MpiSetDesired failed as a whole (errno {}); retried later",
+                    self.desired.display(),
+                    errno.code()
                 );
                 pending
                     .iter()
@@ -448,8 +449,8 @@ impl State {
             let named: Vec<String> = failures
                 .iter()
                 .map(|f| match &f.violation {
-                    Some(v) => format!("{}.{} (errno {}: {v})", f.component, f.object, f.errno),
-                    None => format!("{}.{} (errno {})", f.component, f.object, f.errno),
+                    Some(v) => format!("{}.{} (errno {}: {v})", f.component, f.object, f.errno.code()),
+                    None => format!("{}.{} (errno {})", f.component, f.object, f.errno.code()),
                 })
                 .collect();
             log::warn!(
@@ -474,7 +475,9 @@ impl State {
                 Ok(false) => {}
                 Err(e) => log::error!("cannot write {}: {e}", self.reported.path().display()),
             },
-            Err(errno) => log::warn!("MpiGetReported for {} failed: errno {errno}", self.reported.path().display()),
+            Err(errno) => {
+                log::warn!("MpiGetReported for {} failed: errno {}", self.reported.path().display(), errno.code())
+            }
         }
     }
 }
