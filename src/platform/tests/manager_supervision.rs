@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use osconfig_mmi::Errno;
 use osconfig_testkit::{artifacts, in_child, TempRoot};
 
 use osconfig_platform::manager::{
@@ -154,8 +155,8 @@ fn test_start_identifies_and_serves_with_client_sessions() {
     assert_eq!(pid_of(&manager, "DeviceInfo"), Some(deviceinfo_pid), "no second start for the first call");
 
     assert_eq!(manager.get(7, "Nope", "x"), Err(ERR_INVALID));
-    assert_eq!(manager.get(7, "Fixture", "nope"), Err(22), "the module's errno comes back");
-    assert_eq!(manager.get(7, "Fixture", "fail"), Err(libc::ENODATA));
+    assert_eq!(manager.get(7, "Fixture", "nope"), Err(Errno::EINVAL), "the module's errno comes back");
+    assert_eq!(manager.get(7, "Fixture", "fail"), Err(Errno::ENODATA));
     assert_eq!(manager.set(7, "Fixture", "echo", b"{not json"), Err(ERR_INVALID));
 
     manager.close(8);
@@ -431,7 +432,7 @@ fn test_in_process_module_is_called_directly() {
     assert_eq!(session, serde_json::json!({"clientName": "inproc-client", "maxPayloadSizeBytes": 99}));
     manager.set(5, "Fixture", "echo", b"[1,2]").unwrap();
     assert_eq!(manager.get(5, "Fixture", "echo").unwrap(), b"[1,2]");
-    assert_eq!(manager.get(5, "Fixture", "panic"), Err(libc::EFAULT), "a panic is caught by the SDK");
+    assert_eq!(manager.get(5, "Fixture", "panic"), Err(Errno::EFAULT), "a panic is caught by the SDK");
     assert!(!manager.get(5, "DeviceInfo", "osName").unwrap().is_empty());
     manager.close(5);
     manager.shutdown();

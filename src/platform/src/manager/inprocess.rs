@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use osconfig_mmi::loader::{LoadedModule, SessionId};
+use osconfig_mmi::Errno;
 
 use super::sessions::{ClientInfo, ModuleSessions};
 use super::ClientId;
@@ -31,11 +32,11 @@ impl InProcess {
         Ok(InProcess { module, sessions: ModuleSessions::default() })
     }
 
-    fn session(&mut self, client: ClientId, who: &ClientInfo) -> Result<SessionId, i32> {
+    fn session(&mut self, client: ClientId, who: &ClientInfo) -> Result<SessionId, Errno> {
         if let Some(&id) = self.sessions.get(client) {
             return Ok(id);
         }
-        let id = self.module.open(&who.name, who.max_payload).map_err(|e| e.0)?;
+        let id = self.module.open(&who.name, who.max_payload)?;
         self.sessions.insert(client, id);
         Ok(id)
     }
@@ -48,9 +49,9 @@ impl InProcess {
         component: &str,
         object: &str,
         payload: &[u8],
-    ) -> Result<(), i32> {
+    ) -> Result<(), Errno> {
         let id = self.session(client, who)?;
-        self.module.set(id, component, object, payload).map_err(|e| e.0)
+        self.module.set(id, component, object, payload)
     }
 
     /// `MmiGet` in the client's session (opened first if needed).
@@ -60,9 +61,9 @@ impl InProcess {
         who: &ClientInfo,
         component: &str,
         object: &str,
-    ) -> Result<Vec<u8>, i32> {
+    ) -> Result<Vec<u8>, Errno> {
         let id = self.session(client, who)?;
-        self.module.get(id, component, object).map_err(|e| e.0)
+        self.module.get(id, component, object)
     }
 
     /// `MmiClose` of the client's session, if it has one.

@@ -40,7 +40,7 @@
 //! own process group (a Ctrl-C in a terminal reaches only the platform, which stops its hosts). `run_dir` is created
 //! with mode 0700.
 //!
-//! ## Errors (the `Err(errno)` of [`ModulesManager::set`] / [`ModulesManager::get`])
+//! ## Errors (the `Err(errno)` of [`ModulesManager::set`] / [`ModulesManager::get`], an `osconfig_mmi::Errno`)
 //! | errno | constant | when |
 //! |---|---|---|
 //! | 22 `EINVAL` | [`ERR_INVALID`] | unknown component; a payload that is not one JSON value; and whatever the module answers |
@@ -149,7 +149,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
-use osconfig_mmi::Lifetime;
+use osconfig_mmi::{Errno, Lifetime};
 use osconfig_storage::Store;
 
 use crashes::{CrashLog, CrashPolicy};
@@ -159,18 +159,18 @@ pub use supervisor::Stage;
 use supervisor::{Ctx, Io, Step, Supervised, Work};
 
 /// errno 22 (`EINVAL`): unknown component, or a payload that is not one JSON value.
-pub const ERR_INVALID: i32 = 22;
+pub const ERR_INVALID: Errno = Errno::EINVAL;
 /// errno 5 (`EIO`): the module's host died during the call or could not be (re)started (counted as a crash).
-pub const ERR_CRASHED: i32 = 5;
+pub const ERR_CRASHED: Errno = Errno::EIO;
 /// errno 62 (`ETIME`): the host missed the call deadline and was killed (counted as a crash).
-pub const ERR_TIMEOUT: i32 = 62;
+pub const ERR_TIMEOUT: Errno = Errno::ETIME;
 /// errno 11 (`EAGAIN`): the module's host is in its restart back-off after a crash; nothing was sent.
-pub const ERR_BACKOFF: i32 = 11;
+pub const ERR_BACKOFF: Errno = Errno(libc::EAGAIN);
 /// errno 131 (`ENOTRECOVERABLE`): the module is quarantined after too many crashes (until a reload); nothing was
 /// sent. Its own errno: not the MPI's session limit (24) nor a host's full session table (16).
-pub const ERR_QUARANTINED: i32 = 131;
+pub const ERR_QUARANTINED: Errno = Errno(libc::ENOTRECOVERABLE);
 /// errno 71 (`EPROTO`): the host answered outside the MMI REST API.
-pub const ERR_PROTOCOL: i32 = 71;
+pub const ERR_PROTOCOL: Errno = Errno::EPROTO;
 
 /// How the manager finds, runs and supervises modules.
 #[derive(Debug, Clone)]
@@ -293,14 +293,14 @@ pub enum Progress {
     /// [`ModulesManager::expire`] at [`ModulesManager::deadline`], finish it.
     Waiting,
     /// The call finished: the module's answer (an `MmiGet`'s value, empty for `MmiSet`) or the errno.
-    Done(Result<Vec<u8>, i32>),
+    Done(Result<Vec<u8>, Errno>),
 }
 
 /// What finished after an event or a timer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Finished {
     /// The call started by [`ModulesManager::begin`].
-    Call(Result<Vec<u8>, i32>),
+    Call(Result<Vec<u8>, Errno>),
     /// An `MmiClose` started by [`ModulesManager::next_close`].
     Close,
 }
@@ -447,18 +447,18 @@ impl ModulesManager {
 
     /// `MmiSet` of `payload` (one JSON value) on the module serving `component`, waiting for the answer (blocking;
     /// see [`ModulesManager::attach`]); `Err(errno)` as in the module docs.
-    pub fn set(&mut self, client: ClientId, component: &str, object: &str, payload: &[u8]) -> Result<(), i32> {
+    pub fn set(&mut self, client: ClientId, component: &str, object: &str, payload: &[u8]) -> Result<(), Errno> {
         let op = ModuleOp::Set { component: component.into(), object: object.into(), payload: payload.to_vec() };
         self.call(client, op).map(drop)
     }
 
     /// `MmiGet` on the module serving `component`, waiting for the answer (blocking; see
     /// [`ModulesManager::attach`]): the object's JSON; `Err(errno)` as in the module docs.
-    pub fn get(&mut self, client: ClientId, component: &str, object: &str) -> Result<Vec<u8>, i32> {
+    pub fn get(&mut self, client: ClientId, component: &str, object: &str) -> Result<Vec<u8>, Errno> {
         self.call(client, ModuleOp::Get { component: component.into(), object: object.into() })
     }
 
-    fn call(&mut self, client: ClientId, op: ModuleOp) -> Result<Vec<u8>, i32> {
+    fn call(&mut self, client: ClientId, op: ModuleOp) -> Result<Vec<u8>, Errno> {
         match self.begin(client, op) {
             Progress::Done(result) => result,
             Progress::Waiting => self.block(),
@@ -466,7 +466,7 @@ impl ModulesManager {
     }
 
     /// Waits on the manager's own poll until the call in flight finishes.
-    fn block(&mut self) -> Result<Vec<u8>, i32> {
+    fn block(&mut self) -> Result<Vec<u8>, Errno> {
         let mut events = Events::with_capacity(8);
         loop {
             let timeout = self.deadline().map(|at| at.saturating_duration_since(Instant::now()));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 use osconfig_http::ClientError;
-use osconfig_mmi::{Lifetime, ModuleInfo};
+use osconfig_mmi::{Errno, Lifetime, ModuleInfo};
 use osconfig_mpi::mmi::{get_body, set_body, CloseRequest, OpenRequest};
 use osconfig_mpi::{mmi_result, opened_session, CallError, MmiEndpoint};
 use osconfig_storage::Store;
@@ -50,7 +50,7 @@ pub(crate) enum Step {
     /// Waiting for the host: an event of the module's token or its timer ([`Supervised::deadline`]) moves it on.
     Wait,
     /// Finished: the module's answer or the errno (see the manager's docs).
-    Done(Result<Vec<u8>, i32>),
+    Done(Result<Vec<u8>, Errno>),
 }
 
 /// What the call in flight is for.
@@ -424,7 +424,8 @@ impl Hosted {
                 "module {name} is quarantined ({} crashes within {} s): call refused with errno {ERR_QUARANTINED} \
                  until a reload (SIGHUP) or a restart after the window",
                 self.crashes.count(),
-                ctx.policy.window.as_secs()
+                ctx.policy.window.as_secs(),
+                ERR_QUARANTINED = ERR_QUARANTINED.code()
             );
             return Step::Done(Err(ERR_QUARANTINED));
         }
@@ -562,7 +563,7 @@ impl Hosted {
         };
         if closing {
             if let Err(errno) = result {
-                log::warn!("module {name}: MmiClose failed with errno {errno}");
+                log::warn!("module {name}: MmiClose failed with errno {}", errno.code());
             }
             return Step::Done(Ok(Vec::new()));
         }
@@ -640,13 +641,14 @@ impl Hosted {
     }
 
     /// Spawns the host (after the back-off of the last crash); it is reached by the call's `Starting` stage.
-    fn spawn(&mut self, ctx: &Ctx<'_>, name: &str, user: u32) -> Result<(), i32> {
+    fn spawn(&mut self, ctx: &Ctx<'_>, name: &str, user: u32) -> Result<(), Errno> {
         let now = Instant::now();
         if let Some(left) = self.crashes.backoff_left(now) {
             log::log!(
                 self.refusal_level(),
                 "module {name}: host restart in back-off for {} ms more: call refused with errno {ERR_BACKOFF}",
-                left.as_millis()
+                left.as_millis(),
+                ERR_BACKOFF = ERR_BACKOFF.code()
             );
             return Err(ERR_BACKOFF);
         }
@@ -667,9 +669,9 @@ impl Hosted {
     }
 
     /// Turns a failed host call into the caller's errno; a dead or late host is killed and counted as a crash.
-    fn failed(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, error: CallError) -> i32 {
+    fn failed(&mut self, ctx: &Ctx<'_>, name: &str, what: &str, error: CallError) -> Errno {
         match error {
-            CallError::Module(errno) => errno,
+            CallError::Module(errno) => Errno(errno),
             CallError::BadRequest => ERR_INVALID,
             CallError::NotFound | CallError::Protocol(_) | CallError::Forbidden | CallError::Platform(_) => {
                 log::error!("module {name}: {what}: {error}");
@@ -722,7 +724,8 @@ impl Hosted {
                 "module {name}: quarantined after {} crashes within {} s: {reason}; its calls fail with errno \
                  {ERR_QUARANTINED} until a reload (SIGHUP)",
                 self.crashes.count(),
-                ctx.policy.window.as_secs()
+                ctx.policy.window.as_secs(),
+                ERR_QUARANTINED = ERR_QUARANTINED.code()
             ),
         }
     }

@@ -107,8 +107,7 @@ impl Engine {
     }
 
     /// Goes on with a job whose module call finished with `result`.
-    pub(super) fn resume_job(&mut self, pending: Pending, result: Result<Vec<u8>, i32>) -> Outcome {
-        let result = result.map_err(Errno);
+    pub(super) fn resume_job(&mut self, pending: Pending, result: Result<Vec<u8>, Errno>) -> Outcome {
         match pending {
             Pending::One { set, component, object } => done(answers::outcome(match result {
                 // MpiSet answers nothing.
@@ -189,7 +188,7 @@ impl Engine {
             let op = ModuleOp::Set { component: component.clone(), object: name.clone(), payload: payload.to_vec() };
             match self.manager.begin(client, op) {
                 Progress::Done(result) => {
-                    note_desired(component, name, result.map_err(Errno), None, &mut failures);
+                    note_desired(component, name, result, None, &mut failures);
                     next += 1;
                 }
                 Progress::Waiting => return Outcome::Wait(Pending::Desired { client, request, next, failures }),
@@ -207,7 +206,7 @@ impl Engine {
             match self.manager.begin(client, op) {
                 Progress::Done(Ok(value)) => values.push((next, value)),
                 Progress::Done(Err(errno)) => {
-                    log::debug!("reported {}.{} left out: errno {errno}", entry.component, entry.object)
+                    log::debug!("reported {}.{} left out: errno {}", entry.component, entry.object, errno.code())
                 }
                 Progress::Waiting => return Outcome::Wait(Pending::Reported { client, next, values }),
             }
