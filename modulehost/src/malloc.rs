@@ -3,8 +3,10 @@
 //!
 //! `M_ARENA_MAX` 1: every thread allocates from the main heap. By default each thread that allocates gets its own
 //! arena (a 64 MiB reservation of which it keeps a few pages touched); the platform's threads allocate little, and
-//! glibc's per-thread cache serves most small allocations without the arena's lock, while the arenas cost the
-//! platform 12-16 KiB of private memory (`osconfig-bench platform_pss`, BENCHMARKS.md, issue 11's memory section). A module host has one thread: no
+//! glibc's per-thread cache serves most small allocations without the arena's lock, while each arena keeps at
+//! least a page private, more once its thread has worked. Measured at start-up after one `MpiGet` per module
+//! (`osconfig-bench platform_pss`, BENCHMARKS.md, issue 11's memory section): 12-16 KiB less in the platform with
+//! its orchestrator thread, 4-8 KiB less without it (watcher and signal threads). A module host has one thread: no
 //! change there, unless a module starts threads.
 //!
 //! Not set, because measured to gain nothing from here: `M_TOP_PAD` 0 saves 8 KiB per process only as an environment
