@@ -122,3 +122,20 @@ impl Drop for ReferencePlatform {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_stage_script_parses() {
+        let status = Command::new("sh").args(["-n", "-c", STAGE]).status().unwrap();
+        assert!(status.success(), "sh -n refused the staging script");
+    }
+
+    #[test]
+    fn test_module_is_where_the_reference_build_puts_it() {
+        let path = module(Path::new("/b"), "deviceinfo");
+        assert_eq!(path, Path::new("/b/modules/deviceinfo/src/so/deviceinfo.so"));
+    }
+}
