@@ -71,6 +71,38 @@ impl Platform {
     ) -> io::Result<Platform> {
         let dir = std::env::temp_dir().join(format!("osconfig-bench-platform-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        let spawned = Platform::stage(ctx, &dir, modules, config, host).and_then(|(platform, host)| {
+            let started = Instant::now();
+            let child = Command::new(&platform)
+                .arg("--root")
+                .arg(&dir)
+                .arg("--modulehost")
+                .arg(host)
+                .env("OSCONFIG_LOG_LEVEL", "error")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            Ok((child, started))
+        });
+        match spawned {
+            Ok((child, started)) => Ok(Platform { child, socket: dir.join("run/osconfig/mpid.sock"), dir, started }),
+            Err(e) => {
+                // Nothing runs on the staged root (a module or binary was missing): no leftover folder.
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stages the device tree under `dir`: the modules, `osconfig.json` and, for the multi-call layout, the host's
+    /// link; returns the platform's executable and the host executable to pass to it.
+    fn stage(
+        ctx: &Context,
+        dir: &std::path::Path,
+        modules: &[&str],
+        config: &serde_json::Value,
+        host: HostBinary,
+    ) -> io::Result<(PathBuf, PathBuf)> {
         let modules_dir = dir.join("usr/lib/osconfig");
         std::fs::create_dir_all(&modules_dir)?;
         std::fs::create_dir_all(dir.join("etc/osconfig"))?;
@@ -90,18 +122,7 @@ impl Platform {
                 link
             }
         };
-        let socket = dir.join("run/osconfig/mpid.sock");
-        let started = Instant::now();
-        let child = Command::new(&platform)
-            .arg("--root")
-            .arg(&dir)
-            .arg("--modulehost")
-            .arg(host)
-            .env("OSCONFIG_LOG_LEVEL", "error")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(Platform { child, dir, socket, started })
+        Ok((platform, host))
     }
 
     /// Starts the platform and waits until it answers `MpiOpen`.

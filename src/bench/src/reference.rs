@@ -23,6 +23,19 @@ fn module(build: &Path, name: &str) -> PathBuf {
     build.join(format!("modules/{name}/src/so/{name}.so"))
 }
 
+/// Fills the staged folder `dir`: the folders [`STAGE`] mounts, the modules and an `osconfig.json`.
+fn stage(build: &Path, dir: &Path, modules: &[&str]) -> io::Result<()> {
+    for sub in ["run", "log", "modules", "etc.up", "etc.work", "lib.up", "lib.work"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    for name in modules {
+        std::fs::copy(module(build, name), dir.join(format!("modules/{name}.so")))?;
+    }
+    // Logging as quiet as ours in the same run (LoggingLevel 3: errors only); the reference loads no module without
+    // a ModelVersion.
+    std::fs::write(dir.join("osconfig.json"), r#"{"ModelVersion": 20, "LoggingLevel": 3}"#)
+}
+
 /// Run by `sh` inside the new mount namespace with the staged folder as `$1` and the program after it: the
 /// reference's fixed paths become the staged folder's, then the program replaces the shell (same process id).
 const STAGE: &str = r#"set -e
@@ -58,23 +71,22 @@ impl ReferencePlatform {
         let platform = std::fs::canonicalize(build.join(PLATFORM))?;
         let dir = std::env::temp_dir().join(format!("osconfig-bench-reference-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["run", "log", "modules", "etc.up", "etc.work", "lib.up", "lib.work"] {
-            std::fs::create_dir_all(dir.join(sub))?;
-        }
-        for name in modules {
-            std::fs::copy(module(build, name), dir.join(format!("modules/{name}.so")))?;
-        }
-        // Logging as quiet as ours in the same run (LoggingLevel 3: errors only); the reference loads no module
-        // without a ModelVersion.
-        std::fs::write(dir.join("osconfig.json"), r#"{"ModelVersion": 20, "LoggingLevel": 3}"#)?;
-        let child = Command::new("unshare")
-            .args(["--mount", "sh", "-c", STAGE, "sh"])
-            .arg(&dir)
-            .arg(&platform)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let child = match stage(build, &dir, modules).and_then(|()| {
+            Command::new("unshare")
+                .args(["--mount", "sh", "-c", STAGE, "sh"])
+                .arg(&dir)
+                .arg(&platform)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        }) {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         let mut reference = ReferencePlatform { socket: dir.join("run/mpid.sock"), child, dir };
         reference.wait_ready()?;
         Ok(reference)
