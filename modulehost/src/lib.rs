@@ -63,9 +63,11 @@
 
 pub mod args;
 pub mod error;
+pub mod malloc;
 pub mod module;
 pub mod privileges;
 pub mod process;
+pub mod program;
 pub mod reply;
 pub mod routes;
 pub mod sessions;

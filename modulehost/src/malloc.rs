@@ -1,5 +1,4 @@
-//! glibc's allocator set for a small daemon: the first thing the module host's and the platform's `main` do (the
-//! platform compiles this file in through the module host's `main.rs`).
+//! glibc's allocator set for a small daemon: the first thing the module host's and the platform's `main` do.
 //!
 //! `M_ARENA_MAX` 1: every thread allocates from the main heap. By default each thread that allocates gets its own
 //! arena (a 64 MiB reservation of which it keeps a few pages touched); the platform's threads allocate little, and
@@ -15,7 +14,7 @@
 //! `M_TRIM_THRESHOLD`, `M_MMAP_THRESHOLD`: no change. Other C libraries (musl) have no such settings: a no-op.
 
 /// Sets the allocator's options (see the module docs); call it first in `main`, before any thread starts.
-pub(crate) fn configure() {
+pub fn configure() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before this process starts any thread, and glibc
     // takes its own lock either way. A refused option (return 0) leaves glibc's default, which is harmless.

@@ -2,37 +2,18 @@
 //!
 //! A multi-call executable: started under the name `osconfig-modulehost` or `osconfigctl` (the file name in
 //! `argv[0]`, as through the links `cross/install.sh` installs) it is that program, with the same command line,
-//! output and exit codes. One copy of the Rust standard library, the HTTP stack and serde_json on the device instead
-//! of three (BENCHMARKS.md, "Flash footprint"). Their sources are compiled in from their crates (`#[path]`); the
+//! output and exit codes: the host runs `osconfig_modulehost::program::main`, the function its own binary's `main`
+//! calls; osconfigctl's sources are still compiled in from its crate (`#[path]`). One copy of the Rust standard
+//! library, the HTTP stack and serde_json on the device instead of three (BENCHMARKS.md, "Flash footprint"). The
 //! standalone `osconfig-modulehost` and `osconfigctl` binaries are still built (tests run them by name, and the
-//! static `osconfigctl`). Test builds of this executable leave the other two out: their unit tests run in their
-//! own crates.
+//! static `osconfigctl`). Test builds of this executable leave osconfigctl out: its unit tests run in its crate.
 
 use std::process::exit;
 
 use osconfig_platform::args::Command;
 use osconfig_platform::error::{chain, EXIT_USAGE};
 
-// The module host: its library (whose `crate::` paths name the items imported at this root) and its `main`.
-#[cfg(not(test))]
-#[allow(dead_code, unused_imports)]
-#[path = "../../../modulehost/src/lib.rs"]
-mod modulehost_lib;
-#[cfg(not(test))]
-#[allow(dead_code)]
-#[path = "../../../modulehost/src/main.rs"]
-mod modulehost_main;
-#[cfg(not(test))]
-extern crate self as osconfig_modulehost;
-#[cfg(not(test))]
-use modulehost_lib::{args, error, module, privileges, reply, run, sessions};
-// The host's `process` module from the crate the platform's library links already (not a second copy).
-#[cfg(not(test))]
-extern crate osconfig_modulehost as modulehost_crate;
-#[cfg(not(test))]
-use modulehost_crate::process;
-
-// osconfigctl: its library and its `main`, the same way.
+// osconfigctl: its library (whose `crate::` paths name the items imported at this root) and its `main`.
 #[cfg(not(test))]
 #[allow(dead_code, unused_imports)]
 #[path = "../../cli/src/lib.rs"]
@@ -51,15 +32,14 @@ use cli_lib::{client, commands, recipe, target, USAGE};
 fn invoked_as() -> Option<fn()> {
     let arg0 = std::env::args_os().next()?;
     match std::path::Path::new(&arg0).file_name().and_then(std::ffi::OsStr::to_str) {
-        Some("osconfig-modulehost") => Some(modulehost_main::main),
+        Some("osconfig-modulehost") => Some(osconfig_modulehost::program::main),
         Some("osconfigctl") => Some(cli_main::main),
         _ => None,
     }
 }
 
 fn main() {
-    #[cfg(not(test))]
-    modulehost_main::malloc::configure();
+    osconfig_modulehost::malloc::configure();
     #[cfg(not(test))]
     if let Some(program) = invoked_as() {
         program();
