@@ -128,6 +128,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod program;
 pub mod recipe;
 pub mod target;
 

@@ -2,45 +2,28 @@
 //!
 //! A multi-call executable: started under the name `osconfig-modulehost` or `osconfigctl` (the file name in
 //! `argv[0]`, as through the links `cross/install.sh` installs) it is that program, with the same command line,
-//! output and exit codes: the host runs `osconfig_modulehost::program::main`, the function its own binary's `main`
-//! calls; osconfigctl's sources are still compiled in from its crate (`#[path]`). One copy of the Rust standard
-//! library, the HTTP stack and serde_json on the device instead of three (BENCHMARKS.md, "Flash footprint"). The
-//! standalone `osconfig-modulehost` and `osconfigctl` binaries are still built (tests run them by name, and the
-//! static `osconfigctl`). Test builds of this executable leave osconfigctl out: its unit tests run in its crate.
+//! output and exit codes: it runs `osconfig_modulehost::program::main` or `osconfig_cli::program::main`, the
+//! functions their own binaries' `main` call. One copy of the Rust standard library, the HTTP stack and serde_json
+//! on the device instead of three (BENCHMARKS.md, "Flash footprint"). The standalone `osconfig-modulehost` and
+//! `osconfigctl` binaries are still built (tests run them by name, and the static `osconfigctl`).
 
 use std::process::exit;
 
 use osconfig_platform::args::Command;
 use osconfig_platform::error::{chain, EXIT_USAGE};
 
-// osconfigctl: its library (whose `crate::` paths name the items imported at this root) and its `main`.
-#[cfg(not(test))]
-#[allow(dead_code, unused_imports)]
-#[path = "../../cli/src/lib.rs"]
-mod cli_lib;
-#[cfg(not(test))]
-#[allow(dead_code)]
-#[path = "../../cli/src/main.rs"]
-mod cli_main;
-#[cfg(not(test))]
-extern crate self as osconfig_cli;
-#[cfg(not(test))]
-use cli_lib::{client, commands, recipe, target, USAGE};
-
 /// The program this process is, from the file name it was started under.
-#[cfg(not(test))]
 fn invoked_as() -> Option<fn()> {
     let arg0 = std::env::args_os().next()?;
     match std::path::Path::new(&arg0).file_name().and_then(std::ffi::OsStr::to_str) {
         Some("osconfig-modulehost") => Some(osconfig_modulehost::program::main),
-        Some("osconfigctl") => Some(cli_main::main),
+        Some("osconfigctl") => Some(|| osconfig_cli::program::main()),
         _ => None,
     }
 }
 
 fn main() {
     osconfig_modulehost::malloc::configure();
-    #[cfg(not(test))]
     if let Some(program) = invoked_as() {
         program();
         return;
