@@ -229,16 +229,17 @@ fn test_crashes_quarantine_persist_across_restart_and_reload_clears() {
     let root = Root::new("quarantine");
     root.add(&artifacts().module("fixture"), "fixture.so");
     let mut settings = root.settings();
-    settings.restart_backoff = Duration::from_millis(50);
+    // Back-offs long enough that a loaded machine's scheduling delays (tens of ms) cannot move a call across one.
+    settings.restart_backoff = Duration::from_millis(200);
     let mut manager = ModulesManager::start(settings.clone());
     manager.open(1, "c", 0);
     assert_eq!(manager.set(1, "Fixture", "crash", b"1"), Err(ERR_CRASHED));
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(250));
     assert_eq!(manager.get(1, "Fixture", "crash"), Err(ERR_CRASHED));
-    // The second back-off is doubled: 100 ms.
-    std::thread::sleep(Duration::from_millis(60));
+    // The second back-off is doubled: 400 ms.
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(manager.get(1, "Fixture", "echo"), Err(ERR_BACKOFF));
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(400));
     assert_eq!(manager.get(1, "Fixture", "crash"), Err(ERR_CRASHED));
     assert!(quarantined(&manager, "Fixture"));
     std::thread::sleep(Duration::from_millis(300));
@@ -270,6 +271,7 @@ fn test_crashes_quarantine_persist_across_restart_and_reload_clears() {
     // A window that has passed does not quarantine at the next start.
     let mut short = settings;
     short.crash_window = Duration::from_millis(200);
+    short.restart_backoff = Duration::from_millis(50);
     let mut manager = ModulesManager::start(short.clone());
     for _ in 0..2 {
         assert_eq!(manager.get(1, "Fixture", "crash"), Err(ERR_CRASHED));
