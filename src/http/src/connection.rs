@@ -16,8 +16,13 @@ use crate::peer::PeerCred;
 use crate::request::Request;
 use crate::response::{Response, CONTINUE};
 
-/// Bytes read from the socket in one `read` call: the size of the scratch buffer a server lends its connections.
+/// Bytes read from the socket in one `read` call at most: the size the scratch buffer a server lends its
+/// connections grows to.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
+/// The size the shared read chunk starts at: small requests (every MPI and MMI call) never touch more of it, so a
+/// server that only ever gets small ones keeps 4 KiB of it resident instead of 16. It grows to [`READ_CHUNK`]
+/// the first time a read fills it (a big body is coming) and stays so.
+pub(crate) const FIRST_READ_CHUNK: usize = 4 * 1024;
 
 /// Why a connection stopped reading with bytes possibly still waiting; the server reads it again once the reason
 /// is gone.
@@ -94,11 +99,12 @@ impl<S: Read + Write> Connection<S> {
     /// Reads what the client sent and appends each whole request to `requests` with its sequence number.
     /// Stops early on a [`Pause`]: `budget_left` is what this connection may add to the server's buffered bytes
     /// beyond its own [`Limits::connection_buffer_bytes`]. Call again once [`Connection::stalled`] is lifted.
-    /// `chunk` is scratch space shared by all connections of a server (zeroed once, not per read).
+    /// `chunk` is scratch space shared by all connections of a server (zeroed once, not per read; see
+    /// [`FIRST_READ_CHUNK`]).
     pub(crate) fn read(
         &mut self,
         now: Instant,
-        chunk: &mut [u8],
+        chunk: &mut Vec<u8>,
         requests: &mut Vec<(u64, Request)>,
         budget_left: usize,
     ) {
@@ -115,6 +121,10 @@ impl<S: Read + Write> Connection<S> {
                     if n < chunk.len() {
                         // A short read drained the socket: the next arrival raises a new readiness event.
                         break;
+                    }
+                    if chunk.len() == FIRST_READ_CHUNK {
+                        // A big body is coming: read it in bigger steps from now on.
+                        chunk.resize(READ_CHUNK, 0);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -334,7 +344,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 2);
         conn.complete(requests[1].0, Response::ok(&b"\"b\""[..]));
         conn.flush(Instant::now());
@@ -353,7 +363,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /x HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert!(requests.is_empty());
         conn.flush(Instant::now());
         assert!(read_answer(&mut client).starts_with("HTTP/1.1 411 Length Required\r\n"));
@@ -368,12 +378,12 @@ mod tests {
             c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         }
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 2);
         assert_eq!(conn.stalled(), Some(Pause::Pipeline));
         conn.complete(requests[0].0, Response::ok(&b"1"[..]));
         conn.flush(Instant::now());
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 3);
         assert_eq!(requests[2].0, 2);
     }
@@ -384,14 +394,14 @@ mod tests {
         let mut c = &client;
         c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 1);
         // An answer bigger than the socket takes at once stays unsent.
         conn.complete(requests[0].0, Response::ok(vec![b'x'; 4 * 1024 * 1024]));
         conn.flush(Instant::now());
         assert!(conn.unsent() > 1000);
         c.write_all(b"GET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n").unwrap();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 1, "no request runs while the client does not read");
         assert_eq!(conn.stalled(), Some(Pause::Output));
         let reader = thread::spawn(move || {
@@ -407,7 +417,7 @@ mod tests {
         }
         let _client = reader.join().unwrap();
         assert_eq!(conn.pause(usize::MAX), None);
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 3, "reading resumed once drained");
         assert_eq!(conn.buffered_bytes(), conn.parser.buffered_bytes(), "the big output buffer was given back");
     }
@@ -418,18 +428,35 @@ mod tests {
         let mut c = &client;
         c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, 0);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, 0);
         assert_eq!(requests.len(), 1, "a small request is read with no budget left");
         conn.complete(0, Response::ok(&b"1"[..]));
         conn.flush(Instant::now());
         c.write_all(format!("POST /a HTTP/1.1\r\nContent-Length: 4096\r\n\r\n{}", "x".repeat(4000)).as_bytes())
             .unwrap();
-        conn.read(Instant::now(), &mut [0u8; 512], &mut requests, 0);
+        conn.read(Instant::now(), &mut vec![0u8; 512], &mut requests, 0);
         assert_eq!(conn.stalled(), Some(Pause::Budget));
         assert!(conn.parser.pending_bytes() < 2048, "stopped near its own allowance");
-        conn.read(Instant::now(), &mut [0u8; 512], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; 512], &mut requests, usize::MAX);
         assert_eq!(conn.stalled(), None);
         assert_eq!(conn.parser.pending_bytes(), 4000, "the whole body read once the budget has room");
+    }
+
+    #[test]
+    fn test_read_chunk_stays_small_for_small_requests_and_grows_for_a_big_body() {
+        let (mut conn, client) = pair(Limits::default());
+        let mut c = &client;
+        let mut chunk = vec![0u8; FIRST_READ_CHUNK];
+        let mut requests = Vec::new();
+        c.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
+        conn.read(Instant::now(), &mut chunk, &mut requests, usize::MAX);
+        assert_eq!((requests.len(), chunk.len()), (1, FIRST_READ_CHUNK));
+        c.write_all(format!("POST /a HTTP/1.1\r\nContent-Length: 10000\r\n\r\n{}", "x".repeat(10000)).as_bytes())
+            .unwrap();
+        conn.read(Instant::now(), &mut chunk, &mut requests, usize::MAX);
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].1.body.len(), 10000);
+        assert_eq!(chunk.len(), READ_CHUNK);
     }
 
     #[test]
@@ -449,10 +476,10 @@ mod tests {
         assert_eq!(conn.deadline(), Some(conn.last_activity + Duration::from_secs(100)));
         client.write_all(b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\n{").unwrap();
         let mut requests = Vec::new();
-        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(t0, &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(conn.deadline(), Some(t0 + Duration::from_secs(1)));
         client.write_all(b"}   ").unwrap();
-        conn.read(t0, &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(t0, &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 1);
         assert_eq!(conn.deadline(), None, "waiting for the handler never times out");
         conn.time_out(t0);
@@ -464,7 +491,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /a HTTP/1.1\r\nContent-Len").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         conn.time_out(Instant::now());
         assert!(read_answer(&mut client).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
         assert!(conn.is_finished());
@@ -476,8 +503,8 @@ mod tests {
         client.write_all(b"GET /a HTTP/1.1\r\n\r\n").unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         assert_eq!(requests.len(), 1);
         assert!(!conn.is_finished(), "an answer is still owed");
         conn.complete(0, Response::ok(&b"1"[..]));
@@ -491,7 +518,7 @@ mod tests {
         let (mut conn, mut client) = pair(Limits::default());
         client.write_all(b"POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n").unwrap();
         let mut requests = Vec::new();
-        conn.read(Instant::now(), &mut [0u8; READ_CHUNK], &mut requests, usize::MAX);
+        conn.read(Instant::now(), &mut vec![0u8; READ_CHUNK], &mut requests, usize::MAX);
         conn.flush(Instant::now());
         assert_eq!(read_answer(&mut client), "HTTP/1.1 100 Continue\r\n\r\n");
     }

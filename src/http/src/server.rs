@@ -14,7 +14,7 @@ use mio::event::Event;
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::connection::{Connection, Pause, READ_CHUNK};
+use crate::connection::{Connection, Pause, FIRST_READ_CHUNK};
 use crate::limits::Limits;
 use crate::peer::PeerCred;
 use crate::request::Request;
@@ -369,7 +369,7 @@ struct Work<'a> {
     table: &'a mut Table,
     dirty: &'a mut Vec<Token>,
     requests: &'a mut Vec<(u64, Request)>,
-    chunk: &'a mut [u8],
+    chunk: &'a mut Vec<u8>,
 }
 
 /// An HTTP/1.1 server on a Unix socket. See the crate docs for an example.
@@ -459,7 +459,7 @@ impl Server {
         let mut dirty: Vec<Token> = Vec::new();
         let mut requests: Vec<(u64, Request)> = Vec::new();
         let mut next_sweep: Option<Instant> = None;
-        let mut chunk = vec![0u8; READ_CHUNK];
+        let mut chunk = vec![0u8; FIRST_READ_CHUNK];
         handler.attach(self.poll.registry())?;
 
         while !self.shared.shutdown.load(Ordering::Acquire) {
