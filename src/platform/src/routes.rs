@@ -1,7 +1,7 @@
-//! The MPI's routing, on the event loop's thread: authorization (403), one `match (method, route)` (404), strict
-//! body parsing (400 with `{"error":"<why>"}`), then the call goes to the Orchestrator's [`Engine`], which runs on
-//! the same thread (the loop's events of module hosts and its timers go to the engine too). Nothing here waits on
-//! a module.
+//! The MPI's routing, on the event loop's thread: authorization (403), the route looked up as an `MpiEndpoint` (or
+//! one of our two extensions) with the methods it allows (404 otherwise), strict body parsing (400 with
+//! `{"error":"<why>"}`), then the call goes to the Orchestrator's [`Engine`], which runs on the same thread (the
+//! loop's events of module hosts and its timers go to the engine too). Nothing here waits on a module.
 //!
 //! Besides the six MPI calls, two read-only extensions of ours (see [`crate::status`]): `GET`/`POST`
 //! `/PlatformModules` and `/PlatformStatus`, which ignore any body and need no session.
@@ -15,8 +15,8 @@ use mio::event::Event;
 use mio::{Registry, Token};
 use osconfig_http::{Handler, Method, PeerCred, Request, Responder};
 use osconfig_mpi::{
-    BodyError, MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest,
-    MpiSetRequest,
+    BodyError, Endpoint, MpiCloseRequest, MpiEndpoint, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest,
+    MpiSetDesiredRequest, MpiSetRequest, PLATFORM_MODULES_ROUTE, PLATFORM_STATUS_ROUTE,
 };
 
 use crate::answers;
@@ -65,8 +65,16 @@ impl MpiHandler {
     }
 }
 
-fn parse<T>(body: &[u8], parse: fn(&[u8]) -> Result<T, BodyError>, wrap: fn(T) -> Call) -> Result<Call, BodyError> {
-    parse(body).map(wrap)
+/// The call an MPI endpoint's body asks for (`uid`: the caller's, which `MpiOpen` carries).
+fn parse_call(endpoint: MpiEndpoint, body: &[u8], uid: u32) -> Result<Call, BodyError> {
+    match endpoint {
+        MpiEndpoint::Open => MpiOpenRequest::from_body(body).map(|r| Call::Open(r, uid)),
+        MpiEndpoint::Close => MpiCloseRequest::from_body(body).map(Call::Close),
+        MpiEndpoint::Set => MpiSetRequest::from_body(body).map(Call::Set),
+        MpiEndpoint::Get => MpiGetRequest::from_body(body).map(Call::Get),
+        MpiEndpoint::SetDesired => MpiSetDesiredRequest::from_body(body).map(Call::SetDesired),
+        MpiEndpoint::GetReported => MpiGetReportedRequest::from_body(body).map(Call::GetReported),
+    }
 }
 
 impl Handler for MpiHandler {
@@ -107,22 +115,17 @@ impl Handler for MpiHandler {
             return;
         }
         let body = request.body.as_slice();
-        let (route, call) = match (&request.method, request.route()) {
-            (Method::Post, "/MpiOpen") => {
-                ("/MpiOpen", MpiOpenRequest::from_body(body).map(|r| Call::Open(r, peer.uid)))
-            }
-            (Method::Post, "/MpiClose") => ("/MpiClose", parse(body, MpiCloseRequest::from_body, Call::Close)),
-            (Method::Post, "/MpiSet") => ("/MpiSet", parse(body, MpiSetRequest::from_body, Call::Set)),
-            (Method::Post | Method::Get, "/MpiGet") => ("/MpiGet", parse(body, MpiGetRequest::from_body, Call::Get)),
-            (Method::Post, "/MpiSetDesired") => {
-                ("/MpiSetDesired", parse(body, MpiSetDesiredRequest::from_body, Call::SetDesired))
-            }
-            (Method::Post | Method::Get, "/MpiGetReported") => {
-                ("/MpiGetReported", parse(body, MpiGetReportedRequest::from_body, Call::GetReported))
-            }
-            (Method::Post | Method::Get, "/PlatformModules") => ("/PlatformModules", Ok(Call::Modules)),
-            (Method::Post | Method::Get, "/PlatformStatus") => ("/PlatformStatus", Ok(Call::Status)),
-            (method, _) => {
+        let method = &request.method;
+        let endpoint = MpiEndpoint::from_route(request.route());
+        let allowed_method = match endpoint {
+            Some(e) => *method == Method::Post || (*method == Method::Get && e.allows_get()),
+            None => matches!(method, Method::Post | Method::Get),
+        };
+        let (route, call) = match (allowed_method, endpoint, request.route()) {
+            (true, Some(e), _) => (e.route(), parse_call(e, body, peer.uid)),
+            (true, None, PLATFORM_MODULES_ROUTE) => (PLATFORM_MODULES_ROUTE, Ok(Call::Modules)),
+            (true, None, PLATFORM_STATUS_ROUTE) => (PLATFORM_STATUS_ROUTE, Ok(Call::Status)),
+            _ => {
                 log::debug!("no MPI route for {} {} (pid {})", method.as_str(), request.path, peer.pid);
                 responder.respond(answers::not_found());
                 return;
