@@ -10,8 +10,8 @@
 
 use osconfig_mmi::loader::{LoadError, LoadedModule};
 use osconfig_mmi::Errno;
-use osconfig_mpi::wire::json_string;
-use osconfig_mpi::{CloseRequest, GetInfoRequest, GetRequest, OpenRequest, SetRequest};
+use osconfig_rest::wire::json_string;
+use osconfig_rest::{CloseRequest, GetInfoRequest, GetRequest, OpenRequest, SetRequest};
 
 use crate::reply::Outcome;
 use crate::sessions::Sessions;

@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use osconfig_mpi::MmiClient;
+use osconfig_rest::MmiClient;
 
 /// Environment variables a host never inherits: systemd's notification socket and watchdog belong to the process
 /// systemd started (a host, or a command its module runs, must not answer for it).

@@ -2,8 +2,8 @@
 
 use osconfig_http::{Response, StatusCode};
 use osconfig_mmi::Errno;
-use osconfig_mpi::wire::{errno_body, json_string};
-use osconfig_mpi::BodyError;
+use osconfig_rest::wire::{errno_body, json_string};
+use osconfig_rest::BodyError;
 
 /// A module call's result: the 200 body, or the errno answered as `500 "<errno>"`.
 pub type Outcome = Result<Vec<u8>, Errno>;

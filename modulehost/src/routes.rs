@@ -3,7 +3,7 @@
 //! thread).
 
 use osconfig_http::{Method, Request, Responder};
-use osconfig_mpi::{CloseRequest, Endpoint, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest, SetRequest};
+use osconfig_rest::{CloseRequest, Endpoint, GetInfoRequest, GetRequest, MmiEndpoint, OpenRequest, SetRequest};
 
 use crate::module::{Call, HostedModule};
 use crate::reply;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use osconfig_mmi::loader::{LoadedModule, SessionId};
 use osconfig_mmi::Errno;
-use osconfig_mpi::session_id::new_session_id;
+use osconfig_rest::session_id::new_session_id;
 
 /// The most sessions open at once; `MmiOpen` beyond it answers `EBUSY` (16) without calling the module.
 ///

@@ -4,7 +4,7 @@
 mod common;
 
 use common::Host;
-use osconfig_mpi::MmiCallError;
+use osconfig_rest::CallError;
 use serde_json::{json, Value};
 
 fn value(bytes: &[u8]) -> Value {
@@ -35,7 +35,7 @@ fn test_fixture_round_trips_through_client() {
     // Invalid against the MIM: the module's EINVAL.
     assert!(matches!(
         client.set(&session, "SampleComponent", "desiredIntegerObject", br#""x""#),
-        Err(MmiCallError::Module(22))
+        Err(CallError::Module(22))
     ));
 
     // Any JSON value travels as Payload (whitespace and all) and comes back as the module reports it.
@@ -48,19 +48,19 @@ fn test_fixture_round_trips_through_client() {
     assert_eq!(value(&client.get(&other, "Fixture", "sessions").unwrap()), json!(2));
 
     // Module errors pass through as errnos.
-    assert!(matches!(client.get(&session, "Fixture", "fail"), Err(MmiCallError::Module(61))));
-    assert!(matches!(client.get(&session, "Nope", "x"), Err(MmiCallError::Module(22))));
-    assert!(matches!(client.set(&session, "Fixture", "fail", b"1"), Err(MmiCallError::Module(1))));
+    assert!(matches!(client.get(&session, "Fixture", "fail"), Err(CallError::Module(61))));
+    assert!(matches!(client.get(&session, "Nope", "x"), Err(CallError::Module(22))));
+    assert!(matches!(client.set(&session, "Fixture", "fail", b"1"), Err(CallError::Module(1))));
 
     // Close: the id stops working; closing again (or an unknown id) is still 200.
     client.close(&session).unwrap();
-    assert!(matches!(client.get(&session, "Fixture", "echo"), Err(MmiCallError::Module(22))));
+    assert!(matches!(client.get(&session, "Fixture", "echo"), Err(CallError::Module(22))));
     client.close(&session).unwrap();
     client.close("no-such-session").unwrap();
     assert_eq!(value(&client.get(&other, "Fixture", "sessions").unwrap()), json!(1));
 
     // MmiOpen returning NULL: the loader's EIO.
-    assert!(matches!(client.open("refuse", 0), Err(MmiCallError::Module(5))));
+    assert!(matches!(client.open("refuse", 0), Err(CallError::Module(5))));
 }
 
 #[test]
@@ -164,15 +164,15 @@ fn test_payload_limit_gives_e2big() {
     let small = client.open("limits", 16).unwrap();
     let big = client.open("limits", 0).unwrap();
     // {"clientName":"limits","maxPayloadSizeBytes":16} is longer than 16 bytes.
-    assert!(matches!(client.get(&small, "Fixture", "session"), Err(MmiCallError::Module(7))));
+    assert!(matches!(client.get(&small, "Fixture", "session"), Err(CallError::Module(7))));
     for session in [&small, &big] {
         client.set(session, "Fixture", "bigSize", b"100").unwrap();
     }
-    assert!(matches!(client.get(&small, "Fixture", "big"), Err(MmiCallError::Module(7))));
+    assert!(matches!(client.get(&small, "Fixture", "big"), Err(CallError::Module(7))));
     assert_eq!(client.get(&big, "Fixture", "big").unwrap().len(), 102);
     // Set input over the limit is refused too.
     let long = format!("\"{}\"", "y".repeat(32));
-    assert!(matches!(client.set(&small, "Fixture", "echo", long.as_bytes()), Err(MmiCallError::Module(7))));
+    assert!(matches!(client.set(&small, "Fixture", "echo", long.as_bytes()), Err(CallError::Module(7))));
     client.set(&small, "Fixture", "bigSize", b"5").unwrap();
     assert_eq!(client.get(&small, "Fixture", "big").unwrap(), b"\"xxxxx\"");
 }
@@ -182,10 +182,10 @@ fn test_panic_in_module_is_an_errno_and_host_stays_up() {
     let host = Host::start("fixture");
     let mut client = host.client();
     let session = client.open("panics", 0).unwrap();
-    assert!(matches!(client.get(&session, "Fixture", "panic"), Err(MmiCallError::Module(14))));
-    assert!(matches!(client.set(&session, "Fixture", "panic", b"1"), Err(MmiCallError::Module(14))));
-    assert!(matches!(client.open("panic", 0), Err(MmiCallError::Module(_))));
-    assert!(matches!(client.get_info("panic"), Err(MmiCallError::Module(14))));
+    assert!(matches!(client.get(&session, "Fixture", "panic"), Err(CallError::Module(14))));
+    assert!(matches!(client.set(&session, "Fixture", "panic", b"1"), Err(CallError::Module(14))));
+    assert!(matches!(client.open("panic", 0), Err(CallError::Module(_))));
+    assert!(matches!(client.get_info("panic"), Err(CallError::Module(14))));
     client.set(&session, "Fixture", "echo", b"\"after\"").unwrap();
     assert_eq!(client.get(&session, "Fixture", "echo").unwrap(), b"\"after\"");
     assert!(host.stderr().contains("panicked"), "{}", host.stderr());
@@ -197,7 +197,7 @@ fn test_session_limit() {
     let mut client = host.client();
     let max = osconfig_modulehost::sessions::MAX_SESSIONS;
     let ids: Vec<String> = (0..max).map(|_| client.open("many", 0).unwrap()).collect();
-    assert!(matches!(client.open("many", 0), Err(MmiCallError::Module(16))));
+    assert!(matches!(client.open("many", 0), Err(CallError::Module(16))));
     client.close(&ids[0]).unwrap();
     let again = client.open("many", 0).unwrap();
     assert_eq!(value(&client.get(&again, "Fixture", "sessions").unwrap()), json!(max));

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Host, HostOptions};
-use osconfig_mpi::MmiCallError;
+use osconfig_rest::CallError;
 use osconfig_testkit::ChildGuard;
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -146,7 +146,7 @@ fn test_crash_kills_only_the_host() {
     let mut client = host.client();
     let session = client.open("crash-test", 0).unwrap();
     let err = client.get(&session, "Fixture", "crash").unwrap_err();
-    assert!(matches!(err, MmiCallError::Transport(_)), "{err:?}");
+    assert!(matches!(err, CallError::Transport(_)), "{err:?}");
     let status = host.wait_exit(Duration::from_secs(5));
     assert_eq!(common::signal_of(status), Some(libc::SIGABRT), "{status}");
 }
@@ -158,7 +158,7 @@ fn test_hung_module_call_stop_exits_6_within_a_second() {
     let session = client.open("hang-test", 0).unwrap();
     let socket = host.socket.clone();
     let hung = std::thread::spawn(move || {
-        let mut client = osconfig_mpi::MmiClient::new(socket).with_timeout(Duration::from_secs(3));
+        let mut client = osconfig_rest::MmiClient::new(socket).with_timeout(Duration::from_secs(3));
         client.set(&session, "Fixture", "hang", b"1")
     });
     std::thread::sleep(Duration::from_millis(200));

@@ -7,7 +7,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use common::{Host, HostOptions};
-use osconfig_mpi::MmiCallError;
+use osconfig_rest::CallError;
 use serde_json::{json, Value};
 
 fn value(bytes: &[u8]) -> Value {
@@ -41,7 +41,7 @@ fn test_deviceinfo_reports_planted_os_name() {
     assert_eq!(client.get(&session, "DeviceInfo", "osVersion").unwrap(), br#""9.1""#);
     assert!(value(&client.get(&session, "DeviceInfo", "totalMemory").unwrap()).as_u64().unwrap() > 0);
     // DeviceInfo has no desired objects.
-    assert!(matches!(client.set(&session, "DeviceInfo", "osName", b"\"x\""), Err(MmiCallError::Module(1))));
+    assert!(matches!(client.set(&session, "DeviceInfo", "osName", b"\"x\""), Err(CallError::Module(1))));
     drop(host);
 }
 
@@ -61,7 +61,7 @@ fn test_hostname_set_and_get_under_temp_root() {
     assert_eq!(client.get(&session, "HostName", "name").unwrap(), br#""mh-test-box""#);
     assert!(matches!(
         client.set(&session, "HostName", "desiredName", br#""not a host name!""#),
-        Err(MmiCallError::Module(22))
+        Err(CallError::Module(22))
     ));
     assert_eq!(fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), kernel_before);
     drop(host);

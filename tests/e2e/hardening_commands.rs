@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::Platform;
 use common::{wait_process_with, Options};
-use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_rest::{CallError, MpiClient};
 use osconfig_testkit::{kill_groups_with, processes_with, unique_marker, wait_no_process_with};
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ fn run(client: &mut MpiClient, session: &str, id: &str, command: &str, timeout: 
     client.set(session, CR, DESIRED, payload.as_bytes()).unwrap_or_else(|e| panic!("run {id}: {e}"));
 }
 
-fn status(client: &mut MpiClient, session: &str) -> Result<Value, MpiCallError> {
+fn status(client: &mut MpiClient, session: &str) -> Result<Value, CallError> {
     client.get(session, CR, REPORTED).map(|b| serde_json::from_slice(&b).unwrap())
 }
 
@@ -166,7 +166,7 @@ fn test_oversize_inputs_refused_with_e2big() {
     for n in [50_000, 257] {
         let payload = json!(entries[..n].join(";")).to_string();
         let r = client.set(&session, "HostName", "desiredHosts", payload.as_bytes());
-        assert!(matches!(r, Err(MpiCallError::Platform(7))), "{n} entries: {r:?}");
+        assert!(matches!(r, Err(CallError::Platform(7))), "{n} entries: {r:?}");
     }
     assert!(!platform.root.join("etc/hosts").exists());
     let payload = json!(entries[..256].join(";")).to_string();
@@ -175,12 +175,12 @@ fn test_oversize_inputs_refused_with_e2big() {
     let long_id = "i".repeat(100 * 1024);
     let payload = json!({"commandId": long_id, "arguments": "true", "action": 3}).to_string();
     let r = client.set(&session, CR, DESIRED, payload.as_bytes());
-    assert!(matches!(r, Err(MpiCallError::Platform(7))), "{r:?}");
+    assert!(matches!(r, Err(CallError::Platform(7))), "{r:?}");
     let payload = json!({"commandId": "a", "arguments": "#".repeat(17 * 1024), "action": 3}).to_string();
     let r = client.set(&session, CR, DESIRED, payload.as_bytes());
-    assert!(matches!(r, Err(MpiCallError::Platform(7))), "{r:?}");
+    assert!(matches!(r, Err(CallError::Platform(7))), "{r:?}");
     let payload = json!({"commandId": "a", "arguments": "true", "timeout": 4_000_000_000u64, "action": 3}).to_string();
     let r = client.set(&session, CR, DESIRED, payload.as_bytes());
-    assert!(matches!(r, Err(MpiCallError::Platform(22))), "{r:?}");
+    assert!(matches!(r, Err(CallError::Platform(22))), "{r:?}");
     assert_eq!(status(&mut client, &session).unwrap()["commandId"], "");
 }

@@ -39,7 +39,7 @@ fn probe(socket: &Path, stop: Arc<AtomicBool>) -> thread::JoinHandle<(Vec<Durati
     thread::spawn(move || {
         let mut times = Vec::new();
         let mut failed = 0;
-        let mut client = osconfig_mpi::MpiClient::new(&socket).with_timeout(Duration::from_secs(5));
+        let mut client = osconfig_rest::MpiClient::new(&socket).with_timeout(Duration::from_secs(5));
         let mut session = None;
         while !stop.load(Ordering::Relaxed) {
             let started = Instant::now();
@@ -51,7 +51,7 @@ fn probe(socket: &Path, stop: Arc<AtomicBool>) -> thread::JoinHandle<(Vec<Durati
                 times.push(started.elapsed());
             } else {
                 failed += 1;
-                client = osconfig_mpi::MpiClient::new(&socket).with_timeout(Duration::from_secs(5));
+                client = osconfig_rest::MpiClient::new(&socket).with_timeout(Duration::from_secs(5));
                 session = None;
             }
             thread::sleep(Duration::from_millis(5));

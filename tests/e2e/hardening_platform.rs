@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{artifacts, body_of, exchange, reference_request, status_of, Options, Platform};
-use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_rest::{CallError, MpiClient};
 use osconfig_testkit::ChildGuard;
 use serde_json::{json, Value};
 
@@ -21,9 +21,9 @@ const EMFILE: i32 = 24;
 const ENOTRECOVERABLE: i32 = 131;
 const EBUSY: i32 = 16;
 
-fn errno_of<T: std::fmt::Debug>(result: Result<T, MpiCallError>) -> i32 {
+fn errno_of<T: std::fmt::Debug>(result: Result<T, CallError>) -> i32 {
     match result {
-        Err(MpiCallError::Platform(errno)) => errno,
+        Err(CallError::Platform(errno)) => errno,
         other => panic!("expected a 500 with an errno, got {other:?}"),
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_rest::{CallError, MpiClient};
 use osconfig_testkit::{ChildGuard, TempRoot};
 use serde_json::{json, Value};
 
@@ -138,9 +138,9 @@ fn kill(pid: i32) {
     unsafe { libc::kill(pid, libc::SIGKILL) };
 }
 
-fn errno_of<T: std::fmt::Debug>(result: Result<T, MpiCallError>) -> i32 {
+fn errno_of<T: std::fmt::Debug>(result: Result<T, CallError>) -> i32 {
     match result {
-        Err(MpiCallError::Platform(errno)) => errno,
+        Err(CallError::Platform(errno)) => errno,
         other => panic!("expected a 500 with an errno, got {other:?}"),
     }
 }

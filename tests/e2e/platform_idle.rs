@@ -10,7 +10,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use common::{Options, Platform};
-use osconfig_mpi::MpiClient;
+use osconfig_rest::MpiClient;
 use serde_json::{json, Value};
 
 /// One object of each module: (component, object).

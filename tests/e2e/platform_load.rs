@@ -14,7 +14,7 @@ use serde_json::json;
 
 /// One client: opens a session and sends `requests` calls (sets and gets checked against each other).
 fn client_run(platform_socket: std::path::PathBuf, id: usize, requests: usize) -> Result<(), String> {
-    let mut client = osconfig_mpi::MpiClient::new(&platform_socket).with_timeout(Duration::from_secs(60));
+    let mut client = osconfig_rest::MpiClient::new(&platform_socket).with_timeout(Duration::from_secs(60));
     let session = client.open(&format!("load-{id}"), 0).map_err(|e| format!("open: {e}"))?;
     for i in 0..requests {
         match i % 4 {

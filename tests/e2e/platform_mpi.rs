@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{body_of, exchange, expected_response, reference_request, status_of, Options, Platform};
-use osconfig_mpi::{MpiCallError, MpiClient};
+use osconfig_rest::{CallError, MpiClient};
 use serde_json::{json, Value};
 
 fn reported_config() -> Value {
@@ -225,7 +225,7 @@ fn test_session_ids_unique_and_sessions_separate() {
     assert_eq!(session_a, json!({"clientName": "alpha", "maxPayloadSizeBytes": 0}));
     assert_eq!(session_b, json!({"clientName": "beta", "maxPayloadSizeBytes": 123}));
     client.close(&a).unwrap();
-    assert!(matches!(client.get(&a, "Fixture", "echo"), Err(MpiCallError::Platform(22))));
+    assert!(matches!(client.get(&a, "Fixture", "echo"), Err(CallError::Platform(22))));
     assert!(client.get(&b, "Fixture", "echo").is_ok());
 }
 
@@ -248,7 +248,7 @@ fn test_idle_session_reclaimed() {
         client.get(&busy, "Fixture", "echo").unwrap();
         thread::sleep(Duration::from_millis(200));
     }
-    assert!(matches!(client.get(&idle, "Fixture", "echo"), Err(MpiCallError::Platform(22))));
+    assert!(matches!(client.get(&idle, "Fixture", "echo"), Err(CallError::Platform(22))));
     client.get(&busy, "Fixture", "echo").unwrap();
     assert!(platform.wait_log("unused for 1 s; closed", Duration::from_secs(2)), "{}", platform.stderr_text());
 }
@@ -344,8 +344,8 @@ fn test_typed_client_every_call() {
     let reported: Value = serde_json::from_slice(&client.get_reported(&s).unwrap()).unwrap();
     assert_eq!(reported["Fixture"], json!({"echo": "d"}));
     assert!(reported["DeviceInfo"]["osName"].is_string());
-    assert!(matches!(client.set(&s, "Fixture", "echo", b"{bad"), Err(MpiCallError::BadRequest)));
-    assert!(matches!(client.set_desired(&s, br#"{"Fixture":{"fail":1}}"#), Err(MpiCallError::Platform(1))));
+    assert!(matches!(client.set(&s, "Fixture", "echo", b"{bad"), Err(CallError::BadRequest)));
+    assert!(matches!(client.set_desired(&s, br#"{"Fixture":{"fail":1}}"#), Err(CallError::Platform(1))));
     client.close(&s).unwrap();
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{artifacts, body_of, expected_response, reference_request, status_of, write_config, Options, Platform};
-use osconfig_mpi::MpiCallError;
+use osconfig_rest::CallError;
 use osconfig_testkit::ChildGuard;
 use serde_json::{json, Value};
 
@@ -242,7 +242,7 @@ fn test_invalid_config_at_start_runs_with_defaults() {
     let s = client.open("x", 0).unwrap();
     assert_eq!(client.get_reported(&s).unwrap(), b"{}");
     assert_eq!(client.get(&s, "Fixture", "echo").unwrap(), b"\"\"");
-    assert!(matches!(client.get(&s, "Nope", "x"), Err(MpiCallError::Platform(22))));
+    assert!(matches!(client.get(&s, "Nope", "x"), Err(CallError::Platform(22))));
 }
 
 #[test]
@@ -290,7 +290,7 @@ fn test_command_line_and_exit_codes() {
         assert!(Instant::now() < deadline, "socket at --socket");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut client = osconfig_mpi::MpiClient::new(&socket);
+    let mut client = osconfig_rest::MpiClient::new(&socket);
     let s = client.open("paths", 0).unwrap();
     assert_eq!(client.get_reported(&s).unwrap(), b"{}");
     assert!(root.join("var/log/osconfig_platform.log").is_file(), "log under the root");
@@ -315,7 +315,7 @@ fn test_sigterm_during_a_hung_module_call_still_stops_within_one_second() {
     let socket = platform.socket.clone();
     let session = s.clone();
     let hung = std::thread::spawn(move || {
-        osconfig_mpi::MpiClient::new(&socket)
+        osconfig_rest::MpiClient::new(&socket)
             .with_timeout(Duration::from_secs(10))
             .set(&session, "Fixture", "hang", b"1")
     });

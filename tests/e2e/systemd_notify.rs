@@ -174,8 +174,8 @@ impl Service {
         Some(status)
     }
 
-    fn client(&self) -> osconfig_mpi::MpiClient {
-        osconfig_mpi::MpiClient::new(&self.socket).with_timeout(Duration::from_secs(30))
+    fn client(&self) -> osconfig_rest::MpiClient {
+        osconfig_rest::MpiClient::new(&self.socket).with_timeout(Duration::from_secs(30))
     }
 }
 
@@ -250,7 +250,7 @@ fn test_notify_ready_watchdog_and_stopping() {
     // A slow module call (the fixture sleeps SLOW_CALL in MmiSet): the pings go on while it runs.
     let socket = service.socket.clone();
     let slow = std::thread::spawn(move || {
-        let mut mpi = osconfig_mpi::MpiClient::new(&socket).with_timeout(Duration::from_secs(30));
+        let mut mpi = osconfig_rest::MpiClient::new(&socket).with_timeout(Duration::from_secs(30));
         let session = mpi.open("notify-slow", 0).expect("MpiOpen");
         let started = Instant::now();
         let result = mpi.set(&session, "Fixture", "slow", SLOW_CALL.as_millis().to_string().as_bytes());
@@ -316,7 +316,7 @@ fn test_notify_watchdog_stops_when_the_orchestrator_is_stuck() {
     let socket = service.socket.clone();
     let started = Instant::now();
     std::thread::spawn(move || {
-        let mut mpi = osconfig_mpi::MpiClient::new(&socket).with_timeout(Duration::from_secs(30));
+        let mut mpi = osconfig_rest::MpiClient::new(&socket).with_timeout(Duration::from_secs(30));
         let session = mpi.open("notify-hang", 0).expect("MpiOpen");
         let _ = mpi.get(&session, "Fixture", "hang");
     });

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use osconfig_mpi::MmiClient;
+use osconfig_rest::MmiClient;
 use osconfig_testkit::{artifacts, ChildGuard, TempRoot};
 
 /// The host binary.

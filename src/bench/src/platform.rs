@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use osconfig_http::oneshot;
-use osconfig_mpi::MpiClient;
+use osconfig_rest::MpiClient;
 use serde_json::json;
 
 use crate::child::{ChildServer, Role, FLOOR_MESSAGE};

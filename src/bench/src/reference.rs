@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use osconfig_mpi::MpiClient;
+use osconfig_rest::MpiClient;
 
 /// Where the reference's build puts its platform, relative to the build folder.
 const PLATFORM: &str = "platform/osconfig-platform";

@@ -20,7 +20,7 @@
 //!
 //! ## The MPI subcommands
 //! Each call runs in its own session, `MpiOpen("osconfigctl", 0)` ... `MpiClose`, through
-//! [`osconfig_mpi::MpiClient`]; the session is closed also when the call fails.
+//! [`osconfig_rest::MpiClient`]; the session is closed also when the call fails.
 //! - `--socket <path>`: the MPI socket, default `<root>/run/osconfig/mpid.sock`. `--root <dir>` (default `/`) is
 //!   the device root: the default socket and the installed MIMs, `<root>/usr/lib/osconfig/mim/<module>.json`,
 //!   are found under it.
@@ -112,7 +112,7 @@
 //!
 //! ## Limits
 //! - `modules` and `status` need a platform with our extension endpoints (an answer 404 says so); they are read
-//!   with one request each over a new connection, outside [`osconfig_mpi::MpiClient`] (see
+//!   with one request each over a new connection, outside [`osconfig_rest::MpiClient`] (see
 //!   [`client::extension`]).
 //! - A session is closed on every return path, but not when `osconfigctl` is killed during a call: the platform
 //!   closes it after `MpiSessionIdleTimeoutSeconds`.

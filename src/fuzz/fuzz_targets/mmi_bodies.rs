@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use osconfig_mpi::wire::{errno_body, parse_errno_body, Fields};
-use osconfig_mpi::{CloseRequest, GetInfoRequest, GetRequest, OpenRequest, SetRequest};
+use osconfig_rest::wire::{errno_body, parse_errno_body, Fields};
+use osconfig_rest::{CloseRequest, GetInfoRequest, GetRequest, OpenRequest, SetRequest};
 
 fuzz_target!(|body: &[u8]| {
     if let Ok(r) = GetInfoRequest::from_body(body) {

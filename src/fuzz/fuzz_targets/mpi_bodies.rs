@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use osconfig_mpi::{
+use osconfig_rest::{
     parse_desired_document, MpiCloseRequest, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest,
     MpiSetDesiredRequest, MpiSetRequest,
 };

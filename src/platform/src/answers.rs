@@ -16,8 +16,8 @@
 
 use osconfig_http::{Response, StatusCode};
 use osconfig_mmi::Errno;
-use osconfig_mpi::wire::{errno_body, json_string, parse_errno_body};
-use osconfig_mpi::BodyError;
+use osconfig_rest::wire::{errno_body, json_string, parse_errno_body};
+use osconfig_rest::BodyError;
 
 /// `200` with `body`, a JSON value (empty for calls that answer nothing).
 pub fn ok(body: impl Into<Vec<u8>>) -> Response {

@@ -66,7 +66,7 @@
 //! let mut platform = std::process::Command::new("osconfig-platform")
 //!     .args(["--root", "/tmp/demo-root", "--foreground"])
 //!     .spawn()?;
-//! let mut mpi = osconfig_mpi::MpiClient::new("/tmp/demo-root/run/osconfig/mpid.sock");
+//! let mut mpi = osconfig_rest::MpiClient::new("/tmp/demo-root/run/osconfig/mpid.sock");
 //! let session = mpi.open("demo", 0).expect("open");
 //! # let _ = session;
 //! # platform.kill()?;

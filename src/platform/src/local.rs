@@ -5,7 +5,7 @@
 use std::sync::mpsc;
 
 use osconfig_mmi::Errno;
-use osconfig_mpi::{DesiredObject, MpiGetReportedRequest, MpiOpenRequest, MpiSetDesiredRequest};
+use osconfig_rest::{DesiredObject, MpiGetReportedRequest, MpiOpenRequest, MpiSetDesiredRequest};
 
 use crate::answers::errno_of;
 use crate::orchestrator::{Answer, ObjectFailure, Orchestrator, Waiter};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::{Registry, Token};
 use osconfig_http::{Handler, Method, PeerCred, Request, Responder};
-use osconfig_mpi::{
+use osconfig_rest::{
     BodyError, Endpoint, MpiCloseRequest, MpiEndpoint, MpiGetReportedRequest, MpiGetRequest, MpiOpenRequest,
     MpiSetDesiredRequest, MpiSetRequest, PLATFORM_MODULES_ROUTE, PLATFORM_STATUS_ROUTE,
 };

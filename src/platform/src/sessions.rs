@@ -1,4 +1,4 @@
-//! MPI sessions: random ids ([`osconfig_mpi::session_id`]) mapped to the Modules Manager's [`ClientId`]s, with the
+//! MPI sessions: random ids ([`osconfig_rest::session_id`]) mapped to the Modules Manager's [`ClientId`]s, with the
 //! caller's uid and the time of last use, so that the sessions of clients that vanished without `MpiClose` can be
 //! reclaimed.
 //!
@@ -15,7 +15,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::manager::ClientId;
-use osconfig_mpi::session_id::new_session_id;
+use osconfig_rest::session_id::new_session_id;
 
 /// At most this many sessions are open at once for non-root callers together; see the module docs for what
 /// happens beyond it.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use osconfig_mpi::MpiClient;
+use osconfig_rest::MpiClient;
 pub use osconfig_testkit::{artifacts, MODULES};
 use osconfig_testkit::{wait_processes_with, ChildGuard, TempRoot, CRATES};
 use serde_json::Value;

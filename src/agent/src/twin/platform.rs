@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use osconfig_mpi::{CallError, MpiClient};
+use osconfig_rest::{CallError, MpiClient};
 
 /// The client name the agent opens its MPI session with.
 pub const CLIENT_NAME: &str = "osconfig-agent";

@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use osconfig_mpi::{CallError, MpiClient};
+use osconfig_rest::{CallError, MpiClient};
 
 use crate::client::error::CtlError;
 use crate::client::extension::ModuleSummary;

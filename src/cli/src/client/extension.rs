@@ -1,5 +1,5 @@
 //! The platform's two read-only extension endpoints, `GET /PlatformModules` and `GET /PlatformStatus` (no body,
-//! no session, sent through [`osconfig_mpi::MpiClient`]), and the module list's shape.
+//! no session, sent through [`osconfig_rest::MpiClient`]), and the module list's shape.
 
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! `osconfigctl desired <file|->`: a whole desired document, through `MpiSetDesired`, checked first object by
 //! object against the installed MIMs.
 
-use osconfig_mpi::parse_desired_document;
+use osconfig_rest::parse_desired_document;
 
 use crate::client::connection::Connection;
 use crate::client::error::CtlError;

@@ -1,5 +1,5 @@
 //! The module host backend: each `LoadModule` starts `osconfig-modulehost --module <so> --socket <dir>/m.sock` and
-//! talks to it with [`osconfig_mpi::MmiClient`] (MMI REST over the Unix socket).
+//! talks to it with [`osconfig_rest::MmiClient`] (MMI REST over the Unix socket).
 //!
 //! - The socket lives in a fresh private directory under the system temp dir (mode 0700), removed at unload.
 //! - Loading waits up to [`STARTUP_TIMEOUT`] for the socket to appear; a host that exits first is reported with
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use osconfig_mmi::{Errno, ModuleInfo};
 use osconfig_modulehost::process::{describe, HostCommand, HostProcess, NotReady, Stopped};
-use osconfig_mpi::{CallError, MmiClient};
+use osconfig_rest::{CallError, MmiClient};
 
 use crate::target::{error_chain, Backend, Target, TargetError, CLIENT_NAME};
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use mio::net::UnixStream;
 use mio::{Interest, Registry, Token};
 use osconfig_http::{ClientError, ClientResponse, Limits};
-use osconfig_mpi::{Endpoint, MmiEndpoint};
+use osconfig_rest::{Endpoint, MmiEndpoint};
 
 /// Bytes a read asks for at once, into a buffer on the stack (answers are usually far smaller; a bigger one takes
 /// several reads). Nothing is kept per connection between answers but what was read past one.

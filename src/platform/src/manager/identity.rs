@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use osconfig_mmi::ModuleInfo;
-use osconfig_mpi::MmiClient;
+use osconfig_rest::MmiClient;
 
 use super::host::{Host, Launch};
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use mio::{Registry, Token};
 use osconfig_http::ClientError;
 use osconfig_mmi::{Errno, Lifetime, ModuleInfo};
-use osconfig_mpi::mmi::{get_body, set_body, CloseRequest, OpenRequest};
-use osconfig_mpi::{mmi_result, opened_session, CallError, MmiEndpoint};
+use osconfig_rest::mmi::{get_body, set_body, CloseRequest, OpenRequest};
+use osconfig_rest::{mmi_result, opened_session, CallError, MmiEndpoint};
 use osconfig_storage::Store;
 
 use super::crashes::{now_ms, CrashLog, CrashPolicy, Verdict};

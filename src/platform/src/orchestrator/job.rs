@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use osconfig_http::Response;
 use osconfig_mmi::Errno;
-use osconfig_mpi::mpi::reported_body;
-use osconfig_mpi::wire::json_string;
-use osconfig_mpi::MpiSetDesiredRequest;
+use osconfig_rest::mpi::reported_body;
+use osconfig_rest::wire::json_string;
+use osconfig_rest::MpiSetDesiredRequest;
 
 use super::engine::Engine;
 use super::{Answer, ObjectFailure};
@@ -140,7 +140,7 @@ impl Engine {
         }
     }
 
-    fn open(&mut self, r: osconfig_mpi::MpiOpenRequest, uid: u32, now: Instant) -> Response {
+    fn open(&mut self, r: osconfig_rest::MpiOpenRequest, uid: u32, now: Instant) -> Response {
         match self.sessions.open(now, uid, self.config.mpi_session_reclaim_idle) {
             Ok(Opened { id, client, reclaimed }) => {
                 if let Some(old) = reclaimed {

@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use osconfig_mim::Catalog;
-use osconfig_mpi::{parse_desired_document, DesiredObject};
+use osconfig_rest::{parse_desired_document, DesiredObject};
 
 /// The largest desired file honoured.
 pub const MAX_DESIRED_BYTES: u64 = 4 * 1024 * 1024;

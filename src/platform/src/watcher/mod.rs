@@ -46,7 +46,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use osconfig_mpi::DesiredObject;
+use osconfig_rest::DesiredObject;
 
 use crate::config::Config;
 use crate::local::LocalClient;

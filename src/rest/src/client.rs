@@ -33,7 +33,7 @@ pub type MmiClient = RestClient<MmiEndpoint>;
 /// A blocking client of the platform's MPI.
 ///
 /// ```no_run
-/// use osconfig_mpi::{CallError, MpiClient};
+/// use osconfig_rest::{CallError, MpiClient};
 ///
 /// let mut mpi = MpiClient::new("/run/osconfig/mpid.sock");
 /// let session = mpi.open("osconfig-agent", 0)?;
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn test_set_refuses_invalid_payload_without_sending() {
-        let mut client = MmiClient::new("/nonexistent/osconfig-mpi-test.sock");
+        let mut client = MmiClient::new("/nonexistent/osconfig-rest-test.sock");
         assert!(matches!(client.set("s", "C", "o", b"{not json"), Err(CallError::BadRequest)));
         assert!(matches!(client.set("s", "C", "o", b""), Err(CallError::BadRequest)));
         assert!(matches!(client.set("s", "C", "o", b"1"), Err(CallError::Transport(_))));
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn test_set_desired_refuses_invalid_payload_without_sending() {
-        let mut client = MpiClient::new("/nonexistent/osconfig-mpi-test.sock");
+        let mut client = MpiClient::new("/nonexistent/osconfig-rest-test.sock");
         assert!(matches!(client.set_desired("s", b"{\"C\":"), Err(CallError::BadRequest)));
         assert!(matches!(client.set_desired("s", b"{}"), Err(CallError::Transport(_))));
         assert!(matches!(client.platform_status(), Err(CallError::Transport(_))));

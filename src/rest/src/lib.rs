@@ -1,4 +1,4 @@
-//! # osconfig-mpi: wire types and clients of OSConfig's REST APIs
+//! # osconfig-rest: wire types and clients of OSConfig's REST APIs
 //!
 //! It holds both of OSConfig's REST APIs over Unix sockets: the **MMI** that `osconfig-modulehost` serves for one
 //! module (see `modulehost/MMI-REST-API.md`) and the **MPI** that `osconfig-platform` serves on
@@ -27,7 +27,7 @@
 //!
 //! ## Example
 //! ```no_run
-//! use osconfig_mpi::{CallError, MmiClient};
+//! use osconfig_rest::{CallError, MmiClient};
 //! use std::time::Duration;
 //!
 //! let mut host = MmiClient::new("/run/osconfig/modules/hostname.sock").with_timeout(Duration::from_secs(10));
@@ -68,10 +68,3 @@ pub use mpi::{
     MpiGetRequest, MpiOpenRequest, MpiSetDesiredRequest, MpiSetRequest, PLATFORM_MODULES_ROUTE, PLATFORM_STATUS_ROUTE,
 };
 pub use wire::BodyError;
-
-/// The former name of [`CallError`] for MMI calls, kept while tests still spell it (its errno variant is
-/// [`CallError::Module`]); new code names [`CallError`].
-pub type MmiCallError = CallError;
-/// The former name of [`CallError`] for MPI calls, kept while tests still spell it (its errno variant is
-/// [`CallError::Platform`]); new code names [`CallError`].
-pub type MpiCallError = CallError;

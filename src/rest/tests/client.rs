@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use osconfig_http::{ClientError, Request, Responder, Response, Server, SocketOptions, StatusCode};
-use osconfig_mpi::{MmiCallError, MmiClient, SetRequest};
+use osconfig_rest::{CallError, MmiClient, SetRequest};
 use osconfig_testkit::TempRoot;
 
 /// A socket path in a fresh temporary root (keep the root while using it).
@@ -102,13 +102,13 @@ fn test_client_maps_statuses_to_errors() {
         })
     });
     let mut client = MmiClient::new(&socket).with_timeout(Duration::from_secs(5));
-    assert!(matches!(client.get("bad", "C", "o"), Err(MmiCallError::BadRequest)));
-    assert!(matches!(client.get("errno", "C", "o"), Err(MmiCallError::Module(22))));
-    assert!(matches!(client.get("opaque", "C", "o"), Err(MmiCallError::Protocol(_))));
-    assert!(matches!(client.get("busy", "C", "o"), Err(MmiCallError::Protocol(_))));
-    assert!(matches!(client.close("x"), Err(MmiCallError::NotFound)));
+    assert!(matches!(client.get("bad", "C", "o"), Err(CallError::BadRequest)));
+    assert!(matches!(client.get("errno", "C", "o"), Err(CallError::Module(22))));
+    assert!(matches!(client.get("opaque", "C", "o"), Err(CallError::Protocol(_))));
+    assert!(matches!(client.get("busy", "C", "o"), Err(CallError::Protocol(_))));
+    assert!(matches!(client.close("x"), Err(CallError::NotFound)));
     let err = client.open("me", 0).unwrap_err();
-    assert!(matches!(err, MmiCallError::Protocol(ref text) if text.contains("not a session id")), "{err:?}");
+    assert!(matches!(err, CallError::Protocol(ref text) if text.contains("not a session id")), "{err:?}");
     handle.shutdown();
 }
 
@@ -118,11 +118,11 @@ fn test_client_timeout_and_missing_socket_are_transport_errors() {
     let mut client = MmiClient::new(&socket).with_timeout(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let err = client.get("s", "C", "o").unwrap_err();
-    assert!(matches!(err, MmiCallError::Transport(ClientError::Timeout)), "{err:?}");
+    assert!(matches!(err, CallError::Transport(ClientError::Timeout)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     handle.shutdown();
 
     let (_absent, path) = temp_socket("absent");
     let mut gone = MmiClient::new(path);
-    assert!(matches!(gone.get_info("me"), Err(MmiCallError::Transport(ClientError::Io(_)))));
+    assert!(matches!(gone.get_info("me"), Err(CallError::Transport(ClientError::Io(_)))));
 }
