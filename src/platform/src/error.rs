@@ -89,17 +89,8 @@ impl std::error::Error for StartError {
     }
 }
 
-/// The error and its causes on one line: `a: b: c`.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
+/// The error and its causes on one line: `a: b: c` (the module host's, which prints its own errors the same way).
+pub use osconfig_modulehost::error::chain;
 
 #[cfg(test)]
 mod tests {
