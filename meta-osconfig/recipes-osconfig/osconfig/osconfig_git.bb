@@ -23,7 +23,7 @@ PV = "0.1.0+git"
 # The sources unpack into ${BP}, the default S of scarthgap and of wrynose alike.
 OSCONFIG_GIT_URI ?= "git://example.invalid/osconfig-rs.git;protocol=https"
 SRC_URI = "${OSCONFIG_GIT_URI};branch=main;destsuffix=${BP}"
-SRCREV = "0160ef9fb993525882e4e4646fc6840d64c3cc5c"
+SRCREV = "df8714944023020f55792455c0908ad18783f1e2"
 
 # One crate:// line and checksum per crate of Cargo.lock, written by meta-osconfig/scripts/gen-crates-inc.
 require ${BPN}-crates.inc
