@@ -124,6 +124,10 @@ impl Artifacts {
     }
 }
 
+/// A cargo configuration file the nested build passes with `--config` when the tests are cross-compiled (set by
+/// `cross/test` to `cross/config.toml`, which it gives its own cargo the same way).
+pub const CARGO_CONFIG_ENV: &str = "OSCONFIG_TESTKIT_CARGO_CONFIG";
+
 /// Where this test's binaries and modules are built (see the module docs); builds nothing by itself.
 pub fn artifacts() -> &'static Artifacts {
     static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
@@ -148,10 +152,9 @@ fn layout() -> Result<Layout, String> {
         .and_then(Path::parent)
         .ok_or_else(|| format!("{} is not in <target>/<profile>/deps (not run by cargo test?)", exe.display()))?;
     let above = profile_dir.parent().ok_or("the profile folder has no parent")?;
-    // Cargo keeps `.rustc_info.json` (and newer versions `CACHEDIR.TAG`) in the target dir itself; with
-    // `--target <triple>` the profile folder is one level further down.
-    let is_target_dir = |dir: &Path| dir.join(".rustc_info.json").is_file() || dir.join("CACHEDIR.TAG").is_file();
-    let cross = !is_target_dir(above) && above.parent().is_some_and(is_target_dir);
+    // With `--target <triple>` the profile folder is one level further down, in a folder named for the triple this
+    // code was compiled for (known from the build script; `CACHEDIR.TAG` is in that folder too, so it cannot tell).
+    let cross = above.file_name().is_some_and(|name| name == env!("OSCONFIG_TESTKIT_TARGET"));
     let (target_dir, triple) = if cross {
         (above.parent().unwrap_or(above), above.file_name().map(|t| t.to_string_lossy().into_owned()))
     } else {
@@ -172,6 +175,11 @@ fn build(layout: &Layout, packages: &[&str]) -> Result<(), String> {
     command.arg("--target-dir").arg(&layout.target_dir);
     if let Some(triple) = &layout.triple {
         command.args(["--target", triple]);
+        // The cross-compiling configuration the outer cargo had on its command line (linker, runner, flags):
+        // without it this build would link with the build machine's `cc`.
+        if let Some(config) = std::env::var_os(CARGO_CONFIG_ENV) {
+            command.arg("--config").arg(config);
+        }
     }
     for package in packages {
         command.args(["-p", package]);
@@ -194,8 +202,15 @@ mod tests {
         let layout = layout().unwrap();
         let exe = std::env::current_exe().unwrap();
         assert_eq!(exe.parent().unwrap().parent().unwrap(), layout.profile_dir);
-        assert_eq!(layout.target_dir, layout.profile_dir.parent().unwrap(), "not cross-compiled");
-        assert_eq!(layout.triple, None);
+        let above = layout.profile_dir.parent().unwrap();
+        if std::env::var_os(crate::child_test::RUNNER_ENV).is_some() {
+            // cross/test: `<target dir>/<triple>/<profile>`.
+            assert_eq!(layout.triple.as_deref(), Some(env!("OSCONFIG_TESTKIT_TARGET")));
+            assert_eq!(layout.target_dir, above.parent().unwrap());
+        } else {
+            assert_eq!(layout.target_dir, above, "not cross-compiled");
+            assert_eq!(layout.triple, None);
+        }
     }
 
     #[test]

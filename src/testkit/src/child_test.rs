@@ -25,6 +25,9 @@
 //!
 //! [`ChildTest`] is the same with more control: a test that runs several phases in turn (each a child process,
 //! with a phase variable of its own), or whose child is expected to die.
+//!
+//! A test binary cross-built for ARM runs under QEMU user mode (cargo's runner); its child runs through the program
+//! [`RUNNER_ENV`] names, which `cross/test` sets to the same emulator.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -34,6 +37,19 @@ use crate::TempRoot;
 
 /// Set in a child started by [`ChildTest`]: the name of the test it runs.
 pub const CHILD_TEST_ENV: &str = "OSCONFIG_TESTKIT_CHILD_TEST";
+
+/// The program (and its first arguments, separated by spaces) that runs a test binary built for another machine,
+/// e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`: cargo runs the test binary itself through its target's
+/// runner, but a child the test starts would not be (without binfmt_misc), so `cross/test` sets this for the child.
+pub const RUNNER_ENV: &str = "OSCONFIG_TESTKIT_RUNNER";
+
+/// [`RUNNER_ENV`] split into the program and its arguments, when set and not empty.
+fn runner() -> Option<(String, Vec<String>)> {
+    let value = std::env::var(RUNNER_ENV).ok()?;
+    let mut words = value.split_whitespace().map(str::to_string);
+    let program = words.next()?;
+    Some((program, words.collect()))
+}
 
 /// Set in a child started by [`in_child`]: the test's temporary root.
 pub const CHILD_DIR_ENV: &str = "OSCONFIG_TESTKIT_CHILD_DIR";
@@ -84,7 +100,14 @@ impl ChildTest {
     /// `<this test binary> --exact <test> --nocapture --test-threads=1`, with [`CHILD_TEST_ENV`] set to `test`.
     pub fn new(test: &str) -> ChildTest {
         let exe = std::env::current_exe().expect("the test executable's path");
-        let mut command = Command::new(exe);
+        let mut command = match runner() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
         command.args(["--exact", test, "--nocapture", "--test-threads=1"]).env(CHILD_TEST_ENV, test);
         ChildTest { test: test.to_string(), command }
     }
