@@ -448,6 +448,14 @@ impl ModulesManager {
     /// `MmiSet` of `payload` (one JSON value) on the module serving `component`, waiting for the answer (blocking;
     /// see [`ModulesManager::attach`]); `Err(errno)` as in the module docs.
     pub fn set(&mut self, client: ClientId, component: &str, object: &str, payload: &[u8]) -> Result<(), Errno> {
+        if !self.components.contains_key(component) {
+            log::debug!("no module serves component {component:?}");
+            return Err(ERR_INVALID);
+        }
+        // The MPI layer's payloads were parsed with their request; raw bytes given here are checked.
+        if serde_json::from_slice::<&serde_json::value::RawValue>(payload).is_err() {
+            return Err(ERR_INVALID);
+        }
         let op = ModuleOp::Set { component: component.into(), object: object.into(), payload: payload.to_vec() };
         self.call(client, op).map(drop)
     }
@@ -499,7 +507,8 @@ impl ModulesManager {
     }
 
     /// Starts a call on the module serving its component (one at a time: the previous one must have finished).
-    /// An in-process module, an unknown component, a payload that is not one JSON value, a quarantined module or
+    /// The payload of a `Set` is one JSON value (the MPI layer parsed it; [`ModulesManager::set`] checks raw bytes).
+    /// An in-process module, an unknown component, a quarantined module or
     /// one in its back-off are [`Progress::Done`] at once; a call to a host is [`Progress::Waiting`] until its
     /// answer (or failure) comes as [`Finished::Call`] from [`ModulesManager::ready`] or
     /// [`ModulesManager::expire`].
@@ -512,15 +521,10 @@ impl ModulesManager {
             log::debug!("no module serves component {:?}", op.component());
             return Progress::Done(Err(ERR_INVALID));
         };
-        if let ModuleOp::Set { payload, .. } = &op {
-            if serde_json::from_slice::<&serde_json::value::RawValue>(payload).is_err() {
-                return Progress::Done(Err(ERR_INVALID));
-            }
-        }
-        let who = self.clients.info(client).clone();
+        let who = self.clients.info(client);
         let ctx = ctx(&self.settings, self.store.as_ref());
         let io = Io { registry: self.poller.registry(), token: self.poller.token(index) };
-        match self.modules[index].begin(&io, &ctx, client, &who, Work::Call(op)) {
+        match self.modules[index].begin(&io, &ctx, client, who, Work::Call(op)) {
             Step::Done(result) => Progress::Done(result),
             Step::Wait => {
                 self.busy = Some((index, false));
