@@ -2,7 +2,7 @@
 
 use osconfig_http::{Response, StatusCode};
 use osconfig_mmi::Errno;
-use osconfig_rest::wire::{errno_body, json_string};
+use osconfig_rest::wire::{bad_request_body, errno_body};
 use osconfig_rest::BodyError;
 
 /// A module call's result: the 200 body, or the errno answered as `500 "<errno>"`.
@@ -18,8 +18,7 @@ pub fn outcome(result: Outcome) -> Response {
 
 /// `400` with `{"error":"<why>"}`.
 pub fn bad_request(error: &BodyError) -> Response {
-    let body = format!("{{\"error\":{}}}", json_string(&error.to_string()));
-    Response::new(StatusCode::BadRequest).with_body(body.into_bytes())
+    Response::new(StatusCode::BadRequest).with_body(bad_request_body(error))
 }
 
 /// `404` with an empty body.

@@ -16,7 +16,7 @@
 
 use osconfig_http::{Response, StatusCode};
 use osconfig_mmi::Errno;
-use osconfig_rest::wire::{errno_body, json_string, parse_errno_body};
+use osconfig_rest::wire::{bad_request_body, errno_body, parse_errno_body};
 use osconfig_rest::BodyError;
 
 /// `200` with `body`, a JSON value (empty for calls that answer nothing).
@@ -42,8 +42,7 @@ pub fn failure(errno: Errno) -> Response {
 /// caller learns what to fix without reading our log. Reference clients read only the status and
 /// `Content-Length`, so the body changes nothing for them.
 pub fn bad_request(error: &BodyError) -> Response {
-    let body = format!("{{\"error\":{}}}", json_string(&error.to_string()));
-    Response::new(StatusCode::BadRequest).with_body(body.into_bytes())
+    Response::new(StatusCode::BadRequest).with_body(bad_request_body(error))
 }
 
 /// `403` with an empty body: the caller is not allowed ([`crate::auth`]).

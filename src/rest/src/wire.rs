@@ -98,6 +98,12 @@ pub fn json_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
+/// The body of a `400` for a refused request body, in both APIs: `{"error":"<why>"}` (e.g. `request body lacks key
+/// ClientSession`), so the caller learns what to fix without reading a log.
+pub fn bad_request_body(error: &BodyError) -> Vec<u8> {
+    format!("{{\"error\":{}}}", json_string(&error.to_string())).into_bytes()
+}
+
 /// The body of a `500` that carries an errno: the number as a JSON string, e.g. `"22"`.
 pub fn errno_body(errno: i32) -> Vec<u8> {
     format!("\"{errno}\"").into_bytes()
