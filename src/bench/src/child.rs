@@ -149,3 +149,15 @@ impl Drop for ChildServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Stops `child` the way a device stops a daemon: SIGTERM, up to 2 s to exit, then SIGKILL; reaps it.
+pub fn stop_gracefully(child: &mut Child) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our own child, not reaped yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

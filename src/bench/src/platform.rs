@@ -183,14 +183,7 @@ impl Platform {
 
 impl Drop for Platform {
     fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own live child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::child::stop_gracefully(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
