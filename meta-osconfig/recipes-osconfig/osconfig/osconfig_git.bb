@@ -23,7 +23,7 @@ PV = "0.1.0+git"
 # The sources unpack into ${BP}, the default S of scarthgap and of wrynose alike.
 OSCONFIG_GIT_URI ?= "git://example.invalid/osconfig-rs.git;protocol=https"
 SRC_URI = "${OSCONFIG_GIT_URI};branch=main;destsuffix=${BP}"
-SRCREV = "ee4fa38e57a219853e69185fe78753db0d3f1cc4"
+SRCREV = "834e26633379f08de5b005ae5adb58ff73e99862"
 
 # One crate:// line and checksum per crate of Cargo.lock, written by meta-osconfig/scripts/gen-crates-inc.
 require ${BPN}-crates.inc
